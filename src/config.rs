@@ -1,0 +1,594 @@
+//! bitcoim.conf: INI text → a validated [`Config`].
+//!
+//! The sections are those of the Python bitcoIM (`[XMPP]`, `[database]`,
+//! `[bitcoin]`, `[main program]`), and its files still load: option names
+//! are case-insensitive, `:` works like `=`, and the rest of a line after
+//! ` #` or ` ;` is a comment (its sample wrote `port = 3269 # ...`).
+//! Every error names the file, the section, the option and what is
+//! expected, on one line. Unknown options are warned about, not refused, so
+//! that a config written for a newer bitcoIM still starts an older one.
+
+use crate::xmpp::Jid;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration problem, said in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Main,
+    Test,
+    Signet,
+    Regtest,
+}
+
+impl Network {
+    pub fn default_rpc_port(self) -> u16 {
+        match self {
+            Network::Main => 8332,
+            Network::Test => 18332,
+            Network::Signet => 38332,
+            Network::Regtest => 18443,
+        }
+    }
+
+    /// The `chain` that getblockchaininfo reports for this network.
+    pub fn chain_name(self) -> &'static str {
+        match self {
+            Network::Main => "main",
+            Network::Test => "test",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    UserPassword { user: String, password: String },
+    Cookie(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct XmppConfig {
+    /// The component's domain.
+    pub jid: Jid,
+    pub password: String,
+    pub server: String,
+    pub port: u16,
+    pub keepalive: Duration,
+    pub max_stanza_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct BitcoinConfig {
+    pub auth: RpcAuth,
+    pub host: String,
+    pub port: u16,
+    pub wallet: Option<String>,
+    pub network: Network,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MainConfig {
+    pub loglevel: log::LevelFilter,
+    /// Bare JIDs.
+    pub admins: Vec<Jid>,
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub xmpp: XmppConfig,
+    pub database: DatabaseConfig,
+    pub bitcoin: BitcoinConfig,
+    pub main: MainConfig,
+    /// Problems that do not stop bitcoIM (unknown options), to be logged
+    /// once logging is up.
+    pub warnings: Vec<String>,
+}
+
+/// The options each section knows; anything else is warned about.
+const KNOWN: &[(&str, &[&str])] = &[
+    (
+        "XMPP",
+        &[
+            "jid",
+            "password",
+            "server",
+            "port",
+            "keepalive",
+            "max_stanza_size",
+        ],
+    ),
+    ("database", &["file"]),
+    (
+        "bitcoin",
+        &[
+            "user", "password", "cookie", "host", "port", "protocol", "wallet", "network",
+            "timeout",
+        ],
+    ),
+    ("main program", &["loglevel", "admins", "languages"]),
+];
+
+/// One `name = value` line of the file.
+#[derive(Debug)]
+struct Entry {
+    section: String,
+    name: String,
+    value: String,
+}
+
+fn parse_ini(text: &str, file: &str) -> Result<Vec<Entry>, ConfigError> {
+    let mut entries = Vec::new();
+    let mut section: Option<String> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let lineno = index + 1;
+        let line = strip_comment(raw).trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest.strip_suffix(']').ok_or_else(|| {
+                ConfigError(format!(
+                    "{file} line {lineno}: expected ']' to end the section name"
+                ))
+            })?;
+            section = Some(name.trim().to_owned());
+            continue;
+        }
+        let Some(pos) = line.find(['=', ':']) else {
+            return Err(ConfigError(format!(
+                "{file} line {lineno}: expected 'name = value', '[section]' or a comment"
+            )));
+        };
+        let Some(section) = &section else {
+            return Err(ConfigError(format!(
+                "{file} line {lineno}: option before any [section]"
+            )));
+        };
+        let name = line[..pos].trim().to_lowercase();
+        if name.is_empty() {
+            return Err(ConfigError(format!(
+                "{file} line {lineno}: option without a name"
+            )));
+        }
+        entries.push(Entry {
+            section: section.clone(),
+            name,
+            value: line[pos + 1..].trim().to_owned(),
+        });
+    }
+    Ok(entries)
+}
+
+/// Drops a comment: a line starting with `#` or `;`, or the rest of a line
+/// after whitespace and `#` or `;`.
+fn strip_comment(line: &str) -> &str {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('#') || trimmed.starts_with(';') {
+        return "";
+    }
+    let bytes = line.as_bytes();
+    for i in 1..bytes.len() {
+        if (bytes[i] == b'#' || bytes[i] == b';') && bytes[i - 1].is_ascii_whitespace() {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+/// Typed access to the entries with errors that name the option.
+struct Options<'a> {
+    file: &'a str,
+    entries: &'a [Entry],
+}
+
+impl<'a> Options<'a> {
+    /// The last value given for an option, if any and not empty.
+    fn get(&self, section: &str, name: &str) -> Option<&'a str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.section == section && e.name == name)
+            .map(|e| e.value.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn error(&self, section: &str, name: &str, expected: &str) -> ConfigError {
+        ConfigError(format!("{}: [{section}] {name}: {expected}", self.file))
+    }
+
+    fn required(&self, section: &str, name: &str, expected: &str) -> Result<&'a str, ConfigError> {
+        self.get(section, name)
+            .ok_or_else(|| self.error(section, name, &format!("missing; expected {expected}")))
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + fmt::Display>(
+        &self,
+        section: &str,
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let Some(raw) = self.get(section, name) else {
+            return Ok(default);
+        };
+        match raw.parse::<T>() {
+            Ok(v) if v >= min && v <= max => Ok(v),
+            _ => Err(self.error(
+                section,
+                name,
+                &format!("expected a whole number from {min} to {max}, got '{raw}'"),
+            )),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let entries = parse_ini(text, &file)?;
+        let o = Options {
+            file: &file,
+            entries: &entries,
+        };
+        let mut warnings = Vec::new();
+        for entry in &entries {
+            match KNOWN.iter().find(|(s, _)| *s == entry.section) {
+                None => warnings.push(format!(
+                    "{file}: unknown section [{}] ignored",
+                    entry.section
+                )),
+                Some((_, names)) if !names.contains(&entry.name.as_str()) => {
+                    warnings.push(format!(
+                        "{file}: [{}] {}: unknown option ignored",
+                        entry.section, entry.name
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        warnings.dedup();
+
+        let jid_text = o.required(
+            "XMPP",
+            "jid",
+            "the component's domain, e.g. bitcoin.example.org",
+        )?;
+        let jid = match Jid::parse(jid_text) {
+            Ok(j) if j.node.is_none() && j.resource.is_none() => j,
+            _ => {
+                return Err(o.error(
+                    "XMPP",
+                    "jid",
+                    &format!(
+                        "expected a bare domain such as bitcoin.example.org, got '{jid_text}'"
+                    ),
+                ))
+            }
+        };
+        let xmpp = XmppConfig {
+            jid,
+            password: o
+                .required(
+                    "XMPP",
+                    "password",
+                    "the component secret of the XMPP server",
+                )?
+                .to_owned(),
+            server: o.get("XMPP", "server").unwrap_or("127.0.0.1").to_owned(),
+            port: o.number("XMPP", "port", 5347, 1, 65535)?,
+            keepalive: Duration::from_secs(o.number("XMPP", "keepalive", 60, 5, 3600)?),
+            max_stanza_size: o.number("XMPP", "max_stanza_size", 65536, 4096, 16 << 20)?,
+        };
+
+        let database = DatabaseConfig {
+            file: PathBuf::from(o.required(
+                "database",
+                "file",
+                "the path of the SQLite database",
+            )?),
+        };
+
+        let network = match o
+            .get("bitcoin", "network")
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            None | Some("main" | "mainnet" | "bitcoin") => Network::Main,
+            Some("test" | "testnet" | "testnet3" | "testnet4") => Network::Test,
+            Some("signet") => Network::Signet,
+            Some("regtest") => Network::Regtest,
+            Some(other) => {
+                return Err(o.error(
+                    "bitcoin",
+                    "network",
+                    &format!("expected main, test, signet or regtest, got '{other}'"),
+                ))
+            }
+        };
+        let auth = match (
+            o.get("bitcoin", "user"),
+            o.get("bitcoin", "password"),
+            o.get("bitcoin", "cookie"),
+        ) {
+            (Some(user), Some(password), _) => RpcAuth::UserPassword {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            },
+            (Some(_), None, None) => {
+                return Err(o.error("bitcoin", "password", "missing; expected the RPC password that goes with user"))
+            }
+            (None, Some(_), None) => {
+                return Err(o.error("bitcoin", "user", "missing; expected the RPC user that goes with password"))
+            }
+            (_, _, Some(cookie)) => RpcAuth::Cookie(PathBuf::from(cookie)),
+            (None, None, None) => {
+                return Err(o.error(
+                    "bitcoin",
+                    "user",
+                    "missing; expected user and password, or cookie = the path of bitcoind's .cookie file",
+                ))
+            }
+        };
+        match o
+            .get("bitcoin", "protocol")
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            None | Some("http") => {}
+            Some(other) => return Err(o.error(
+                "bitcoin",
+                "protocol",
+                &format!(
+                    "expected http (keep bitcoind's RPC on loopback or tunnel it), got '{other}'"
+                ),
+            )),
+        }
+        let wallet = o.get("bitcoin", "wallet").map(str::to_owned);
+        let bitcoin = BitcoinConfig {
+            auth,
+            host: o.get("bitcoin", "host").unwrap_or("127.0.0.1").to_owned(),
+            port: o.number("bitcoin", "port", network.default_rpc_port(), 1, 65535)?,
+            wallet,
+            network,
+            timeout: Duration::from_secs(o.number("bitcoin", "timeout", 10, 1, 600)?),
+        };
+
+        let loglevel = match o
+            .get("main program", "loglevel")
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            None | Some("info") => log::LevelFilter::Info,
+            Some("debug") => log::LevelFilter::Debug,
+            Some("trace") => log::LevelFilter::Trace,
+            Some("warning" | "warn") => log::LevelFilter::Warn,
+            Some("error" | "critical") => log::LevelFilter::Error,
+            Some(other) => {
+                return Err(o.error(
+                    "main program",
+                    "loglevel",
+                    &format!("expected debug, info, warning, error or critical, got '{other}'"),
+                ))
+            }
+        };
+        let mut admins = Vec::new();
+        for raw in o
+            .get("main program", "admins")
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            match Jid::parse(raw) {
+                Ok(j) if j.node.is_some() && j.resource.is_none() => admins.push(j),
+                _ => {
+                    return Err(o.error(
+                        "main program",
+                        "admins",
+                        &format!("expected bare JIDs such as alice@example.org, got '{raw}'"),
+                    ))
+                }
+            }
+        }
+        let mut languages = Vec::new();
+        for raw in o
+            .get("main program", "languages")
+            .unwrap_or("en")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            let tag = raw.to_lowercase();
+            let (primary, _) = tag.split_once(['-', '_']).unwrap_or((&tag, ""));
+            if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_lowercase())
+            {
+                return Err(o.error(
+                    "main program",
+                    "languages",
+                    &format!("expected language codes such as en, fr, got '{raw}'"),
+                ));
+            }
+            languages.push(primary.to_owned());
+        }
+        if languages.is_empty() {
+            languages.push("en".to_owned());
+        }
+
+        Ok(Config {
+            path: path.to_owned(),
+            xmpp,
+            database,
+            bitcoin,
+            main: MainConfig {
+                loglevel,
+                admins,
+                languages,
+            },
+            warnings,
+        })
+    }
+
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        let bare = jid.bare();
+        self.main.admins.contains(&bare)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("bitcoim.conf"))
+    }
+
+    const MINIMAL: &str = "[XMPP]\njid = bitcoin.example.org\npassword = s3cret\n\
+                           [database]\nfile = /tmp/b.db\n\
+                           [bitcoin]\nuser = u\npassword = p\n";
+
+    #[test]
+    fn the_sample_loads() {
+        let text = include_str!("../bitcoim.conf.sample");
+        let c = parse(text).unwrap();
+        assert_eq!(c.xmpp.jid.to_string(), "bitcoin.example.org");
+        assert_eq!(c.xmpp.port, 5347);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    // The sample shipped with the Python bitcoIM, verbatim.
+    #[test]
+    fn a_python_bitcoim_config_loads() {
+        let text = "[XMPP]\njid = bitcoin.myserver.com\npassword = secret\nserver = myserver.com\n\
+                    port = 3269 # This is the default port\n\n[database]\nfile = /var/lib/bitcoim/database.db\n\n\
+                    [bitcoin]\nuser = rpc-user\npassword = rpc-password\nhost = localhost\n\
+                    port = 8332 # This is the default port\n\n[main program]\n\
+                    loglevel = error # possible values: debug, info, warning, error, critical\n";
+        let c = parse(text).unwrap();
+        assert_eq!(c.xmpp.server, "myserver.com");
+        assert_eq!(c.xmpp.port, 3269);
+        assert_eq!(c.bitcoin.port, 8332);
+        assert_eq!(c.bitcoin.host, "localhost");
+        assert_eq!(c.main.loglevel, log::LevelFilter::Error);
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::UserPassword {
+                user: "rpc-user".into(),
+                password: "rpc-password".into()
+            }
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.xmpp.server, "127.0.0.1");
+        assert_eq!(c.xmpp.port, 5347);
+        assert_eq!(c.xmpp.keepalive, Duration::from_secs(60));
+        assert_eq!(c.xmpp.max_stanza_size, 65536);
+        assert_eq!(c.bitcoin.network, Network::Main);
+        assert_eq!(c.bitcoin.port, 8332);
+        assert_eq!(c.bitcoin.wallet, None);
+        assert_eq!(c.bitcoin.timeout, Duration::from_secs(10));
+        assert_eq!(c.main.loglevel, log::LevelFilter::Info);
+        assert_eq!(c.main.languages, vec!["en"]);
+        assert!(c.main.admins.is_empty());
+    }
+
+    #[test]
+    fn network_picks_the_rpc_port() {
+        let c = parse(&format!("{MINIMAL}network = regtest\n")).unwrap();
+        assert_eq!(c.bitcoin.port, 18443);
+        let c = parse(&format!("{MINIMAL}network = signet\nport = 1234\n")).unwrap();
+        assert_eq!(c.bitcoin.port, 1234);
+    }
+
+    #[test]
+    fn cookie_auth_and_admins() {
+        let text = "[XMPP]\nJID: bitcoin.example.org\nPassword: x\n[database]\nfile=/x.db\n\
+                    [bitcoin]\ncookie = /var/lib/bitcoind/.cookie\n\
+                    [main program]\nadmins = alice@example.org,  Bob@Example.org\nlanguages = fr, en\n";
+        let c = parse(text).unwrap();
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(PathBuf::from("/var/lib/bitcoind/.cookie"))
+        );
+        assert_eq!(c.main.admins.len(), 2);
+        assert!(c.is_admin(&Jid::parse("bob@example.org/phone").unwrap()));
+        assert!(!c.is_admin(&Jid::parse("eve@example.org").unwrap()));
+        assert_eq!(c.main.languages, vec!["fr", "en"]);
+    }
+
+    #[test]
+    fn each_error_names_section_option_and_expectation() {
+        let cases: &[(&str, &str)] = &[
+            ("", "bitcoim.conf: [XMPP] jid: missing; expected the component's domain, e.g. bitcoin.example.org"),
+            ("[XMPP]\njid = a@b\n", "bitcoim.conf: [XMPP] jid: expected a bare domain such as bitcoin.example.org, got 'a@b'"),
+            ("[XMPP]\njid = b\n", "bitcoim.conf: [XMPP] password: missing; expected the component secret of the XMPP server"),
+            ("[XMPP]\njid = b\npassword = x\nport = 70000\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got '70000'"),
+            ("[XMPP]\njid = b\npassword = x\nport = abc\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got 'abc'"),
+            ("[XMPP]\njid = b\npassword = x\n", "bitcoim.conf: [database] file: missing; expected the path of the SQLite database"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n", "bitcoim.conf: [bitcoin] user: missing; expected user and password, or cookie = the path of bitcoind's .cookie file"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\n", "bitcoim.conf: [bitcoin] password: missing; expected the RPC password that goes with user"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, signet or regtest, got 'moon'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nprotocol=https\n", "bitcoim.conf: [bitcoin] protocol: expected http (keep bitcoind's RPC on loopback or tunnel it), got 'https'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\ntimeout=0\n", "bitcoim.conf: [bitcoin] timeout: expected a whole number from 1 to 600, got '0'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nloglevel=loud\n", "bitcoim.conf: [main program] loglevel: expected debug, info, warning, error or critical, got 'loud'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nadmins=alice\n", "bitcoim.conf: [main program] admins: expected bare JIDs such as alice@example.org, got 'alice'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nlanguages=english\n", "bitcoim.conf: [main program] languages: expected language codes such as en, fr, got 'english'"),
+            ("jid = b\n", "bitcoim.conf line 1: option before any [section]"),
+            ("[XMPP\n", "bitcoim.conf line 1: expected ']' to end the section name"),
+            ("[XMPP]\njust words\n", "bitcoim.conf line 2: expected 'name = value', '[section]' or a comment"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.to_string(), *expected, "for {text:?}");
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_warnings() {
+        let c = parse(&format!("{MINIMAL}confirmations = 3\n[extra]\na = b\n")).unwrap();
+        assert_eq!(
+            c.warnings,
+            vec![
+                "bitcoim.conf: [bitcoin] confirmations: unknown option ignored",
+                "bitcoim.conf: unknown section [extra] ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_need_whitespace_before_them() {
+        let c =
+            parse(&MINIMAL.replace("password = s3cret", "password = s3#cret;x ; comment")).unwrap();
+        assert_eq!(c.xmpp.password, "s3#cret;x");
+    }
+}

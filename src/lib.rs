@@ -1,0 +1,18 @@
+//! bitcoIM: an XMPP component (XEP-0114) that gives every user of an XMPP
+//! server a Bitcoin wallet driven from their chat client.
+//!
+//! Dependencies point one way: `main` → [`reactor`] → [`stream`] /
+//! [`router`] → [`xep`] → [`ledger`] / [`bitcoin`] / [`xmpp`]. The crate is
+//! a library so that the benchmark, the fuzz target and the tests reach
+//! the same code as the daemon.
+
+pub mod bitcoin;
+pub mod check;
+pub mod config;
+pub mod gateway;
+pub mod ledger;
+pub mod reactor;
+pub mod router;
+pub mod stream;
+pub mod xep;
+pub mod xmpp;

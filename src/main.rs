@@ -1,0 +1,155 @@
+//! The `bitcoim` command: CLI, logging, wiring. The only place that picks
+//! exit codes: 0 success, 1 a failure while running (or a failed
+//! `--check`), 2 bad usage or configuration.
+
+use bitcoim::config::Config;
+use bitcoim::gateway::Gateway;
+use bitcoim::ledger::Ledger;
+use bitcoim::reactor::{Reactor, Settings};
+use bitcoim::stream::Limits;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_CONFIG: &str = "/etc/bitcoim/bitcoim.conf";
+
+const USAGE: &str = "\
+Usage: bitcoim [-c FILE]
+       bitcoim --check [-c FILE]
+
+An XMPP component that gives every user of an XMPP server a Bitcoin
+wallet driven from their chat client.
+
+Options:
+  -c, --config FILE  configuration file (default: /etc/bitcoim/bitcoim.conf)
+      --check        validate the configuration, open and migrate the
+                     database, reach bitcoind and the XMPP server's
+                     component port, print a summary, and exit
+  -V, --version      print the version and exit
+  -h, --help         print this help and exit
+
+Logging goes to standard error; RUST_LOG overrides [main program] loglevel.
+Signals: SIGTERM and SIGINT say goodbye to online users and exit 0.";
+
+struct Args {
+    config: PathBuf,
+    check: bool,
+}
+
+enum Command {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse_args() -> Result<Command, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut args = Args {
+        config: PathBuf::from(DEFAULT_CONFIG),
+        check: false,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('c') | Long("config") => args.config = parser.value()?.into(),
+            Long("check") => args.check = true,
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Command::Run(args))
+}
+
+fn init_logging(config: &Config) {
+    let mut builder = env_logger::Builder::new();
+    // Our own messages at the configured level; libraries only warn.
+    builder
+        .filter_level(log::LevelFilter::Warn)
+        .filter_module("bitcoim", config.main.loglevel);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.init();
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("bitcoim {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bitcoim: {e}\nTry 'bitcoim --help'.");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bitcoim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    if args.check {
+        let mut report = String::new();
+        let ok = bitcoim::check::run(&config, &mut report);
+        print!("{report}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+
+    init_logging(&config);
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
+    log::info!(
+        "bitcoIM {} starting as {}",
+        env!("CARGO_PKG_VERSION"),
+        config.xmpp.jid
+    );
+    let ledger = match Ledger::open(&config.database.file) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = Settings {
+        jid: config.xmpp.jid.to_string(),
+        secret: config.xmpp.password.clone(),
+        server: config.xmpp.server.clone(),
+        port: config.xmpp.port,
+        keepalive: config.xmpp.keepalive,
+        limits: Limits {
+            max_stanza_bytes: config.xmpp.max_stanza_size,
+            ..Limits::default()
+        },
+    };
+    let mut reactor = match Reactor::new(settings) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("cannot start the event loop: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut gateway = Gateway::new(config, ledger);
+    match reactor.run(&mut gateway) {
+        Ok(()) => {
+            log::info!("bye");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("event loop failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

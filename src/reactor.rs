@@ -1,0 +1,458 @@
+//! The event loop: the only module that names mio.
+//!
+//! One thread owns the TCP connection to the XMPP server, the signals and
+//! the timers. Reads are drained until `WouldBlock` and fed to the
+//! [`Session`]; replies are queued and written as far as the socket takes
+//! them, the rest on the next writable event. The poll timeout is the next
+//! deadline (reconnect, keep-alive, the application's own timers).
+//!
+//! When the server goes away, or says something we cannot accept, the
+//! connection is dropped and retried with exponential backoff, 1 s to 60 s,
+//! for ever; a successful handshake resets the backoff.
+
+use crate::stream::session::{Error as SessionError, State};
+use crate::stream::{Incoming, Limits, Session};
+use crate::xmpp::{ns, Element};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+const SERVER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// From `connect()` to the server's `<handshake/>`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the goodbye may take to reach the server on shutdown.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A server that stops reading while we queue this much is dropped.
+const MAX_QUEUED: usize = 32 << 20;
+
+/// What the reactor needs to know to connect.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub jid: String,
+    pub secret: String,
+    pub server: String,
+    pub port: u16,
+    pub keepalive: Duration,
+    pub limits: Limits,
+}
+
+/// The application driven by the reactor. Each call pushes the stanzas to
+/// send on `out`.
+pub trait App {
+    /// The handshake succeeded.
+    fn on_connected(&mut self, out: &mut Vec<Element>);
+    fn on_stanza(&mut self, stanza: Element, out: &mut Vec<Element>);
+    /// The connection is gone (stanzas can no longer be sent).
+    fn on_disconnected(&mut self);
+    /// SIGTERM/SIGINT: the last stanzas before the stream closes.
+    fn on_shutdown(&mut self, out: &mut Vec<Element>);
+    /// The application's next timer, if any.
+    fn next_deadline(&self) -> Option<Instant>;
+    /// Called when `next_deadline` has passed.
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Element>);
+}
+
+struct Link {
+    stream: TcpStream,
+    session: Session,
+    /// TCP is established (a non-blocking connect completes later).
+    established: bool,
+    opened_at: Instant,
+    last_rx: Instant,
+    ping_sent: bool,
+    next_ping_id: u64,
+}
+
+pub struct Reactor {
+    settings: Settings,
+    poll: Poll,
+    signals: Signals,
+    link: Option<Link>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// The domain we ping for keep-alive: the component's parent domain.
+    server_domain: String,
+}
+
+/// The outcome of I/O on the link.
+enum Step {
+    Continue,
+    Drop(String),
+}
+
+impl Reactor {
+    pub fn new(settings: Settings) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let server_domain = match settings.jid.split_once('.') {
+            Some((_, parent)) if parent.contains('.') || parent == "localhost" => parent.to_owned(),
+            _ => settings.server.clone(),
+        };
+        Ok(Reactor {
+            settings,
+            poll,
+            signals,
+            link: None,
+            retry_at: Some(Instant::now()),
+            backoff: MIN_BACKOFF,
+            server_domain,
+        })
+    }
+
+    /// Runs until SIGTERM or SIGINT, then says goodbye and returns.
+    pub fn run(&mut self, app: &mut dyn App) -> io::Result<()> {
+        let mut events = Events::with_capacity(64);
+        loop {
+            let now = Instant::now();
+            let timeout = self
+                .next_deadline(app)
+                .map(|d| d.saturating_duration_since(now));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let mut shutdown = false;
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        for signal in self.signals.pending() {
+                            log::info!("received signal {signal}, shutting down");
+                            shutdown = true;
+                        }
+                    }
+                    SERVER => self.on_server_event(app),
+                    _ => {}
+                }
+            }
+            if shutdown {
+                self.goodbye(app);
+                return Ok(());
+            }
+            self.on_timers(app);
+        }
+    }
+
+    fn next_deadline(&self, app: &dyn App) -> Option<Instant> {
+        let mut deadline = self.retry_at;
+        if let Some(link) = &self.link {
+            let link_deadline = if link.session.state() != State::Ready {
+                link.opened_at + HANDSHAKE_TIMEOUT
+            } else if link.ping_sent {
+                link.last_rx + 2 * self.settings.keepalive
+            } else {
+                link.last_rx + self.settings.keepalive
+            };
+            deadline = earliest(deadline, Some(link_deadline));
+            if self.link_ready() {
+                deadline = earliest(deadline, app.next_deadline());
+            }
+        }
+        deadline
+    }
+
+    fn link_ready(&self) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.session.state() == State::Ready)
+    }
+
+    fn on_timers(&mut self, app: &mut dyn App) {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+            self.connect();
+        }
+        let mut drop_reason = None;
+        if let Some(link) = &mut self.link {
+            if link.session.state() != State::Ready {
+                if now >= link.opened_at + HANDSHAKE_TIMEOUT {
+                    drop_reason = Some("no handshake from the server in time".to_owned());
+                }
+            } else if now >= link.last_rx + 2 * self.settings.keepalive {
+                drop_reason = Some(format!(
+                    "the server has been silent for {} s",
+                    (now - link.last_rx).as_secs()
+                ));
+            } else if !link.ping_sent && now >= link.last_rx + self.settings.keepalive {
+                link.ping_sent = true;
+                link.next_ping_id += 1;
+                let ping = Element::new("iq", ns::COMPONENT)
+                    .attr("type", "get")
+                    .attr("id", &format!("keepalive-{}", link.next_ping_id))
+                    .attr("from", &self.settings.jid)
+                    .attr("to", &self.server_domain)
+                    .child(Element::new("ping", ns::PING));
+                link.session.send(&ping);
+            }
+        }
+        if let Some(reason) = drop_reason {
+            self.disconnect(app, &reason);
+            return;
+        }
+        if self.link_ready() && app.next_deadline().is_some_and(|t| t <= now) {
+            let mut out = Vec::new();
+            app.on_timer(now, &mut out);
+            self.send_all(&out);
+        }
+        if let Step::Drop(reason) = self.flush() {
+            self.disconnect(app, &reason);
+        }
+    }
+
+    fn resolve(&self) -> io::Result<SocketAddr> {
+        (self.settings.server.as_str(), self.settings.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+    }
+
+    fn connect(&mut self) {
+        let addr = match self.resolve() {
+            Ok(addr) => addr,
+            Err(e) => {
+                log::warn!(
+                    "cannot resolve {}:{}: {e}",
+                    self.settings.server,
+                    self.settings.port
+                );
+                self.schedule_retry();
+                return;
+            }
+        };
+        log::info!("connecting to {addr}");
+        let mut stream = match TcpStream::connect(addr) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot connect to {addr}: {e}");
+                self.schedule_retry();
+                return;
+            }
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            SERVER,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot register the connection: {e}");
+            self.schedule_retry();
+            return;
+        }
+        let now = Instant::now();
+        self.link = Some(Link {
+            stream,
+            session: Session::new(
+                &self.settings.jid,
+                &self.settings.secret,
+                self.settings.limits,
+            ),
+            established: false,
+            opened_at: now,
+            last_rx: now,
+            ping_sent: false,
+            next_ping_id: 0,
+        });
+    }
+
+    fn schedule_retry(&mut self) {
+        log::info!("reconnecting in {} s", self.backoff.as_secs());
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    fn disconnect(&mut self, app: &mut dyn App, reason: &str) {
+        if let Some(mut link) = self.link.take() {
+            log::warn!("connection to the XMPP server lost: {reason}");
+            let _ = self.poll.registry().deregister(&mut link.stream);
+            let was_ready = link.session.state() == State::Ready;
+            drop(link);
+            if was_ready {
+                app.on_disconnected();
+            }
+        }
+        self.schedule_retry();
+    }
+
+    fn on_server_event(&mut self, app: &mut dyn App) {
+        let step = self.establish();
+        let step = match step {
+            Step::Continue => self.read(app),
+            drop => drop,
+        };
+        let step = match step {
+            Step::Continue => self.flush(),
+            drop => drop,
+        };
+        if let Step::Drop(reason) = step {
+            self.disconnect(app, &reason);
+        }
+    }
+
+    /// Completes a non-blocking connect (mio's documented dance: check
+    /// `take_error`, then `peer_addr`).
+    fn establish(&mut self) -> Step {
+        let Some(link) = &mut self.link else {
+            return Step::Continue;
+        };
+        if link.established {
+            return Step::Continue;
+        }
+        match link.stream.take_error() {
+            Ok(Some(e)) | Err(e) => return Step::Drop(format!("connect failed: {e}")),
+            Ok(None) => {}
+        }
+        match link.stream.peer_addr() {
+            Ok(_) => {
+                link.established = true;
+                Step::Continue
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Step::Continue,
+            Err(e) => Step::Drop(format!("connect failed: {e}")),
+        }
+    }
+
+    fn read(&mut self, app: &mut dyn App) -> Step {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let Some(link) = &mut self.link else {
+                return Step::Continue;
+            };
+            if !link.established {
+                return Step::Continue;
+            }
+            let n = match link.stream.read(&mut buf) {
+                Ok(0) => return Step::Drop("the server closed the connection".to_owned()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Step::Drop(format!("read failed: {e}")),
+            };
+            link.last_rx = Instant::now();
+            link.ping_sent = false;
+            let fed = link.session.feed(&buf[..n]);
+            let pending = link.session.take_pending_error();
+            let mut out = Vec::new();
+            let result = match fed {
+                Ok(incoming) => {
+                    for item in incoming {
+                        match item {
+                            Incoming::Ready => {
+                                log::info!("component connected as {}", self.settings.jid);
+                                self.backoff = MIN_BACKOFF;
+                                app.on_connected(&mut out);
+                            }
+                            Incoming::Stanza(stanza) => app.on_stanza(stanza, &mut out),
+                        }
+                    }
+                    pending.map_or(Ok(()), Err)
+                }
+                Err(e) => Err(e),
+            };
+            self.send_all(&out);
+            if let Err(e) = result {
+                if let SessionError::StreamError { condition, .. } = &e {
+                    if condition == "conflict" {
+                        log::warn!(
+                            "the server still has our previous session (conflict); \
+                             it usually lets go within a minute"
+                        );
+                    }
+                }
+                // A stream error for the server may be queued: try once.
+                let _ = self.flush();
+                return Step::Drop(e.to_string());
+            }
+        }
+    }
+
+    fn send_all(&mut self, stanzas: &[Element]) {
+        if let Some(link) = &mut self.link {
+            for stanza in stanzas {
+                link.session.send(stanza);
+            }
+        } else if !stanzas.is_empty() {
+            log::warn!("{} stanzas dropped: not connected", stanzas.len());
+        }
+    }
+
+    /// Writes queued bytes until the socket would block.
+    fn flush(&mut self) -> Step {
+        let Some(link) = &mut self.link else {
+            return Step::Continue;
+        };
+        if !link.established {
+            return Step::Continue;
+        }
+        loop {
+            let pending = link.session.out().pending();
+            if pending.is_empty() {
+                return Step::Continue;
+            }
+            match link.stream.write(pending) {
+                Ok(0) => return Step::Drop("the server stopped accepting data".to_owned()),
+                Ok(n) => link.session.out().advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if link.session.out().pending().len() > MAX_QUEUED {
+                        return Step::Drop("the server is not reading what we send".to_owned());
+                    }
+                    return Step::Continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Step::Drop(format!("write failed: {e}")),
+            }
+        }
+    }
+
+    /// Sends the application's last words and `</stream:stream>`, waiting
+    /// a little for them to leave.
+    fn goodbye(&mut self, app: &mut dyn App) {
+        if !self.link_ready() {
+            return;
+        }
+        let mut out = Vec::new();
+        app.on_shutdown(&mut out);
+        self.send_all(&out);
+        if let Some(link) = &mut self.link {
+            link.session.close();
+        }
+        let deadline = Instant::now() + GOODBYE_TIMEOUT;
+        let mut events = Events::with_capacity(8);
+        loop {
+            if let Step::Drop(reason) = self.flush() {
+                log::warn!("goodbye not delivered: {reason}");
+                return;
+            }
+            let done = self
+                .link
+                .as_mut()
+                .is_none_or(|l| l.session.out().is_empty());
+            let now = Instant::now();
+            if done || now >= deadline {
+                break;
+            }
+            let _ = self.poll.poll(&mut events, Some(deadline - now));
+        }
+        if let Some(link) = &mut self.link {
+            let _ = link.stream.shutdown(std::net::Shutdown::Write);
+        }
+        log::info!("stream closed");
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per XEP the component answers. Each declares its
+//! [`IqHandler`](crate::router::IqHandler) next to the handler itself, so
+//! that service discovery lists exactly what is handled.
+
+pub mod disco;
+pub mod last;
+pub mod ping;
+pub mod vcard;
+pub mod version;

@@ -1,0 +1,42 @@
+//! XEP-0092: Software Version. The operating system is not disclosed: it
+//! helps an attacker more than it helps a user.
+
+use crate::gateway::Gateway;
+use crate::router::{IqHandler, IqResult};
+use crate::xmpp::ns;
+use crate::xmpp::stanza::Iq;
+use crate::xmpp::Element;
+
+pub const NAME: &str = "bitcoIM";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const HANDLER: IqHandler = IqHandler {
+    ns: ns::VERSION,
+    name: "query",
+    feature: Some(ns::VERSION),
+    get: Some(on_version),
+    set: None,
+};
+
+pub fn query() -> Element {
+    Element::new("query", ns::VERSION)
+        .text_child("name", NAME)
+        .text_child("version", VERSION)
+}
+
+fn on_version(_: &mut Gateway, _: &Iq) -> IqResult {
+    Ok(Some(query()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_bitcoim_and_its_version() {
+        assert_eq!(
+            query().to_xml(),
+            format!("<query xmlns='jabber:iq:version'><name>bitcoIM</name><version>{VERSION}</version></query>")
+        );
+    }
+}

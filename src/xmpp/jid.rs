@@ -1,0 +1,297 @@
+//! JIDs (RFC 7622) and XEP-0106 JID escaping.
+//!
+//! bitcoIM only needs what a component sees: JIDs stamped by the server on
+//! the way in, and JIDs under its own domain on the way out. Comparison is
+//! on a lowercased form of the localpart and domain; full PRECIS profiles
+//! are the server's job. XEP-0106 is used wherever an arbitrary string
+//! (a Bitcoin address, a username) becomes a JID node.
+
+use std::fmt;
+
+/// Each part of a JID is at most 1023 bytes (RFC 7622, section 3).
+const MAX_PART: usize = 1023;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Jid {
+    pub node: Option<String>,
+    pub domain: String,
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JidError {
+    Empty,
+    EmptyPart(&'static str),
+    TooLong(&'static str),
+    ForbiddenChar(&'static str, char),
+}
+
+impl fmt::Display for JidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JidError::Empty => write!(f, "empty JID"),
+            JidError::EmptyPart(part) => write!(f, "the {part} of the JID is empty"),
+            JidError::TooLong(part) => write!(f, "the {part} of the JID is over {MAX_PART} bytes"),
+            JidError::ForbiddenChar(part, c) => {
+                write!(
+                    f,
+                    "the {part} of the JID contains the forbidden character {c:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for JidError {}
+
+/// Characters RFC 7622 forbids in a localpart.
+fn forbidden_in_node(c: char) -> bool {
+    matches!(c, '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@')
+        || c.is_whitespace()
+        || c.is_control()
+}
+
+impl Jid {
+    pub fn parse(s: &str) -> Result<Jid, JidError> {
+        if s.is_empty() {
+            return Err(JidError::Empty);
+        }
+        let (bare, resource) = match s.split_once('/') {
+            Some((b, r)) => (b, Some(r)),
+            None => (s, None),
+        };
+        let (node, domain) = match bare.split_once('@') {
+            Some((n, d)) => (Some(n), d),
+            None => (None, bare),
+        };
+        if let Some(node) = node {
+            check_part(node, "localpart")?;
+            if let Some(c) = node.chars().find(|&c| forbidden_in_node(c)) {
+                return Err(JidError::ForbiddenChar("localpart", c));
+            }
+        }
+        check_part(domain, "domain")?;
+        if let Some(c) = domain
+            .chars()
+            .find(|&c| c == '@' || c.is_whitespace() || c.is_control())
+        {
+            return Err(JidError::ForbiddenChar("domain", c));
+        }
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        if let Some(resource) = resource {
+            check_part(resource, "resource")?;
+            if let Some(c) = resource.chars().find(|c| c.is_control()) {
+                return Err(JidError::ForbiddenChar("resource", c));
+            }
+        }
+        Ok(Jid {
+            node: node.map(str::to_lowercase),
+            domain: domain.to_lowercase(),
+            resource: resource.map(str::to_owned),
+        })
+    }
+
+    pub fn domain(domain: &str) -> Jid {
+        Jid {
+            node: None,
+            domain: domain.to_owned(),
+            resource: None,
+        }
+    }
+
+    pub fn with_node(&self, node: &str) -> Jid {
+        Jid {
+            node: Some(node.to_owned()),
+            domain: self.domain.clone(),
+            resource: None,
+        }
+    }
+
+    /// The JID without its resource.
+    pub fn bare(&self) -> Jid {
+        Jid {
+            node: self.node.clone(),
+            domain: self.domain.clone(),
+            resource: None,
+        }
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.resource.is_none()
+    }
+}
+
+fn check_part(part: &str, name: &'static str) -> Result<(), JidError> {
+    if part.is_empty() {
+        return Err(JidError::EmptyPart(name));
+    }
+    if part.len() > MAX_PART {
+        return Err(JidError::TooLong(name));
+    }
+    Ok(())
+}
+
+impl fmt::Display for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(node) = &self.node {
+            write!(f, "{node}@")?;
+        }
+        f.write_str(&self.domain)?;
+        if let Some(resource) = &self.resource {
+            write!(f, "/{resource}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The characters XEP-0106 escapes, with their escape codes.
+const ESCAPES: [(char, &str); 10] = [
+    (' ', "20"),
+    ('"', "22"),
+    ('&', "26"),
+    ('\'', "27"),
+    ('/', "2f"),
+    (':', "3a"),
+    ('<', "3c"),
+    ('>', "3e"),
+    ('@', "40"),
+    ('\\', "5c"),
+];
+
+fn escape_code_at(s: &str) -> Option<char> {
+    let code = s.get(..2)?;
+    ESCAPES
+        .iter()
+        .find(|(_, c)| c.eq_ignore_ascii_case(code))
+        .map(|(ch, _)| *ch)
+}
+
+/// XEP-0106 §4.2: escapes `s` so that it can be used as a JID localpart.
+/// A backslash is escaped only when it would otherwise be read back as the
+/// start of an escape sequence, as the XEP requires.
+pub fn escape_node(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '\\' => escape_code_at(&s[i + 1..]).is_some(),
+            c => ESCAPES.iter().any(|(e, _)| *e == c),
+        };
+        if escape {
+            let code = ESCAPES.iter().find(|(e, _)| *e == c).map(|(_, code)| code);
+            out.push('\\');
+            out.push_str(code.expect("escaped characters are in the table"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// XEP-0106 §4.3: turns a localpart back into the string it encodes.
+pub fn unescape_node(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        match escape_code_at(&rest[pos + 1..]) {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[pos + 3..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[pos + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_bare_and_domain_jids() {
+        let j = Jid::parse("Alice@Example.ORG/Phone/2").unwrap();
+        assert_eq!(j.node.as_deref(), Some("alice"));
+        assert_eq!(j.domain, "example.org");
+        assert_eq!(j.resource.as_deref(), Some("Phone/2"));
+        assert_eq!(j.to_string(), "alice@example.org/Phone/2");
+        assert_eq!(j.bare().to_string(), "alice@example.org");
+        let d = Jid::parse("bitcoin.example.org").unwrap();
+        assert_eq!(d.node, None);
+        assert!(d.is_bare());
+        assert_eq!(Jid::parse("example.org.").unwrap().domain, "example.org");
+    }
+
+    #[test]
+    fn rejects_malformed_jids() {
+        assert_eq!(Jid::parse(""), Err(JidError::Empty));
+        assert_eq!(Jid::parse("@x"), Err(JidError::EmptyPart("localpart")));
+        assert_eq!(Jid::parse("a@"), Err(JidError::EmptyPart("domain")));
+        assert_eq!(Jid::parse("a@b/"), Err(JidError::EmptyPart("resource")));
+        assert_eq!(
+            Jid::parse("a b@c"),
+            Err(JidError::ForbiddenChar("localpart", ' '))
+        );
+        assert_eq!(
+            Jid::parse("a@b@c"),
+            Err(JidError::ForbiddenChar("domain", '@'))
+        );
+        let long = "a".repeat(1024);
+        assert_eq!(
+            Jid::parse(&format!("{long}@x")),
+            Err(JidError::TooLong("localpart"))
+        );
+        assert_eq!(
+            Jid::parse("a@x/\u{7}"),
+            Err(JidError::ForbiddenChar("resource", '\u{7}'))
+        );
+    }
+
+    // The examples of XEP-0106, section 5.1.
+    #[test]
+    fn xep0106_examples() {
+        let cases = [
+            ("space cadet", r"space\20cadet"),
+            ("call me \"ishmael\"", r"call\20me\20\22ishmael\22"),
+            ("at&t guy", r"at\26t\20guy"),
+            ("d'artagnan", r"d\27artagnan"),
+            ("/.fanboy", r"\2f.fanboy"),
+            ("::foo::", r"\3a\3afoo\3a\3a"),
+            ("<foo>", r"\3cfoo\3e"),
+            ("user@host", r"user\40host"),
+            (r"c:\net", r"c\3a\net"),
+            (r"c:\\net", r"c\3a\\net"),
+            (r"c:\cool stuff", r"c\3a\cool\20stuff"),
+            (r"c:\5commas", r"c\3a\5c5commas"),
+        ];
+        for (raw, escaped) in cases {
+            assert_eq!(escape_node(raw), escaped, "escaping {raw:?}");
+            assert_eq!(unescape_node(escaped), raw, "unescaping {escaped:?}");
+        }
+    }
+
+    #[test]
+    fn escaping_round_trips_and_yields_valid_nodes() {
+        let samples = [
+            "plain",
+            r"\\",
+            r"\5c",
+            r"\20 \2f",
+            "trailing\\",
+            "é@ü/ß",
+            r"\zz\4",
+        ];
+        for s in samples {
+            let e = escape_node(s);
+            assert_eq!(unescape_node(&e), s, "round trip of {s:?}");
+            assert!(
+                !e.chars().any(forbidden_in_node),
+                "{e:?} must be a valid localpart"
+            );
+        }
+    }
+}
