@@ -364,13 +364,15 @@ impl Config {
             .as_deref()
         {
             None | Some("http") => {}
-            Some(other) => return Err(o.error(
-                "bitcoin",
-                "protocol",
-                &format!(
+            Some(other) => {
+                return Err(o.error(
+                    "bitcoin",
+                    "protocol",
+                    &format!(
                     "expected http (keep bitcoind's RPC on loopback or tunnel it), got '{other}'"
                 ),
-            )),
+                ))
+            }
         }
         let wallet = o.get("bitcoin", "wallet").map(str::to_owned);
         let bitcoin = BitcoinConfig {

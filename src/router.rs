@@ -150,3 +150,141 @@ fn dispatch(gateway: &mut Gateway, iq: &Iq, payload: &Element) -> IqResult {
         None => Err(StanzaError::new(Condition::FeatureNotImplemented)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::ledger::Ledger;
+    use crate::stream::parser::{Event, Limits, Parser};
+    use std::path::Path;
+
+    fn gateway() -> Gateway {
+        let config = Config::parse(
+            "[XMPP]\njid = bitcoin.localhost\npassword = x\n[database]\nfile = :memory:\n\
+             [bitcoin]\nuser = u\npassword = p\n",
+            Path::new("test.conf"),
+        )
+        .unwrap();
+        Gateway::new(config, Ledger::open_in_memory().unwrap())
+    }
+
+    /// Parses `xml` as it would arrive on the stream and routes it.
+    fn replies(xml: &str) -> Vec<String> {
+        let mut parser = Parser::new(Limits::default());
+        parser.feed(
+            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
+              xmlns='jabber:component:accept' id='x'>",
+        );
+        parser.feed(xml.as_bytes());
+        assert!(matches!(parser.next_event(), Ok(Some(Event::Open(_)))));
+        let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
+            panic!("{xml} is not a stanza");
+        };
+        let mut out = Vec::new();
+        route(&mut gateway(), stanza, &mut out);
+        out.iter()
+            .map(|e| {
+                let mut s = String::new();
+                e.write_to(&mut s, ns::COMPONENT);
+                s
+            })
+            .collect()
+    }
+
+    const FROM_TO: &str = "from='alice@localhost/x' to='bitcoin.localhost'";
+
+    #[test]
+    fn ping_gets_an_empty_result() {
+        assert_eq!(
+            replies(&format!(
+                "<iq type='get' id='p1' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>"
+            )),
+            vec!["<iq type='result' from='bitcoin.localhost' to='alice@localhost/x' id='p1'/>"]
+        );
+    }
+
+    #[test]
+    fn unknown_namespace_is_service_unavailable() {
+        let r = replies(&format!(
+            "<iq type='get' id='u1' {FROM_TO}><query xmlns='urn:example:nothing'/></iq>"
+        ));
+        assert_eq!(r.len(), 1);
+        assert!(r[0].starts_with("<iq type='error'"), "{}", r[0]);
+        assert!(r[0].contains("<service-unavailable "), "{}", r[0]);
+        assert!(r[0].contains("id='u1'"));
+    }
+
+    #[test]
+    fn every_get_and_set_is_answered_once() {
+        let cases = [
+            ("get", "<query xmlns='jabber:iq:version'/>", "type='result'"),
+            (
+                "set",
+                "<query xmlns='jabber:iq:version'/>",
+                "<feature-not-implemented ",
+            ),
+            ("get", "<vCard xmlns='vcard-temp'/>", "<FN>bitcoIM</FN>"),
+            ("set", "<vCard xmlns='vcard-temp'/>", "<not-allowed "),
+            ("get", "<query xmlns='jabber:iq:last'/>", "seconds='"),
+            ("get", "<nope xmlns='jabber:iq:version'/>", "<bad-request "),
+            (
+                "get",
+                "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/>",
+                "<item-not-found ",
+            ),
+            (
+                "get",
+                "<query xmlns='http://jabber.org/protocol/disco#items'/>",
+                "type='result'",
+            ),
+            ("get", "", "<bad-request "),
+            ("set", "<a xmlns='x'/><b xmlns='y'/>", "<bad-request "),
+        ];
+        for (kind, payload, expected) in cases {
+            let r = replies(&format!(
+                "<iq type='{kind}' id='c' {FROM_TO}>{payload}</iq>"
+            ));
+            assert_eq!(r.len(), 1, "{kind} {payload}");
+            assert!(r[0].contains(expected), "{kind} {payload}: {}", r[0]);
+        }
+    }
+
+    #[test]
+    fn results_and_errors_are_never_answered() {
+        for kind in ["result", "error"] {
+            assert!(replies(&format!("<iq type='{kind}' id='r' {FROM_TO}/>")).is_empty());
+        }
+        assert!(replies(&format!(
+            "<message type='error' {FROM_TO}><body>x</body></message>"
+        ))
+        .is_empty());
+    }
+
+    #[test]
+    fn unknown_node_is_item_not_found() {
+        let r = replies(
+            "<iq type='get' id='n' from='alice@localhost/x' to='nobody@bitcoin.localhost'>\
+             <query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+        );
+        assert!(r[0].contains("<item-not-found "), "{}", r[0]);
+    }
+
+    #[test]
+    fn bad_iq_type_or_missing_id_is_bad_request() {
+        let r = replies(&format!(
+            "<iq type='fetch' id='t' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>"
+        ));
+        assert!(r[0].contains("<bad-request "), "{}", r[0]);
+        let r = replies(&format!(
+            "<iq type='get' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>"
+        ));
+        assert!(r[0].contains("<bad-request "), "{}", r[0]);
+    }
+
+    #[test]
+    fn stanzas_without_addresses_are_dropped() {
+        assert!(replies("<iq type='get' id='a'><ping xmlns='urn:xmpp:ping'/></iq>").is_empty());
+        assert!(replies("<iq type='get' id='a' from='@@' to='bitcoin.localhost'><ping xmlns='urn:xmpp:ping'/></iq>").is_empty());
+    }
+}
