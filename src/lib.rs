@@ -6,6 +6,7 @@
 //! a library so that the benchmark, the fuzz target and the tests reach
 //! the same code as the daemon.
 
+pub mod amount;
 pub mod bitcoin;
 pub mod check;
 pub mod config;
