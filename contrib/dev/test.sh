@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#
+#   contrib/dev/test.sh
+#
+# Installs the testbed's dependencies (Prosody, slixmpp, pytest, a regtest
+# node), checks formatting and lints, runs the unit tests, then the
+# integration tests in tests/ against a real Prosody and a real regtest node.
+# Stops at the first failure with a non-zero exit code.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "installing test dependencies"
+bash contrib/dev/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo build"
+cargo build
+
+step "cargo test"
+cargo test
+
+# The integration tests run the binary that was just built.
+export BITCOIM_BIN="${BITCOIM_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/bitcoim}"
+step "integration tests (pytest, $BITCOIM_BIN)"
+# /usr/bin/python3: Debian's slixmpp does not import in any other Python.
+/usr/bin/python3 -m pytest -v tests/

@@ -1,0 +1,417 @@
+"""A throwaway testbed on loopback: Prosody, a regtest node and bitcoIM.
+
+Used by contrib/dev/demo.sh and by the integration tests in tests/. Every
+process it starts binds 127.0.0.1 only, on ports picked at start time, with
+its files in a private directory; all of them are stopped at interpreter exit
+even when a test fails half-way.
+
+Run with /usr/bin/python3: Debian's slixmpp (used by the tests) only imports
+there. This module itself needs only the standard library.
+"""
+
+import atexit
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NODE_DIR = REPO / "target" / "testbed" / "node"
+COMPONENT_JID = "bitcoin.localhost"
+DOMAIN = "localhost"
+
+# Every process we start, so that atexit can reap what a failing test leaves.
+_live = set()
+
+
+@atexit.register
+def _reap_all():
+    for proc in list(_live):
+        _kill(proc)
+
+
+def _kill(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    _live.discard(proc)
+
+
+def _spawn(argv, log_path, env=None):
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Own process group: Ctrl-C in demo.sh reaches us, not the children
+            # directly, so shutdown happens in a known order.
+            start_new_session=True,
+        )
+    _live.add(proc)
+    return proc
+
+
+def _terminate(proc, timeout):
+    """SIGTERM, wait, SIGKILL if needed; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _live.discard(proc)
+    return proc.returncode
+
+
+def free_port(preferred=None):
+    """A TCP port on 127.0.0.1 that nobody listens on right now.
+
+    `preferred` is tried first (the demo wants well-known ports).
+    """
+    candidates = ([preferred] if preferred else []) + [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+class LogFile:
+    """A log file that grows; waits for lines appearing after a mark."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def mark(self):
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def text(self, since=0):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, lines=40):
+        return "\n".join(self.text().splitlines()[-lines:])
+
+    def wait_for(self, needle, since=0, timeout=10.0, proc=None, what=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            if needle in self.text(since):
+                return
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(
+                    f"{what or proc.args[0]} exited with {proc.returncode} "
+                    f"before logging {needle!r}; log {self.path}:\n{self.tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{what or 'process'} did not log {needle!r} within "
+                    f"{timeout} s; log {self.path}:\n{self.tail()}"
+                )
+            time.sleep(0.05)
+
+
+class Prosody:
+    """A private Prosody: own config, data and log in `workdir`."""
+
+    def __init__(self, workdir, c2s_port=None, component_port=None, secret=None):
+        self.dir = Path(workdir) / "prosody"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.c2s_port = c2s_port or free_port()
+        self.component_port = component_port or free_port()
+        self.secret = secret or secrets.token_hex(16)
+        self.config = self.dir / "prosody.cfg.lua"
+        self.log = LogFile(self.dir / "prosody.log")
+        self.proc = None
+        self._write_config()
+
+    def _write_config(self):
+        data = self.dir / "data"
+        data.mkdir(exist_ok=True)
+        # An empty certificate directory: TLS is off, but Prosody logs an
+        # error at every start when the directory is missing.
+        (self.dir / "certs").mkdir(exist_ok=True)
+        self.config.write_text(f"""\
+-- Written by contrib/dev/testbed.py: a throwaway Prosody on loopback.
+run_as_root = true  -- as root it would otherwise switch to the prosody user
+pidfile = "{self.dir}/prosody.pid"
+data_path = "{data}"
+certificates = "{self.dir}/certs"
+log = {{ debug = "{self.log.path}" }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {self.c2s_port} }}
+component_ports = {{ {self.component_port} }}
+component_interfaces = {{ "127.0.0.1" }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_hashed"
+allow_registration = true
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "register"; "version"; "vcard_legacy" }}
+modules_disabled = {{ "s2s"; "tls" }}
+
+VirtualHost "{DOMAIN}"
+
+Component "{COMPONENT_JID}"
+    component_secret = "{self.secret}"
+""")
+
+    def start(self, timeout=10.0):
+        since = self.log.mark()
+        # -F: stay in the foreground so that we own the process.
+        self.proc = _spawn(
+            ["prosody", "--config", str(self.config), "-F"], self.dir / "stdout.log"
+        )
+        for service, port in (("c2s", self.c2s_port), ("component", self.component_port)):
+            # Prosody keeps running when a port is taken, so the log is the
+            # only trustworthy sign that it listens.
+            self.log.wait_for(
+                f"Activated service '{service}' on [127.0.0.1]:{port}",
+                since=since, timeout=timeout, proc=self.proc, what="prosody",
+            )
+        return self
+
+    def stop(self, timeout=10.0):
+        if self.proc is not None:
+            _terminate(self.proc, timeout)
+            self.proc = None
+
+    def restart(self, pause=0.0):
+        self.stop()
+        time.sleep(pause)
+        self.start()
+
+    def register(self, user, password):
+        subprocess.run(
+            ["prosodyctl", "--config", str(self.config), "register", user, DOMAIN, password],
+            check=True, stdin=subprocess.DEVNULL, capture_output=True,
+        )
+
+    def wait_component(self, since=0, timeout=10.0):
+        """Until Prosody says the component authenticated (after `since`)."""
+        self.log.wait_for(
+            "External component successfully authenticated",
+            since=since, timeout=timeout, proc=self.proc, what="prosody",
+        )
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class RpcError(Exception):
+    def __init__(self, method, code, message):
+        super().__init__(f"bitcoind {method}: {message} (code {code})")
+        self.code = code
+        self.message = message
+
+
+class RegtestNode:
+    """bitcoind in regtest with its own datadir, RPC on 127.0.0.1."""
+
+    def __init__(self, workdir, rpc_port=None, p2p_port=None):
+        self.dir = Path(workdir) / "node"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "bitcoin.conf").touch()
+        self.rpc_port = rpc_port or free_port()
+        self.p2p_port = p2p_port or free_port()
+        self.rpc_user = "bitcoim-test"
+        self.rpc_password = secrets.token_hex(16)
+        self.log = LogFile(self.dir / "stdout.log")
+        self.proc = None
+
+    def start(self, timeout=30.0):
+        bitcoind = NODE_DIR / "bitcoind"
+        if not bitcoind.exists():
+            raise FileNotFoundError(f"{bitcoind} missing: run contrib/dev/install-deps.sh")
+        q = self.p2p_port
+        # No -daemon: in the foreground we own the pid (-daemon forks and
+        # exits 0 even when binding fails).
+        self.proc = _spawn([
+            str(bitcoind), "-regtest", f"-datadir={self.dir}",
+            f"-conf={self.dir}/bitcoin.conf", "-server=1", "-printtoconsole=0",
+            f"-rpcuser={self.rpc_user}", f"-rpcpassword={self.rpc_password}",
+            f"-rpcport={self.rpc_port}", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
+            f"-port={q}", f"-bind=127.0.0.1:{q}", "-listen=1", "-discover=0",
+            "-dnsseed=0", "-upnp=0", "-connect=0", "-txindex=1",
+            # Mandatory for this node (Bitcoin SV 1.0.13), see TESTBED.md.
+            "-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0",
+            "-minminingtxfee=0.00000500",
+        ], self.log.path)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.rpc("getblockcount")
+                return self
+            except RpcError as e:
+                if e.code != -28:  # -28: still warming up
+                    raise
+            except OSError:
+                pass  # RPC not listening yet
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"bitcoind exited with {self.proc.returncode}; "
+                    f"{self.dir}/regtest/debug.log:\n{self.debug_log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bitcoind RPC not answering after {timeout} s")
+            time.sleep(0.1)
+
+    def debug_log_tail(self, lines=30):
+        return LogFile(self.dir / "regtest" / "debug.log").tail(lines)
+
+    def rpc(self, method, *params, timeout=30.0):
+        body = json.dumps(
+            {"jsonrpc": "1.0", "id": "testbed", "method": method, "params": list(params)},
+            default=str,  # Decimal amounts go out as exact strings
+        ).encode()
+        auth = base64.b64encode(f"{self.rpc_user}:{self.rpc_password}".encode()).decode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.rpc_port}/", data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            # JSON-RPC errors come with HTTP 4xx/5xx and a JSON body.
+            raw = e.read()
+            if not raw:
+                raise RpcError(method, e.code, f"HTTP {e.code} {e.reason}") from None
+        # parse_float=Decimal: amounts are exact, never floats.
+        reply = json.loads(raw, parse_float=Decimal)
+        if reply.get("error"):
+            err = reply["error"]
+            raise RpcError(method, err.get("code"), err.get("message"))
+        return reply["result"]
+
+    def generate(self, n):
+        return self.rpc("generate", n)
+
+    def stop(self, timeout=30.0):
+        if self.proc is None:
+            return
+        try:
+            self.rpc("stop", timeout=5)
+            self.proc.wait(timeout)
+        except (OSError, RpcError, subprocess.TimeoutExpired):
+            pass
+        _terminate(self.proc, 5)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def bitcoim_bin():
+    return Path(os.environ.get("BITCOIM_BIN") or REPO / "target" / "debug" / "bitcoim")
+
+
+class Bitcoim:
+    """The daemon under test, with a config pointing at our Prosody and node."""
+
+    CONNECTED = f"component connected as {COMPONENT_JID}"
+
+    def __init__(self, workdir, prosody, node=None, loglevel="debug", admins="admin@localhost"):
+        self.dir = Path(workdir) / "bitcoim"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config = self.dir / "bitcoim.conf"
+        self.log = LogFile(self.dir / "bitcoim.log")
+        self.proc = None
+        # Without a node the [bitcoin] section points at a closed port: the
+        # foundation daemon does not need bitcoind to serve XMPP.
+        rpc = (node.rpc_user, node.rpc_password, node.rpc_port) if node else (
+            "nobody", "nothing", free_port())
+        self.config.write_text(f"""\
+# Written by contrib/dev/testbed.py
+[XMPP]
+jid = {COMPONENT_JID}
+password = {prosody.secret}
+server = 127.0.0.1
+port = {prosody.component_port}
+
+[database]
+file = {self.dir}/bitcoim.db
+
+[bitcoin]
+user = {rpc[0]}
+password = {rpc[1]}
+host = 127.0.0.1
+port = {rpc[2]}
+network = regtest
+
+[main program]
+loglevel = {loglevel}
+admins = {admins}
+""")
+
+    def argv(self, *extra):
+        return [str(bitcoim_bin()), *extra, "-c", str(self.config)]
+
+    def start(self, timeout=15.0):
+        binary = bitcoim_bin()
+        if not binary.exists():
+            raise FileNotFoundError(f"{binary} missing: run `cargo build` (or set BITCOIM_BIN)")
+        since = self.log.mark()
+        env = dict(os.environ)
+        env.pop("RUST_LOG", None)  # the config's loglevel decides
+        self.proc = _spawn(self.argv(), self.log.path, env=env)
+        self.wait_connected(since, timeout)
+        return self
+
+    def wait_connected(self, since=0, timeout=15.0):
+        self.log.wait_for(self.CONNECTED, since=since, timeout=timeout,
+                          proc=self.proc, what="bitcoim")
+
+    def check(self, timeout=60.0):
+        """`bitcoim --check -c FILE`; returns the CompletedProcess."""
+        return subprocess.run(self.argv("--check"), capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns the exit code (None if not running)."""
+        if self.proc is None:
+            return None
+        code = _terminate(self.proc, timeout)
+        self.proc = None
+        return code
+
+    def kill(self):
+        if self.proc is not None:
+            _kill(self.proc)
+            self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
