@@ -6,19 +6,25 @@
 -- constraints are the last line of defence: no code path may make a
 -- balance or a hold negative, even by mistake.
 
+-- An account is never deleted: unregistering sets removed_at, so that its
+-- history, addresses and any late deposit keep an owner. Registering again
+-- from the same JID brings the account back.
 CREATE TABLE users (
     id          INTEGER PRIMARY KEY,
     -- The bare JID the server vouches for, lowercased.
     jid         TEXT NOT NULL UNIQUE,
     -- 2-24 of [a-z0-9_-], starting with a letter; what other users see.
-    username    TEXT NOT NULL UNIQUE,
+    -- Unique among registered accounts only.
+    username    TEXT NOT NULL,
     -- The user's chosen language, NULL for the configured default.
     language    TEXT,
     balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
     -- Satoshis reserved by withdrawals in flight (amount + fee reserve).
     held        INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
-    created_at  INTEGER NOT NULL
+    created_at  INTEGER NOT NULL,
+    removed_at  INTEGER
 );
+CREATE UNIQUE INDEX users_username ON users(username) WHERE removed_at IS NULL;
 
 -- Deposit addresses, each owned by one user for ever: an address that
 -- once belonged to someone is never handed to anyone else.

@@ -8,10 +8,12 @@
 
 pub mod amount;
 pub mod bitcoin;
+pub mod bot;
 pub mod check;
 pub mod config;
 pub mod gateway;
 pub mod ledger;
+pub mod qr;
 pub mod reactor;
 pub mod router;
 pub mod stream;

@@ -6,12 +6,14 @@
 //! movement. Money rows need `synchronous=FULL`: with WAL, `NORMAL` can
 //! lose the last commits on power loss, and a Raspberry Pi loses power.
 
+pub mod accounts;
 mod migrate;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::fmt;
 use std::path::Path;
 
+pub use accounts::{Registration, User};
 pub use migrate::{LATEST_VERSION, PYTHON_IMPORT_KEY};
 
 /// A database failure, with what we were doing.

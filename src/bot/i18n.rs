@@ -1,0 +1,178 @@
+//! Message catalogs: every sentence users see, one file per language in
+//! `src/bot/locales/`, embedded in the binary.
+//!
+//! A catalog is `key = text` lines; `\n` in a text is a new line and
+//! `{name}` a placeholder. The language of a reply is the stanza's
+//! `xml:lang` when a catalog exists for it, else the user's choice, else
+//! the first configured language that has one, else English.
+
+use std::collections::HashMap;
+
+/// The embedded catalogs: (language, file text). English first: it is the
+/// fallback for every key.
+const SOURCES: &[(&str, &str)] = &[
+    ("en", include_str!("locales/en.txt")),
+    ("fr", include_str!("locales/fr.txt")),
+];
+
+pub struct Catalogs {
+    /// Same order as `SOURCES`.
+    langs: Vec<(&'static str, HashMap<&'static str, String>)>,
+}
+
+fn parse(text: &'static str) -> HashMap<&'static str, String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            map.insert(key.trim(), value.trim().replace("\\n", "\n"));
+        }
+    }
+    map
+}
+
+impl Default for Catalogs {
+    fn default() -> Catalogs {
+        Catalogs::new()
+    }
+}
+
+impl Catalogs {
+    pub fn new() -> Catalogs {
+        Catalogs {
+            langs: SOURCES.iter().map(|(l, t)| (*l, parse(t))).collect(),
+        }
+    }
+
+    pub fn has(&self, lang: &str) -> bool {
+        self.langs.iter().any(|(l, _)| *l == lang)
+    }
+
+    pub fn languages(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.langs.iter().map(|(l, _)| *l)
+    }
+
+    /// The language to answer in (see the module comment).
+    pub fn pick<'a>(
+        &self,
+        stanza_lang: Option<&str>,
+        user_lang: Option<&str>,
+        configured: &'a [String],
+    ) -> &'static str {
+        let primary = |tag: &str| {
+            tag.split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        };
+        let candidates = stanza_lang
+            .map(primary)
+            .into_iter()
+            .chain(user_lang.map(primary))
+            .chain(configured.iter().map(|l| primary(l)));
+        for candidate in candidates {
+            if let Some((l, _)) = self.langs.iter().find(|(l, _)| *l == candidate) {
+                return l;
+            }
+        }
+        "en"
+    }
+
+    /// The raw text of `key` in `lang`, falling back to English, then to
+    /// the key itself (a missing key shows up instead of crashing).
+    pub fn raw<'a>(&'a self, lang: &str, key: &'a str) -> &'a str {
+        self.lookup(lang, key).unwrap_or(key)
+    }
+
+    fn lookup(&self, lang: &str, key: &str) -> Option<&str> {
+        let in_lang = |wanted: &str| {
+            self.langs
+                .iter()
+                .find(|(l, _)| *l == wanted)
+                .and_then(|(_, map)| map.get(key))
+        };
+        in_lang(lang).or_else(|| in_lang("en")).map(String::as_str)
+    }
+
+    /// The text of `key` with its placeholders filled.
+    pub fn text(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
+        let mut out = self.raw(lang, key).to_owned();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// The names of a command in `lang` (`cmd-<id>`), comma-separated in
+    /// the catalog.
+    pub fn names(&self, lang: &str, id: &str) -> Vec<&str> {
+        self.lookup(lang, &format!("cmd-{id}"))
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placeholders(text: &str) -> Vec<String> {
+        let mut out: Vec<String> = text
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split_once('}').map(|(n, _)| n.to_owned()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn every_catalog_has_every_key_with_the_same_placeholders() {
+        let c = Catalogs::new();
+        let (_, english) = &c.langs[0];
+        for (lang, map) in &c.langs[1..] {
+            for (key, text) in english {
+                let other = map
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{lang} lacks the key {key}"));
+                assert_eq!(
+                    placeholders(text),
+                    placeholders(other),
+                    "{lang}: placeholders of {key}"
+                );
+            }
+            for key in map.keys() {
+                assert!(english.contains_key(key), "{lang} has an extra key {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn picks_stanza_then_user_then_config_then_english() {
+        let c = Catalogs::new();
+        let conf = vec!["de".to_owned(), "fr".to_owned()];
+        assert_eq!(c.pick(Some("fr-CA"), Some("en"), &conf), "fr");
+        assert_eq!(c.pick(Some("de"), Some("en"), &conf), "en");
+        assert_eq!(c.pick(None, None, &conf), "fr");
+        assert_eq!(c.pick(Some("xx"), None, &[]), "en");
+    }
+
+    #[test]
+    fn fills_placeholders_and_new_lines() {
+        let c = Catalogs::new();
+        let t = c.text("fr", "renamed", &[("username", "bob"), ("old", "bobby")]);
+        assert_eq!(t, "Vous vous appelez maintenant bob (auparavant bobby).");
+        assert!(c.text("en", "welcome", &[("gateway", "g")]).contains('\n'));
+        assert_eq!(c.raw("fr", "no-such-key"), "no-such-key");
+        assert_eq!(
+            c.names("fr", "unregister"),
+            vec!["désinscrire", "desinscrire"]
+        );
+    }
+}
