@@ -56,11 +56,11 @@ impl Catalogs {
     }
 
     /// The language to answer in (see the module comment).
-    pub fn pick<'a>(
+    pub fn pick(
         &self,
         stanza_lang: Option<&str>,
         user_lang: Option<&str>,
-        configured: &'a [String],
+        configured: &[String],
     ) -> &'static str {
         let primary = |tag: &str| {
             tag.split(['-', '_'])
