@@ -43,6 +43,16 @@ impl Network {
         }
     }
 
+    /// A public block explorer's address page; none for regtest.
+    pub fn default_explorer(self) -> Option<&'static str> {
+        match self {
+            Network::Main => Some("https://mempool.space/address/{address}"),
+            Network::Test => Some("https://mempool.space/testnet/address/{address}"),
+            Network::Signet => Some("https://mempool.space/signet/address/{address}"),
+            Network::Regtest => None,
+        }
+    }
+
     /// The `chain` that getblockchaininfo reports for this network.
     pub fn chain_name(self) -> &'static str {
         match self {
@@ -84,6 +94,9 @@ pub struct BitcoinConfig {
     pub wallet: Option<String>,
     pub network: Network,
     pub timeout: Duration,
+    /// URL of an address on a block explorer, `{address}` standing for it;
+    /// `None` for regtest or when set empty.
+    pub explorer: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +137,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         "bitcoin",
         &[
             "user", "password", "cookie", "host", "port", "protocol", "wallet", "network",
-            "timeout",
+            "timeout", "explorer",
         ],
     ),
     ("main program", &["loglevel", "admins", "languages"]),
@@ -375,6 +388,30 @@ impl Config {
             }
         }
         let wallet = o.get("bitcoin", "wallet").map(str::to_owned);
+        let explorer = match o
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.section == "bitcoin" && e.name == "explorer")
+        {
+            Some(e) if e.value.is_empty() => None,
+            Some(e) => {
+                if !e.value.contains("{address}")
+                    || !(e.value.starts_with("https://") || e.value.starts_with("http://"))
+                {
+                    return Err(o.error(
+                        "bitcoin",
+                        "explorer",
+                        &format!(
+                            "expected an http(s) URL containing {{address}}, got '{}'",
+                            e.value
+                        ),
+                    ));
+                }
+                Some(e.value.clone())
+            }
+            None => network.default_explorer().map(str::to_owned),
+        };
         let bitcoin = BitcoinConfig {
             auth,
             host: o.get("bitcoin", "host").unwrap_or("127.0.0.1").to_owned(),
@@ -382,6 +419,7 @@ impl Config {
             wallet,
             network,
             timeout: Duration::from_secs(o.number("bitcoin", "timeout", 10, 1, 600)?),
+            explorer,
         };
 
         let loglevel = match o
@@ -518,6 +556,12 @@ mod tests {
         assert_eq!(c.bitcoin.port, 8332);
         assert_eq!(c.bitcoin.wallet, None);
         assert_eq!(c.bitcoin.timeout, Duration::from_secs(10));
+        assert_eq!(
+            c.bitcoin.explorer.as_deref(),
+            Some("https://mempool.space/address/{address}")
+        );
+        let c = parse(&format!("{MINIMAL}explorer =\n")).unwrap();
+        assert_eq!(c.bitcoin.explorer, None);
         assert_eq!(c.main.loglevel, log::LevelFilter::Info);
         assert_eq!(c.main.languages, vec!["en"]);
         assert!(c.main.admins.is_empty());
@@ -561,6 +605,7 @@ mod tests {
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, signet or regtest, got 'moon'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nprotocol=https\n", "bitcoim.conf: [bitcoin] protocol: expected http (keep bitcoind's RPC on loopback or tunnel it), got 'https'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\ntimeout=0\n", "bitcoim.conf: [bitcoin] timeout: expected a whole number from 1 to 600, got '0'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nexplorer=https://x/\n", "bitcoim.conf: [bitcoin] explorer: expected an http(s) URL containing {address}, got 'https://x/'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nloglevel=loud\n", "bitcoim.conf: [main program] loglevel: expected debug, info, warning, error or critical, got 'loud'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nadmins=alice\n", "bitcoim.conf: [main program] admins: expected bare JIDs such as alice@example.org, got 'alice'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\n[main program]\nlanguages=english\n", "bitcoim.conf: [main program] languages: expected language codes such as en, fr, got 'english'"),

@@ -1,46 +1,127 @@
 //! The gateway: bitcoIM's state and its answers to the reactor.
 //!
-//! It owns what handlers need (configuration, database, start time) and
-//! hands every stanza to the router. Handlers receive it instead of
-//! reaching for globals.
+//! It owns what handlers need (configuration, database, node, catalogs,
+//! who is online) and hands every stanza to the router. Handlers receive
+//! it instead of reaching for globals.
 
+use crate::bitcoin::node::Node;
+use crate::bot::i18n::Catalogs;
 use crate::config::Config;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, User};
+use crate::presence::{self, Online};
 use crate::reactor::App;
 use crate::router;
-use crate::xmpp::Element;
-use std::time::Instant;
+use crate::wallet::accounts;
+use crate::xmpp::{Element, Jid};
+use std::time::{Duration, Instant};
+
+/// How often a node that was down is checked again (for the deposit
+/// addresses of users who registered while it was down).
+const NODE_RETRY: Duration = Duration::from_secs(30);
 
 pub struct Gateway {
     pub config: Config,
     pub ledger: Ledger,
+    pub node: Node,
+    pub catalogs: Catalogs,
+    pub online: Online,
     pub started: Instant,
+    /// The component's own JID.
+    pub jid: Jid,
+    next_node_retry: Option<Instant>,
 }
 
 impl Gateway {
-    pub fn new(config: Config, ledger: Ledger) -> Gateway {
+    pub fn new(config: Config, ledger: Ledger, node: Node) -> Gateway {
+        let jid = config.xmpp.jid.clone();
         Gateway {
             config,
             ledger,
+            node,
+            catalogs: Catalogs::new(),
+            online: Online::default(),
             started: Instant::now(),
+            jid,
+            next_node_retry: Some(Instant::now()),
         }
+    }
+
+    /// The language to answer `stanza` from `user` in.
+    pub fn lang(&self, stanza: &Element, user: Option<&User>) -> &'static str {
+        self.catalogs.pick(
+            stanza.get_attr("xml:lang"),
+            user.and_then(|u| u.language.as_deref()),
+            &self.config.main.languages,
+        )
+    }
+
+    /// A catalog text.
+    pub fn text(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
+        self.catalogs.text(lang, key, args)
+    }
+
+    /// The registered account of a JID's bare form. A database failure is
+    /// logged and reads as "not registered": the caller's answer is then a
+    /// refusal, never a wrong action.
+    pub fn user_of(&self, jid: &Jid) -> Option<User> {
+        match self.ledger.user_by_jid(&jid.bare().to_string()) {
+            Ok(user) => user,
+            Err(e) => {
+                log::error!("{e}");
+                None
+            }
+        }
+    }
+
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        self.config.is_admin(jid)
+    }
+
+    /// A JID under the component's domain.
+    pub fn contact_jid(&self, node: &str) -> Jid {
+        self.jid.with_node(node)
     }
 }
 
 impl App for Gateway {
-    fn on_connected(&mut self, _out: &mut Vec<Element>) {}
+    fn on_connected(&mut self, out: &mut Vec<Element>) {
+        presence::on_connected(self, out);
+    }
 
     fn on_stanza(&mut self, stanza: Element, out: &mut Vec<Element>) {
         router::route(self, stanza, out);
     }
 
-    fn on_disconnected(&mut self) {}
-
-    fn on_shutdown(&mut self, _out: &mut Vec<Element>) {}
-
-    fn next_deadline(&self) -> Option<Instant> {
-        None
+    fn on_disconnected(&mut self) {
+        // Nobody can be seen online while we cannot hear them.
+        self.online = Online::default();
     }
 
-    fn on_timer(&mut self, _now: Instant, _out: &mut Vec<Element>) {}
+    fn on_shutdown(&mut self, out: &mut Vec<Element>) {
+        presence::goodbye(self, out);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.next_node_retry
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Element>) {
+        if self.next_node_retry.is_some_and(|t| t <= now) {
+            accounts::create_missing_addresses(self, out);
+            self.next_node_retry = if self.node.is_down() {
+                Some(now + NODE_RETRY)
+            } else {
+                None
+            };
+        }
+    }
+}
+
+impl Gateway {
+    /// Asks for another look at the node soon (after it failed a request).
+    pub fn retry_node_later(&mut self) {
+        if self.next_node_retry.is_none() {
+            self.next_node_retry = Some(Instant::now() + NODE_RETRY);
+        }
+    }
 }

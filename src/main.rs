@@ -2,6 +2,7 @@
 //! exit codes: 0 success, 1 a failure while running (or a failed
 //! `--check`), 2 bad usage or configuration.
 
+use bitcoim::bitcoin::node::{Health, Node};
 use bitcoim::config::Config;
 use bitcoim::gateway::Gateway;
 use bitcoim::ledger::Ledger;
@@ -123,6 +124,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let mut node = Node::new(&config.bitcoin);
+    match node.check() {
+        Ok(Health::Ready { chain, blocks }) => {
+            log::info!("bitcoind ready: chain {chain}, {blocks} blocks");
+        }
+        Ok(Health::Unavailable(why)) => {
+            log::warn!("bitcoind not available yet ({why}); commands that need it will say so");
+        }
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    }
     let settings = Settings {
         jid: config.xmpp.jid.to_string(),
         secret: config.xmpp.password.clone(),
@@ -141,7 +155,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut gateway = Gateway::new(config, ledger);
+    let mut gateway = Gateway::new(config, ledger, node);
     match reactor.run(&mut gateway) {
         Ok(()) => {
             log::info!("bye");

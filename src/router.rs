@@ -6,16 +6,29 @@
 //! stanza; unknown namespaces get `service-unavailable`; results and errors
 //! are never answered (RFC 6120, section 8.2.3).
 
+use crate::entity::{self, Entity};
 use crate::gateway::Gateway;
-use crate::xep;
+use crate::ledger::User;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
+use crate::{bot, presence, xep};
 
 /// What a handler answers: the payload of the `result`, or the error.
 pub type IqResult = Result<Option<Element>, StanzaError>;
 
-pub type IqFn = fn(&mut Gateway, &Iq) -> IqResult;
+/// An IQ with what the router learnt about it.
+pub struct Request<'a> {
+    pub iq: &'a Iq<'a>,
+    /// What the IQ is addressed to.
+    pub entity: &'a Entity,
+    /// The sender's account, if registered.
+    pub sender: Option<User>,
+    /// The language to answer in.
+    pub lang: &'static str,
+}
+
+pub type IqFn = fn(&mut Gateway, &Request, &mut Vec<Element>) -> IqResult;
 
 /// An IQ namespace the gateway handles, with its disco feature.
 pub struct IqHandler {
@@ -35,14 +48,36 @@ const GATEWAY_IQS: &[IqHandler] = &[
     xep::last::HANDLER,
     xep::ping::HANDLER,
     xep::vcard::HANDLER,
+    xep::register::HANDLER,
+    xep::gateway::HANDLER,
 ];
 
-/// The disco features of the gateway, straight from the handler table.
-pub fn gateway_features() -> Vec<&'static str> {
-    let mut features: Vec<&'static str> = GATEWAY_IQS.iter().filter_map(|h| h.feature).collect();
+/// The IQs a user or an address contact answers.
+const CONTACT_IQS: &[IqHandler] = &[
+    xep::disco::INFO,
+    xep::disco::ITEMS,
+    xep::ping::HANDLER,
+    xep::vcard::HANDLER,
+];
+
+fn table(entity: &Entity) -> &'static [IqHandler] {
+    match entity {
+        Entity::Gateway => GATEWAY_IQS,
+        Entity::User(_) | Entity::Address(_) | Entity::Unknown => CONTACT_IQS,
+    }
+}
+
+/// The disco features of an entity, straight from its handler table.
+pub fn features(entity: &Entity) -> Vec<&'static str> {
+    let mut features: Vec<&'static str> = table(entity).iter().filter_map(|h| h.feature).collect();
     features.sort_unstable();
     features.dedup();
     features
+}
+
+/// The disco features of the gateway.
+pub fn gateway_features() -> Vec<&'static str> {
+    features(&Entity::Gateway)
 }
 
 /// Handles one stanza from the server, pushing any replies on `out`.
@@ -60,8 +95,13 @@ pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
     };
     match stanza.name.as_str() {
         "iq" => on_iq(gateway, &stanza, from, to, out),
-        "message" | "presence" => {
-            log::debug!("{} from {from} to {to} not handled yet", stanza.name);
+        "message" => {
+            let entity = entity::resolve(gateway, &to);
+            bot::on_message(gateway, &stanza, &from, &entity, out);
+        }
+        "presence" => {
+            let entity = entity::resolve(gateway, &to);
+            presence::on_presence(gateway, &stanza, &from, &entity, out);
         }
         other => log::debug!("ignoring a <{other}> from {from}"),
     }
@@ -118,21 +158,39 @@ fn on_iq(gateway: &mut Gateway, stanza: &Element, from: Jid, to: Jid, out: &mut 
         payload: Some(payload),
         stanza,
     };
-    let result = dispatch(gateway, &iq, payload);
+    let entity = entity::resolve(gateway, &iq.to);
+    let sender = gateway.user_of(&iq.from);
+    let lang = gateway.lang(stanza, sender.as_ref());
+    let request = Request {
+        iq: &iq,
+        entity: &entity,
+        sender,
+        lang,
+    };
+    // Side effects (subscriptions after a registration) follow the reply.
+    let mut after = Vec::new();
+    let result = dispatch(gateway, &request, payload, &mut after);
     out.push(match result {
         Ok(payload) => iq.result(payload),
         Err(error) => iq.error(&error),
     });
+    out.append(&mut after);
 }
 
-fn dispatch(gateway: &mut Gateway, iq: &Iq, payload: &Element) -> IqResult {
-    if iq.to.node.is_some() {
+fn dispatch(
+    gateway: &mut Gateway,
+    request: &Request,
+    payload: &Element,
+    out: &mut Vec<Element>,
+) -> IqResult {
+    let iq = request.iq;
+    if let Entity::Unknown = request.entity {
         return Err(StanzaError::with_text(
             Condition::ItemNotFound,
             format!("no such user or address: {}", iq.to.bare()),
         ));
     }
-    let Some(handler) = GATEWAY_IQS.iter().find(|h| h.ns == payload.ns) else {
+    let Some(handler) = table(request.entity).iter().find(|h| h.ns == payload.ns) else {
         return Err(StanzaError::new(Condition::ServiceUnavailable));
     };
     if payload.name != handler.name {
@@ -146,7 +204,7 @@ fn dispatch(gateway: &mut Gateway, iq: &Iq, payload: &Element) -> IqResult {
         _ => handler.set,
     };
     match function {
-        Some(f) => f(gateway, iq),
+        Some(f) => f(gateway, request, out),
         None => Err(StanzaError::new(Condition::FeatureNotImplemented)),
     }
 }
@@ -162,11 +220,12 @@ mod tests {
     fn gateway() -> Gateway {
         let config = Config::parse(
             "[XMPP]\njid = bitcoin.localhost\npassword = x\n[database]\nfile = :memory:\n\
-             [bitcoin]\nuser = u\npassword = p\n",
+             [bitcoin]\nuser = u\npassword = p\nport = 1\nnetwork = regtest\n",
             Path::new("test.conf"),
         )
         .unwrap();
-        Gateway::new(config, Ledger::open_in_memory().unwrap())
+        let node = crate::bitcoin::node::Node::new(&config.bitcoin);
+        Gateway::new(config, Ledger::open_in_memory().unwrap(), node)
     }
 
     /// Parses `xml` as it would arrive on the stream and routes it.

@@ -1,5 +1,6 @@
-//! bitcoind: the JSON-RPC client. Address validation and the JID encoding
-//! of addresses come with the accounts.
+//! bitcoind and Bitcoin itself: the JSON-RPC client, the node as the
+//! gateway uses it, and addresses checked locally.
 
 pub mod address;
+pub mod node;
 pub mod rpc;

@@ -15,7 +15,10 @@ use std::fmt;
 /// What the start-up check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
-    Ready { chain: String, blocks: u64 },
+    Ready {
+        chain: String,
+        blocks: u64,
+    },
     /// Unreachable or warming up: try again later.
     Unavailable(String),
 }
@@ -72,7 +75,14 @@ impl Node {
         let result = self.client.call(method, params);
         let down = matches!(&result, Err(e) if is_outage(e));
         if down && !self.down {
-            log::warn!("{}", result.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
+            log::warn!(
+                "{}",
+                result
+                    .as_ref()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            );
         } else if !down && self.down {
             log::info!("bitcoind is reachable again");
         }
@@ -88,7 +98,11 @@ impl Node {
             Err(e) if is_outage(&e) => return Ok(Health::Unavailable(e.to_string())),
             Err(e) => return Err(Misconfigured(e.to_string())),
         };
-        let chain = info.get("chain").and_then(Value::as_str).unwrap_or("").to_owned();
+        let chain = info
+            .get("chain")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         if chain != self.network.chain_name() {
             return Err(Misconfigured(format!(
                 "bitcoind is on the '{chain}' chain but [bitcoin] network is '{}'",
@@ -125,9 +139,8 @@ impl Node {
         let text = value
             .as_str()
             .ok_or_else(|| NodeError::Unexpected("getnewaddress did not return a string".into()))?;
-        Address::parse(text, self.network).map_err(|e| {
-            NodeError::Unexpected(format!("getnewaddress returned {text:?}: {e}"))
-        })
+        Address::parse(text, self.network)
+            .map_err(|e| NodeError::Unexpected(format!("getnewaddress returned {text:?}: {e}")))
     }
 }
 

@@ -1,12 +1,23 @@
-//! XEP-0030: Service Discovery on the gateway. The feature list is built
-//! from the router's handler table, so it can only list what is handled.
+//! XEP-0030: Service Discovery, and the XEP-0115 capabilities hash that
+//! clients such as Profanity use instead of asking.
+//!
+//! Features are built from the router's handler tables, so they list only
+//! what is handled. Items of the gateway: a registered user sees their
+//! deposit addresses; an admin also sees the registered users.
 
+use crate::bitcoin::address::Address;
+use crate::entity::Entity;
 use crate::gateway::Gateway;
-use crate::router::{self, IqHandler, IqResult};
+use crate::router::{self, IqHandler, IqResult, Request};
 use crate::xep::version;
 use crate::xmpp::ns;
-use crate::xmpp::stanza::{Condition, Iq, StanzaError};
+use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+
+/// XEP-0115's node: a URI naming the software.
+pub const CAPS_NODE: &str = "https://crates.io/crates/bitcoim";
 
 pub const INFO: IqHandler = IqHandler {
     ns: ns::DISCO_INFO,
@@ -24,42 +35,121 @@ pub const ITEMS: IqHandler = IqHandler {
     set: None,
 };
 
-/// The gateway's disco#info: identity `gateway/bitcoin` (XEP-0030's
-/// registry has a `gateway` category; `bitcoin` names the network it
-/// bridges to) and one feature per handled namespace.
+/// The gateway's identity: `gateway/bitcoin` (XEP-0030's registry has a
+/// `gateway` category; `bitcoin` names the network it bridges to).
+const GATEWAY_IDENTITY: (&str, &str) = ("gateway", "bitcoin");
+
+/// The gateway's disco#info, and what its caps hash covers.
 pub fn gateway_info() -> Element {
+    info(GATEWAY_IDENTITY, version::NAME, &router::gateway_features())
+}
+
+fn info(identity: (&str, &str), name: &str, features: &[&str]) -> Element {
     let mut query = Element::new("query", ns::DISCO_INFO).child(
         Element::new("identity", ns::DISCO_INFO)
-            .attr("category", "gateway")
-            .attr("type", "bitcoin")
-            .attr("name", version::NAME),
+            .attr("category", identity.0)
+            .attr("type", identity.1)
+            .attr("name", name),
     );
-    for feature in router::gateway_features() {
+    for feature in features {
         query.push(Element::new("feature", ns::DISCO_INFO).attr("var", feature));
     }
     query
 }
 
-/// Only the root node exists for now: asking for any other is an
-/// item-not-found, as XEP-0030 section 3.1 requires.
-fn check_node(iq: &Iq) -> Result<(), StanzaError> {
-    match iq.payload.and_then(|p| p.get_attr("node")) {
-        None => Ok(()),
-        Some(node) => Err(StanzaError::with_text(
-            Condition::ItemNotFound,
-            format!("no such node: {node}"),
-        )),
+/// XEP-0115 section 5.1: the verification string of the gateway's
+/// identity and features, hashed with SHA-1, in base64.
+pub fn caps_ver() -> String {
+    let mut s = format!(
+        "{}/{}//{}<",
+        GATEWAY_IDENTITY.0,
+        GATEWAY_IDENTITY.1,
+        version::NAME
+    );
+    for feature in router::gateway_features() {
+        s.push_str(feature);
+        s.push('<');
     }
+    base64::engine::general_purpose::STANDARD.encode(Sha1::digest(s.as_bytes()))
 }
 
-fn on_info(_: &mut Gateway, iq: &Iq) -> IqResult {
-    check_node(iq)?;
-    Ok(Some(gateway_info()))
+fn requested_node<'a>(request: &'a Request) -> Option<&'a str> {
+    request.iq.payload.and_then(|p| p.get_attr("node"))
 }
 
-fn on_items(_: &mut Gateway, iq: &Iq) -> IqResult {
-    check_node(iq)?;
-    Ok(Some(Element::new("query", ns::DISCO_ITEMS)))
+fn no_such_node(node: &str) -> StanzaError {
+    StanzaError::with_text(Condition::ItemNotFound, format!("no such node: {node}"))
+}
+
+fn on_info(_: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+    let node = requested_node(request);
+    let mut query = match request.entity {
+        Entity::Gateway => {
+            if let Some(node) = node {
+                if node != format!("{CAPS_NODE}#{}", caps_ver()) {
+                    return Err(no_such_node(node));
+                }
+            }
+            gateway_info()
+        }
+        _ if node.is_some() => return Err(no_such_node(node.unwrap_or_default())),
+        Entity::Address(address) => info(
+            ("hierarchy", "leaf"),
+            address.as_str(),
+            &router::features(request.entity),
+        ),
+        Entity::User(user) => info(
+            ("account", "registered"),
+            &user.username,
+            &router::features(request.entity),
+        ),
+        Entity::Unknown => return Err(StanzaError::new(Condition::ItemNotFound)),
+    };
+    if let Some(node) = node {
+        query.set_attr("node", node);
+    }
+    Ok(Some(query))
+}
+
+fn item(jid: &str, name: &str) -> Element {
+    Element::new("item", ns::DISCO_ITEMS)
+        .attr("jid", jid)
+        .attr("name", name)
+}
+
+fn on_items(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+    if let Some(node) = requested_node(request) {
+        return Err(no_such_node(node));
+    }
+    let mut query = Element::new("query", ns::DISCO_ITEMS);
+    if !matches!(request.entity, Entity::Gateway) {
+        return Ok(Some(query));
+    }
+    if let Some(user) = &request.sender {
+        let addresses = gateway.ledger.addresses_of(user.id).map_err(internal)?;
+        for text in addresses {
+            if let Ok(address) = Address::parse(&text, gateway.node.network()) {
+                query.push(item(
+                    &gateway.contact_jid(&address.to_node()).to_string(),
+                    address.as_str(),
+                ));
+            }
+        }
+    }
+    if gateway.is_admin(&request.iq.from) {
+        for user in gateway.ledger.users().map_err(internal)? {
+            query.push(item(
+                &gateway.contact_jid(&user.username).to_string(),
+                &user.username,
+            ));
+        }
+    }
+    Ok(Some(query))
+}
+
+fn internal(e: crate::ledger::LedgerError) -> StanzaError {
+    log::error!("{e}");
+    StanzaError::new(Condition::InternalServerError)
 }
 
 #[cfg(test)]
@@ -84,6 +174,8 @@ mod tests {
             ns::LAST,
             ns::PING,
             ns::VCARD,
+            ns::REGISTER,
+            ns::GATEWAY,
         ] {
             assert_eq!(
                 features.iter().filter(|f| **f == expected).count(),
@@ -91,5 +183,18 @@ mod tests {
                 "{expected}"
             );
         }
+    }
+
+    // XEP-0115 section 5.2's example, computed the same way.
+    #[test]
+    fn caps_hash_follows_xep0115() {
+        let s = "client/pc//Exodus 0.9.1<http://jabber.org/protocol/caps<\
+                 http://jabber.org/protocol/disco#info<\
+                 http://jabber.org/protocol/disco#items<http://jabber.org/protocol/muc<";
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(Sha1::digest(s.as_bytes())),
+            "QgayPKawpkPSDYmwT/WM94uAlu0="
+        );
+        assert_eq!(caps_ver().len(), 28);
     }
 }

@@ -2,9 +2,8 @@
 //! its uptime (XEP-0012, section 5).
 
 use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult};
+use crate::router::{IqHandler, IqResult, Request};
 use crate::xmpp::ns;
-use crate::xmpp::stanza::Iq;
 use crate::xmpp::Element;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ pub fn query(uptime: Duration) -> Element {
     Element::new("query", ns::LAST).attr("seconds", &uptime.as_secs().to_string())
 }
 
-fn on_last(gateway: &mut Gateway, _: &Iq) -> IqResult {
+fn on_last(gateway: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(Some(query(gateway.started.elapsed())))
 }
 

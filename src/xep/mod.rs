@@ -3,7 +3,9 @@
 //! that service discovery lists exactly what is handled.
 
 pub mod disco;
+pub mod gateway;
 pub mod last;
 pub mod ping;
+pub mod register;
 pub mod vcard;
 pub mod version;

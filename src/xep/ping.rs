@@ -2,9 +2,9 @@
 //! send to the server live in the reactor.
 
 use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult};
+use crate::router::{IqHandler, IqResult, Request};
 use crate::xmpp::ns;
-use crate::xmpp::stanza::Iq;
+use crate::xmpp::Element;
 
 pub const HANDLER: IqHandler = IqHandler {
     ns: ns::PING,
@@ -14,6 +14,6 @@ pub const HANDLER: IqHandler = IqHandler {
     set: None,
 };
 
-fn on_ping(_: &mut Gateway, _: &Iq) -> IqResult {
+fn on_ping(_: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(None)
 }

@@ -2,9 +2,8 @@
 //! helps an attacker more than it helps a user.
 
 use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult};
+use crate::router::{IqHandler, IqResult, Request};
 use crate::xmpp::ns;
-use crate::xmpp::stanza::Iq;
 use crate::xmpp::Element;
 
 pub const NAME: &str = "bitcoIM";
@@ -24,7 +23,7 @@ pub fn query() -> Element {
         .text_child("version", VERSION)
 }
 
-fn on_version(_: &mut Gateway, _: &Iq) -> IqResult {
+fn on_version(_: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(Some(query()))
 }
 

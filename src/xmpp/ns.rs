@@ -11,3 +11,6 @@ pub const LAST: &str = "jabber:iq:last";
 pub const PING: &str = "urn:xmpp:ping";
 pub const VCARD: &str = "vcard-temp";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+pub const REGISTER: &str = "jabber:iq:register";
+pub const GATEWAY: &str = "jabber:iq:gateway";
+pub const DATA: &str = "jabber:x:data";

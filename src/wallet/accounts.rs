@@ -1,0 +1,233 @@
+//! Registering and unregistering, the same for XEP-0077 and for the chat
+//! commands (which Conversations, Dino and Monal users need: they cannot
+//! register with a component).
+
+use crate::bitcoin::address::Address;
+use crate::bitcoin::node::NodeError;
+use crate::gateway::Gateway;
+use crate::ledger::accounts::{check_username, RegisterFailure, UnregisterError, UsernameError};
+use crate::ledger::{Registration, User};
+use crate::presence;
+use crate::xmpp::{Element, Jid};
+
+/// A successful registration.
+#[derive(Debug)]
+pub enum Registered {
+    /// A new (or returning) account, with its deposit address if the node
+    /// could give one.
+    Created {
+        user: User,
+        address: Option<Address>,
+    },
+    Renamed {
+        user: User,
+        old: String,
+    },
+    Unchanged(User),
+}
+
+/// Why a registration was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A server, a service or ourselves: only user accounts register.
+    NotAUser,
+    Username {
+        error: UsernameError,
+        name: String,
+    },
+    Internal,
+}
+
+/// Whether `jid` may hold an account: a user of some server, not a
+/// domain and not something under our own domain.
+fn may_register(gateway: &Gateway, jid: &Jid) -> bool {
+    let ours = &gateway.jid.domain;
+    jid.node.is_some() && jid.domain != *ours && !jid.domain.ends_with(&format!(".{ours}"))
+}
+
+/// Registers `from` as `username`, renames it, or brings it back; sends
+/// the subscription requests of a new account on `out`.
+pub fn register(
+    gateway: &mut Gateway,
+    from: &Jid,
+    username: &str,
+    out: &mut Vec<Element>,
+) -> Result<Registered, Refusal> {
+    if !may_register(gateway, from) {
+        return Err(Refusal::NotAUser);
+    }
+    let name = check_username(username).map_err(|error| Refusal::Username {
+        error,
+        name: username.trim().to_lowercase(),
+    })?;
+    let bare = from.bare().to_string();
+    let outcome = gateway.ledger.register(&bare, &name).map_err(|e| match e {
+        RegisterFailure::Taken => Refusal::Username {
+            error: UsernameError::Taken,
+            name: name.clone(),
+        },
+        RegisterFailure::Db(e) => {
+            log::error!("{e}");
+            Refusal::Internal
+        }
+    })?;
+    Ok(match outcome {
+        Registration::Created(user) => {
+            log::info!("{bare} registered as {}", user.username);
+            let address = first_address(gateway, &user);
+            presence::subscribe_new_user(gateway, &user, address.as_ref(), out);
+            Registered::Created { user, address }
+        }
+        Registration::Renamed { user, old } => {
+            log::info!("{bare} renamed from {old} to {}", user.username);
+            Registered::Renamed { user, old }
+        }
+        Registration::Unchanged(user) => Registered::Unchanged(user),
+    })
+}
+
+/// The account's deposit address: its newest one, or a new one from the
+/// node. `None` while the node is down (one comes when it is back).
+fn first_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
+    match gateway.ledger.addresses_of(user.id) {
+        Ok(existing) => {
+            if let Some(last) = existing.last() {
+                return Address::parse(last, gateway.node.network()).ok();
+            }
+        }
+        Err(e) => {
+            log::error!("{e}");
+            return None;
+        }
+    }
+    new_address(gateway, user)
+}
+
+/// A fresh deposit address for `user`, recorded as theirs.
+pub fn new_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
+    match gateway.node.new_address(&user.username) {
+        Ok(address) => match gateway.ledger.add_address(user.id, address.as_str()) {
+            Ok(()) => Some(address),
+            Err(e) => {
+                // The node handed out an address nobody will be told
+                // about: harmless, it is never given to anyone else.
+                log::error!("{e}");
+                None
+            }
+        },
+        Err(NodeError::Down(why)) => {
+            log::warn!("no deposit address for {} yet: {why}", user.username);
+            gateway.retry_node_later();
+            None
+        }
+        Err(NodeError::Unexpected(why)) => {
+            log::error!("no deposit address for {}: {why}", user.username);
+            None
+        }
+    }
+}
+
+/// Gives a first address to the users who registered while the node was
+/// down, and tells them.
+pub fn create_missing_addresses(gateway: &mut Gateway, out: &mut Vec<Element>) {
+    let users = match gateway.ledger.users_without_address() {
+        Ok(users) => users,
+        Err(e) => {
+            log::error!("{e}");
+            return;
+        }
+    };
+    for user in users {
+        let Some(address) = new_address(gateway, &user) else {
+            return;
+        };
+        log::info!("first deposit address of {} created", user.username);
+        presence::subscribe_address(gateway, &user, &address, out);
+    }
+}
+
+/// Unregisters `from`, refusing while any money is there; on success the
+/// gateway and address contacts end their subscriptions.
+pub fn unregister(
+    gateway: &mut Gateway,
+    from: &Jid,
+    out: &mut Vec<Element>,
+) -> Result<User, UnregisterError> {
+    let bare = from.bare().to_string();
+    let user = gateway.ledger.unregister(&bare)?;
+    log::info!("{bare} ({}) unregistered", user.username);
+    presence::unsubscribe_user(gateway, &user, out);
+    Ok(user)
+}
+
+/// The user-facing sentence for a refusal, in `lang`.
+pub fn refusal_text(gateway: &Gateway, lang: &str, from: &Jid, refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::NotAUser => gateway.text(
+            lang,
+            "register-not-allowed",
+            &[("jid", &from.bare().to_string())],
+        ),
+        Refusal::Username { error, name } => {
+            let c = match error {
+                UsernameError::BadCharacter(c) => c.to_string(),
+                _ => String::new(),
+            };
+            gateway.text(
+                lang,
+                error.message_key(),
+                &[("username", name), ("char", &c)],
+            )
+        }
+        Refusal::Internal => gateway.text(lang, "internal-error", &[]),
+    }
+}
+
+/// The sentence for a successful registration.
+pub fn registered_text(gateway: &Gateway, lang: &str, registered: &Registered) -> String {
+    match registered {
+        Registered::Created {
+            user,
+            address: Some(address),
+        } => gateway.text(
+            lang,
+            "registered",
+            &[("username", &user.username), ("address", address.as_str())],
+        ),
+        Registered::Created {
+            user,
+            address: None,
+        } => gateway.text(
+            lang,
+            "registered-no-address",
+            &[("username", &user.username)],
+        ),
+        Registered::Renamed { user, old } => gateway.text(
+            lang,
+            "renamed",
+            &[("username", &user.username), ("old", old)],
+        ),
+        Registered::Unchanged(user) => {
+            gateway.text(lang, "already-registered", &[("username", &user.username)])
+        }
+    }
+}
+
+/// The sentence for a refused unregistration.
+pub fn unregister_error_text(gateway: &Gateway, lang: &str, e: &UnregisterError) -> String {
+    match e {
+        UnregisterError::NotRegistered => gateway.text(lang, "not-registered", &[]),
+        UnregisterError::NotEmpty { balance, held } => gateway.text(
+            lang,
+            "unregister-not-empty",
+            &[
+                ("balance", &balance.to_string()),
+                ("held", &held.to_string()),
+            ],
+        ),
+        UnregisterError::Db(e) => {
+            log::error!("{e}");
+            gateway.text(lang, "internal-error", &[])
+        }
+    }
+}
