@@ -1,7 +1,7 @@
 //! `bitcoim --check`: validates what the daemon needs before it runs, and
 //! says in plain words what is wrong.
 
-use crate::bitcoin::rpc::{Client, RpcError};
+use crate::bitcoin::node::{Health, Node};
 use crate::config::Config;
 use crate::ledger::Ledger;
 use std::fmt::Write as _;
@@ -71,51 +71,29 @@ fn check_database(config: &Config) -> Line {
 fn check_bitcoind(config: &Config) -> Line {
     let b = &config.bitcoin;
     let target = format!("{}:{}", b.host, b.port);
-    let mut client = Client::new(b);
-    let info = match client.call("getblockchaininfo", &[]) {
-        Ok(info) => info,
-        Err(e) => {
-            let hint = match e.error {
-                RpcError::AuthRefused => "; check [bitcoin] user/password or cookie",
-                RpcError::Unreachable(_) => "; is bitcoind running with server=1?",
-                _ => "",
-            };
-            return Line {
-                what: "bitcoind",
-                ok: false,
-                detail: format!("{target}: {e}{hint}"),
-            };
-        }
-    };
-    let chain = info.get("chain").and_then(|c| c.as_str()).unwrap_or("?");
-    let blocks = info.get("blocks").map_or("?".to_owned(), |b| b.to_string());
-    if chain != b.network.chain_name() {
-        return Line {
-            what: "bitcoind",
-            ok: false,
-            detail: format!(
-                "{target}: the node is on {chain} but [bitcoin] network is {}",
-                b.network.chain_name()
-            ),
-        };
-    }
-    let wallet = match client.call("getwalletinfo", &[]) {
-        Ok(w) => format!(
-            "wallet '{}'",
-            w.get("walletname").and_then(|n| n.as_str()).unwrap_or("")
+    let (ok, detail) = match Node::new(b).check() {
+        Ok(Health::Ready {
+            chain,
+            blocks,
+            wallet,
+        }) => (
+            true,
+            format!("{target}: chain {chain}, {blocks} blocks, wallet '{wallet}'"),
         ),
-        Err(e) => {
-            return Line {
-                what: "bitcoind",
-                ok: false,
-                detail: format!("{target}: chain {chain}, but {e}"),
-            }
+        Ok(Health::Unavailable(why)) => {
+            let hint = if why.contains("authentication") {
+                "; check [bitcoin] user/password or cookie"
+            } else {
+                "; is bitcoind running with server=1?"
+            };
+            (false, format!("{target}: {why}{hint}"))
         }
+        Err(e) => (false, format!("{target}: {e}")),
     };
     Line {
         what: "bitcoind",
-        ok: true,
-        detail: format!("{target}: chain {chain}, {blocks} blocks, {wallet}"),
+        ok,
+        detail,
     }
 }
 

@@ -126,8 +126,12 @@ fn main() -> ExitCode {
     };
     let mut node = Node::new(&config.bitcoin);
     match node.check() {
-        Ok(Health::Ready { chain, blocks }) => {
-            log::info!("bitcoind ready: chain {chain}, {blocks} blocks");
+        Ok(Health::Ready {
+            chain,
+            blocks,
+            wallet,
+        }) => {
+            log::info!("bitcoind ready: chain {chain}, {blocks} blocks, wallet '{wallet}'");
         }
         Ok(Health::Unavailable(why)) => {
             log::warn!("bitcoind not available yet ({why}); commands that need it will say so");

@@ -18,6 +18,8 @@ pub enum Health {
     Ready {
         chain: String,
         blocks: u64,
+        /// The wallet's name as the node reports it (empty: default).
+        wallet: String,
     },
     /// Unreachable or warming up: try again later.
     Unavailable(String),
@@ -111,7 +113,15 @@ impl Node {
         }
         let blocks = info.get("blocks").and_then(Value::as_u64).unwrap_or(0);
         match self.call("getwalletinfo", &[]) {
-            Ok(_) => Ok(Health::Ready { chain, blocks }),
+            Ok(info) => Ok(Health::Ready {
+                chain,
+                blocks,
+                wallet: info
+                    .get("walletname")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
             Err(CallError {
                 error: RpcError::Rpc { code, message },
                 ..
