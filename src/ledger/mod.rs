@@ -7,7 +7,11 @@
 //! lose the last commits on power loss, and a Raspberry Pi loses power.
 
 pub mod accounts;
+pub mod deposits;
 mod migrate;
+pub mod money;
+#[cfg(test)]
+mod property_tests;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::fmt;

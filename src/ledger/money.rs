@@ -1,0 +1,249 @@
+//! Ledger entries: every movement of money, and the balances they make.
+//!
+//! Each entry's `amount` is the signed change to the user's spendable
+//! balance; `users.balance` caches the sum and `users.held` the amounts
+//! reserved by withdrawals in flight. Both are changed by the same SQL
+//! statement that checks they stay at or above zero, in the same
+//! transaction as the entry: a movement is all there or not at all, and
+//! no balance is ever negative.
+
+use super::{now, Context, Ledger, LedgerError};
+use crate::amount::Sats;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// The kinds of entries, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Deposit,
+    TransferIn,
+    TransferOut,
+    Withdrawal,
+    Fee,
+    Hold,
+    Release,
+    Reversal,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Deposit => "deposit",
+            Kind::TransferIn => "transfer_in",
+            Kind::TransferOut => "transfer_out",
+            Kind::Withdrawal => "withdrawal",
+            Kind::Fee => "fee",
+            Kind::Hold => "hold",
+            Kind::Release => "release",
+            Kind::Reversal => "reversal",
+        }
+    }
+
+    fn parse(s: &str) -> Kind {
+        match s {
+            "deposit" => Kind::Deposit,
+            "transfer_in" => Kind::TransferIn,
+            "transfer_out" => Kind::TransferOut,
+            "withdrawal" => Kind::Withdrawal,
+            "fee" => Kind::Fee,
+            "hold" => Kind::Hold,
+            "release" => Kind::Release,
+            _ => Kind::Reversal,
+        }
+    }
+}
+
+/// Why a movement was refused.
+#[derive(Debug, PartialEq)]
+pub enum MoneyError {
+    /// The spendable balance is short of what the movement takes.
+    Insufficient {
+        balance: Sats,
+        needed: Sats,
+    },
+    NoSuchUser,
+    Db(String),
+}
+
+impl From<LedgerError> for MoneyError {
+    fn from(e: LedgerError) -> MoneyError {
+        MoneyError::Db(e.to_string())
+    }
+}
+
+/// One line of a user's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub kind: Kind,
+    pub amount: Sats,
+    pub reference: String,
+    /// The other user of a transfer, by username.
+    pub peer: Option<String>,
+    pub comment: Option<String>,
+    pub created_at: i64,
+}
+
+/// A movement of `user_id`'s money, inside `tx`.
+pub(super) struct Movement<'a> {
+    pub user_id: i64,
+    pub kind: Kind,
+    /// Change to the spendable balance.
+    pub amount: i64,
+    /// Change to the held amount.
+    pub held: i64,
+    pub reference: &'a str,
+    pub peer: Option<i64>,
+    pub comment: Option<&'a str>,
+}
+
+/// Applies a movement: entry and cached balances, refused if either
+/// balance would go below zero.
+pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
+    let changed = tx
+        .execute(
+            "UPDATE users SET balance = balance + ?1, held = held + ?2 \
+             WHERE id = ?3 AND balance + ?1 >= 0 AND held + ?2 >= 0",
+            params![m.amount, m.held, m.user_id],
+        )
+        .context("cannot update a balance")?;
+    if changed == 0 {
+        let balance: Option<i64> = tx
+            .query_row(
+                "SELECT balance FROM users WHERE id = ?1",
+                [m.user_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("cannot read a balance")?;
+        return Err(match balance {
+            None => MoneyError::NoSuchUser,
+            Some(balance) => MoneyError::Insufficient {
+                balance: Sats(balance),
+                needed: Sats(-m.amount),
+            },
+        });
+    }
+    tx.execute(
+        "INSERT INTO ledger (user_id, kind, amount, reference, peer_id, comment, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            m.user_id,
+            m.kind.as_str(),
+            m.amount,
+            m.reference,
+            m.peer,
+            m.comment,
+            now()
+        ],
+    )
+    .context("cannot write a ledger entry")?;
+    Ok(())
+}
+
+impl Ledger {
+    /// Moves `amount` from one user to another, in one transaction.
+    pub fn transfer(
+        &mut self,
+        from: i64,
+        to: i64,
+        amount: Sats,
+        reference: &str,
+        comment: Option<&str>,
+    ) -> Result<(), MoneyError> {
+        if amount.0 <= 0 {
+            return Err(MoneyError::Db(format!("refusing a transfer of {amount}")));
+        }
+        let tx = self.conn.transaction().context("cannot start a transfer")?;
+        apply(
+            &tx,
+            &Movement {
+                user_id: from,
+                kind: Kind::TransferOut,
+                amount: -amount.0,
+                held: 0,
+                reference,
+                peer: Some(to),
+                comment,
+            },
+        )?;
+        apply(
+            &tx,
+            &Movement {
+                user_id: to,
+                kind: Kind::TransferIn,
+                amount: amount.0,
+                held: 0,
+                reference,
+                peer: Some(from),
+                comment,
+            },
+        )?;
+        tx.commit().context("cannot commit a transfer")?;
+        Ok(())
+    }
+
+    /// The last `limit` entries of a user, newest first; only those with
+    /// `peer` when given. Holds and releases are bookkeeping, not history.
+    pub fn history(
+        &self,
+        user_id: i64,
+        peer: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.id, l.kind, l.amount, l.reference, p.username, l.comment, l.created_at \
+                 FROM ledger l LEFT JOIN users p ON p.id = l.peer_id \
+                 WHERE l.user_id = ?1 AND l.kind NOT IN ('hold', 'release') \
+                 AND (?2 IS NULL OR l.peer_id = ?2) \
+                 ORDER BY l.id DESC LIMIT ?3",
+            )
+            .context("cannot read the history")?;
+        let rows = stmt
+            .query_map(params![user_id, peer, limit], |r| {
+                Ok(Entry {
+                    id: r.get(0)?,
+                    kind: Kind::parse(&r.get::<_, String>(1)?),
+                    amount: Sats(r.get(2)?),
+                    reference: r.get(3)?,
+                    peer: r.get(4)?,
+                    comment: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            })
+            .context("cannot read the history")?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot read the history")
+    }
+
+    /// Checks that every cached balance and held amount equals what its
+    /// entries add up to; returns the users where they differ.
+    pub fn check_balances(&self) -> Result<Vec<String>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT u.username FROM users u WHERE u.balance != \
+                   (SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id) \
+                 OR u.held != -(SELECT coalesce(sum(amount), 0) FROM ledger \
+                   WHERE user_id = u.id AND kind IN ('hold', 'release'))",
+            )
+            .context("cannot check balances")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .context("cannot check balances")?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot check balances")
+    }
+
+    /// The sums the audit compares with the wallet: balances and held.
+    pub fn totals(&self) -> Result<(Sats, Sats), LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(sum(balance), 0), coalesce(sum(held), 0) FROM users",
+                [],
+                |r| Ok((Sats(r.get(0)?), Sats(r.get(1)?))),
+            )
+            .context("cannot sum balances")
+    }
+}

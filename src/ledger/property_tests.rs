@@ -1,0 +1,143 @@
+//! A property test of the ledger: random sequences of deposits (seen,
+//! confirmed, conflicted, confirmed again), transfers and reversals never
+//! make a balance negative, keep every cached balance equal to its
+//! entries, and keep the sum of balances equal to credited deposits minus
+//! reversals.
+
+use super::deposits::{Change, Report};
+use super::money::MoneyError;
+use super::{Ledger, Registration};
+use crate::amount::Sats;
+
+/// xorshift64*: deterministic, so a failure replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const USERS: usize = 5;
+const REQUIRED: i64 = 2;
+
+fn run(seed: u64, steps: usize) -> (usize, usize, usize) {
+    let mut rng = Rng(seed | 1);
+    let mut l = Ledger::open_in_memory().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        let Registration::Created(u) = l.register(&format!("u{i}@x"), &format!("user{i}")).unwrap()
+        else {
+            panic!()
+        };
+        l.add_address(u.id, &format!("addr{i}")).unwrap();
+        ids.push(u.id);
+    }
+    // (txid, vout, user index, amount, confirmations)
+    let mut txs: Vec<(String, i64, usize, i64, i64)> = Vec::new();
+    let (mut transfers, mut refused, mut reversals) = (0, 0, 0);
+    for step in 0..steps {
+        match rng.below(10) {
+            0..=2 => {
+                let user = rng.below(USERS as u64) as usize;
+                let amount = 1 + rng.below(5_000_000) as i64;
+                txs.push((format!("tx{step}"), rng.below(3) as i64, user, amount, 0));
+            }
+            3..=5 if !txs.is_empty() => {
+                // A block: confirmations move on; sometimes a conflict.
+                let i = rng.below(txs.len() as u64) as usize;
+                let delta = match rng.below(6) {
+                    0 => -10,
+                    1 => 10,
+                    _ => 1,
+                };
+                txs[i].4 = (txs[i].4 + delta).clamp(-3, 10);
+            }
+            6..=8 => {
+                let from = rng.below(USERS as u64) as usize;
+                let to = rng.below(USERS as u64) as usize;
+                if from == to {
+                    continue;
+                }
+                let amount = Sats(1 + rng.below(3_000_000) as i64);
+                match l.transfer(ids[from], ids[to], amount, &format!("o{step}"), None) {
+                    Ok(()) => transfers += 1,
+                    Err(MoneyError::Insufficient { .. }) => refused += 1,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            _ => {}
+        }
+        // The poller reports every known transaction at every step, as
+        // listsinceblock does.
+        for (txid, vout, user, amount, confs) in &txs {
+            let change = l
+                .report_deposit(
+                    &Report {
+                        txid,
+                        vout: *vout,
+                        address: &format!("addr{user}"),
+                        user_id: ids[*user],
+                        amount: Sats(*amount),
+                        confirmations: *confs,
+                    },
+                    REQUIRED,
+                )
+                .unwrap();
+            if matches!(change, Change::Reversed { .. }) {
+                reversals += 1;
+            }
+        }
+        check(&l, &ids);
+    }
+    (transfers, refused, reversals)
+}
+
+fn check(l: &Ledger, ids: &[i64]) {
+    assert!(
+        l.check_balances().unwrap().is_empty(),
+        "cached balances drifted"
+    );
+    let mut total = 0;
+    for id in ids {
+        let u = l.user_by_id(*id).unwrap().unwrap();
+        assert!(u.balance.0 >= 0 && u.held.0 >= 0);
+        total += u.balance.0;
+    }
+    let (credited, reversed): (i64, i64) = l
+        .conn
+        .query_row(
+            "SELECT coalesce(sum(CASE WHEN kind = 'deposit' THEN amount END), 0), \
+                    coalesce(sum(CASE WHEN kind = 'reversal' THEN amount END), 0) FROM ledger",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(total, credited + reversed, "money was created or destroyed");
+}
+
+#[test]
+fn random_sequences_keep_the_ledger_whole() {
+    let (mut transfers, mut refused, mut reversals) = (0, 0, 0);
+    for seed in 1..=40u64 {
+        let (t, r, v) = run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 150);
+        transfers += t;
+        refused += r;
+        reversals += v;
+    }
+    eprintln!(
+        "ledger property test: 40 sequences x 150 steps, {transfers} transfers, \
+         {refused} refused for funds, {reversals} reversals"
+    );
+    // The sequences must actually exercise each path.
+    assert!(transfers > 100, "{transfers} transfers");
+    assert!(refused > 50, "{refused} refused transfers");
+    assert!(reversals > 5, "{reversals} reversals");
+}
