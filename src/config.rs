@@ -94,6 +94,10 @@ pub struct BitcoinConfig {
     pub wallet: Option<String>,
     pub network: Network,
     pub timeout: Duration,
+    /// Confirmations a deposit needs to be credited.
+    pub confirmations: i64,
+    /// Seconds between two looks at the wallet for deposits.
+    pub poll_interval: Duration,
     /// URL of an address on a block explorer, `{address}` standing for it;
     /// `None` for regtest or when set empty.
     pub explorer: Option<String>,
@@ -136,8 +140,18 @@ const KNOWN: &[(&str, &[&str])] = &[
     (
         "bitcoin",
         &[
-            "user", "password", "cookie", "host", "port", "protocol", "wallet", "network",
-            "timeout", "explorer",
+            "user",
+            "password",
+            "cookie",
+            "host",
+            "port",
+            "protocol",
+            "wallet",
+            "network",
+            "timeout",
+            "explorer",
+            "confirmations",
+            "poll_interval",
         ],
     ),
     ("main program", &["loglevel", "admins", "languages"]),
@@ -419,6 +433,14 @@ impl Config {
             wallet,
             network,
             timeout: Duration::from_secs(o.number("bitcoin", "timeout", 10, 1, 600)?),
+            confirmations: o.number("bitcoin", "confirmations", 1, 1, 1000)?,
+            poll_interval: Duration::from_secs(o.number(
+                "bitcoin",
+                "poll_interval",
+                15,
+                1,
+                3600,
+            )?),
             explorer,
         };
 
@@ -556,6 +578,8 @@ mod tests {
         assert_eq!(c.bitcoin.port, 8332);
         assert_eq!(c.bitcoin.wallet, None);
         assert_eq!(c.bitcoin.timeout, Duration::from_secs(10));
+        assert_eq!(c.bitcoin.confirmations, 1);
+        assert_eq!(c.bitcoin.poll_interval, Duration::from_secs(15));
         assert_eq!(
             c.bitcoin.explorer.as_deref(),
             Some("https://mempool.space/address/{address}")
@@ -622,11 +646,11 @@ mod tests {
 
     #[test]
     fn unknown_options_are_warnings() {
-        let c = parse(&format!("{MINIMAL}confirmations = 3\n[extra]\na = b\n")).unwrap();
+        let c = parse(&format!("{MINIMAL}confirmation = 3\n[extra]\na = b\n")).unwrap();
         assert_eq!(
             c.warnings,
             vec![
-                "bitcoim.conf: [bitcoin] confirmations: unknown option ignored",
+                "bitcoim.conf: [bitcoin] confirmation: unknown option ignored",
                 "bitcoim.conf: unknown section [extra] ignored",
             ]
         );

@@ -11,7 +11,7 @@ use crate::ledger::{Ledger, User};
 use crate::presence::{self, Online};
 use crate::reactor::App;
 use crate::router;
-use crate::wallet::accounts;
+use crate::wallet::{accounts, deposits};
 use crate::xmpp::{Element, Jid};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ pub struct Gateway {
     /// The component's own JID.
     pub jid: Jid,
     next_node_retry: Option<Instant>,
+    /// When the deposit poller runs next (only while connected).
+    next_poll: Option<Instant>,
 }
 
 impl Gateway {
@@ -43,6 +45,7 @@ impl Gateway {
             started: Instant::now(),
             jid,
             next_node_retry: Some(Instant::now()),
+            next_poll: None,
         }
     }
 
@@ -86,6 +89,7 @@ impl Gateway {
 impl App for Gateway {
     fn on_connected(&mut self, out: &mut Vec<Element>) {
         presence::on_connected(self, out);
+        self.next_poll = Some(Instant::now());
     }
 
     fn on_stanza(&mut self, stanza: Element, out: &mut Vec<Element>) {
@@ -102,10 +106,17 @@ impl App for Gateway {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.next_node_retry
+        match (self.next_node_retry, self.next_poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Element>) {
+        if self.next_poll.is_some_and(|t| t <= now) {
+            deposits::poll(self, out);
+            self.next_poll = Some(Instant::now() + self.config.bitcoin.poll_interval);
+        }
         if self.next_node_retry.is_some_and(|t| t <= now) {
             accounts::create_missing_addresses(self, out);
             self.next_node_retry = if self.node.is_down() {

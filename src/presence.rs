@@ -164,6 +164,17 @@ fn available(
     }
 }
 
+/// Tells an online user their new balance, in the gateway's status.
+pub fn send_balance(gateway: &mut Gateway, user: &User, out: &mut Vec<Element>) {
+    if !gateway.online.is_online(&user.jid) {
+        return;
+    }
+    let lang = crate::wallet::deposits::user_lang(gateway, user);
+    if let Some(p) = available(gateway, &Entity::Gateway, &user.jid, Some(user), lang) {
+        out.push(p);
+    }
+}
+
 /// Handles a presence from `from` to `entity`.
 pub fn on_presence(
     gateway: &mut Gateway,
