@@ -77,6 +77,8 @@ CREATE TABLE orders (
     recipient     TEXT NOT NULL,
     amount        INTEGER NOT NULL CHECK (amount > 0),
     fee_reserve   INTEGER NOT NULL DEFAULT 0 CHECK (fee_reserve >= 0),
+    -- 'pay all' to an address: the network fee comes out of the amount.
+    subtract_fee  INTEGER NOT NULL DEFAULT 0,
     fee           INTEGER CHECK (fee >= 0),
     comment       TEXT,
     state         TEXT NOT NULL CHECK (state IN

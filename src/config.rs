@@ -8,6 +8,7 @@
 //! expected, on one line. Unknown options are warned about, not refused, so
 //! that a config written for a newer bitcoIM still starts an older one.
 
+use crate::amount::Sats;
 use crate::xmpp::Jid;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,12 @@ pub struct BitcoinConfig {
     pub timeout: Duration,
     /// Confirmations a deposit needs to be credited.
     pub confirmations: i64,
+    /// Fee rate, in sat/vB, when the node cannot estimate one.
+    pub fallback_fee_rate: i64,
+    /// The smallest withdrawal.
+    pub min_withdrawal: Sats,
+    /// Blocks after which an unconfirmed withdrawal is reported to admins.
+    pub stuck_after_blocks: i64,
     /// Seconds between two looks at the wallet for deposits.
     pub poll_interval: Duration,
     /// URL of an address on a block explorer, `{address}` standing for it;
@@ -105,6 +112,14 @@ pub struct BitcoinConfig {
 
 #[derive(Debug, Clone)]
 pub struct MainConfig {
+    /// How long a payment order waits for its code.
+    pub order_expiry: Duration,
+    /// Pending orders one user may have at once.
+    pub max_pending_orders: usize,
+    /// Wrong codes that cancel a user's pending orders.
+    pub max_wrong_codes: i64,
+    /// A payment recap warns when the balance left falls under this.
+    pub low_balance_warning: Sats,
     pub loglevel: log::LevelFilter,
     /// Bare JIDs.
     pub admins: Vec<Jid>,
@@ -152,9 +167,23 @@ const KNOWN: &[(&str, &[&str])] = &[
             "explorer",
             "confirmations",
             "poll_interval",
+            "fallback_fee_rate",
+            "min_withdrawal",
+            "stuck_after_blocks",
         ],
     ),
-    ("main program", &["loglevel", "admins", "languages"]),
+    (
+        "main program",
+        &[
+            "loglevel",
+            "admins",
+            "languages",
+            "order_expiry",
+            "max_pending_orders",
+            "max_wrong_codes",
+            "low_balance_warning",
+        ],
+    ),
 ];
 
 /// One `name = value` line of the file.
@@ -268,6 +297,22 @@ impl<'a> Options<'a> {
                 name,
                 &format!("expected a whole number from {min} to {max}, got '{raw}'"),
             )),
+        }
+    }
+}
+
+impl Options<'_> {
+    /// An amount, written as users write them (`0.0001`, `10000 sat`).
+    fn amount(&self, section: &str, name: &str, default: Sats) -> Result<Sats, ConfigError> {
+        match self.get(section, name) {
+            None => Ok(default),
+            Some(raw) => Sats::parse_user(raw).map_err(|_| {
+                self.error(
+                    section,
+                    name,
+                    &format!("expected an amount such as 0.0001 or 10000 sat, got '{raw}'"),
+                )
+            }),
         }
     }
 }
@@ -434,6 +479,9 @@ impl Config {
             network,
             timeout: Duration::from_secs(o.number("bitcoin", "timeout", 10, 1, 600)?),
             confirmations: o.number("bitcoin", "confirmations", 1, 1, 1000)?,
+            fallback_fee_rate: o.number("bitcoin", "fallback_fee_rate", 20, 1, 10_000)?,
+            min_withdrawal: o.amount("bitcoin", "min_withdrawal", Sats(10_000))?,
+            stuck_after_blocks: o.number("bitcoin", "stuck_after_blocks", 6, 1, 10_000)?,
             poll_interval: Duration::from_secs(o.number(
                 "bitcoin",
                 "poll_interval",
@@ -509,6 +557,16 @@ impl Config {
             database,
             bitcoin,
             main: MainConfig {
+                order_expiry: Duration::from_secs(
+                    60 * o.number("main program", "order_expiry", 10, 1, 1440)?,
+                ),
+                max_pending_orders: o.number("main program", "max_pending_orders", 5, 1, 100)?,
+                max_wrong_codes: o.number("main program", "max_wrong_codes", 3, 1, 20)?,
+                low_balance_warning: o.amount(
+                    "main program",
+                    "low_balance_warning",
+                    Sats(10_000),
+                )?,
                 loglevel,
                 admins,
                 languages,
@@ -579,6 +637,15 @@ mod tests {
         assert_eq!(c.bitcoin.wallet, None);
         assert_eq!(c.bitcoin.timeout, Duration::from_secs(10));
         assert_eq!(c.bitcoin.confirmations, 1);
+        assert_eq!(c.bitcoin.min_withdrawal, Sats(10_000));
+        assert_eq!(c.main.order_expiry, Duration::from_secs(600));
+        assert_eq!(c.main.max_pending_orders, 5);
+        let c = parse(&format!("{MINIMAL}min_withdrawal = 5000 sat\n")).unwrap();
+        assert_eq!(c.bitcoin.min_withdrawal, Sats(5000));
+        assert_eq!(
+            parse(&format!("{MINIMAL}min_withdrawal = lots\n")).unwrap_err().to_string(),
+            "bitcoim.conf: [bitcoin] min_withdrawal: expected an amount such as 0.0001 or 10000 sat, got 'lots'"
+        );
         assert_eq!(c.bitcoin.poll_interval, Duration::from_secs(15));
         assert_eq!(
             c.bitcoin.explorer.as_deref(),

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod deposits;
 mod migrate;
 pub mod money;
+pub mod orders;
 #[cfg(test)]
 mod property_tests;
 

@@ -1,0 +1,673 @@
+//! Payment orders: `pay` stores one with a confirmation code; `confirm`
+//! executes it, `cancel` drops it; unconfirmed orders expire.
+//!
+//! Every state change is a conditional UPDATE (`... WHERE state = 'x'`)
+//! in the same transaction as the money it moves, so that replaying a
+//! code, or a crash between two steps, can never pay twice.
+
+use super::money::{apply, Kind, MoneyError, Movement};
+use super::{now, Context, Ledger, LedgerError};
+use crate::amount::Sats;
+use rusqlite::{params, OptionalExtension, Row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    User,
+    Address,
+}
+
+/// The life of an order (see the withdrawal steps in the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for its code.
+    Pending,
+    /// Withdrawal: amount + fee reserve held, not sent yet.
+    Held,
+    /// Withdrawal: `sendtoaddress` is being called.
+    Sending,
+    /// Withdrawal: the node gave a txid.
+    Sent,
+    /// Withdrawal: the call's outcome is unknown until reconciliation.
+    Unknown,
+    /// Withdrawal: the actual fee is charged, the rest released.
+    Settled,
+    /// Internal payment made.
+    Done,
+    Cancelled,
+    Expired,
+    /// Withdrawal refused by the node before anything was sent.
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Held => "held",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Unknown => "unknown",
+            State::Settled => "settled",
+            State::Done => "done",
+            State::Cancelled => "cancelled",
+            State::Expired => "expired",
+            State::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "pending" => State::Pending,
+            "held" => State::Held,
+            "sending" => State::Sending,
+            "sent" => State::Sent,
+            "unknown" => State::Unknown,
+            "settled" => State::Settled,
+            "done" => State::Done,
+            "cancelled" => State::Cancelled,
+            "expired" => State::Expired,
+            _ => State::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: i64,
+    pub user_id: i64,
+    pub code: String,
+    pub recipient_kind: Recipient,
+    /// A username or an address.
+    pub recipient: String,
+    pub amount: Sats,
+    pub fee_reserve: Sats,
+    /// The network fee comes out of `amount` ('pay all' to an address).
+    pub subtract_fee: bool,
+    pub fee: Option<Sats>,
+    pub comment: Option<String>,
+    pub state: State,
+    pub txid: Option<String>,
+    pub wrong_codes: i64,
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
+                       comment, state, txid, wrong_codes, expires_at, subtract_fee";
+
+fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
+    Ok(Order {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        code: r.get(2)?,
+        recipient_kind: if r.get::<_, String>(3)? == "user" {
+            Recipient::User
+        } else {
+            Recipient::Address
+        },
+        recipient: r.get(4)?,
+        amount: Sats(r.get(5)?),
+        fee_reserve: Sats(r.get(6)?),
+        fee: r.get::<_, Option<i64>>(7)?.map(Sats),
+        comment: r.get(8)?,
+        state: State::parse(&r.get::<_, String>(9)?),
+        txid: r.get(10)?,
+        wrong_codes: r.get(11)?,
+        expires_at: r.get(12)?,
+        subtract_fee: r.get(13)?,
+    })
+}
+
+/// What a new order is.
+pub struct NewOrder<'a> {
+    pub user_id: i64,
+    pub code: &'a str,
+    pub recipient_kind: Recipient,
+    pub recipient: &'a str,
+    pub amount: Sats,
+    pub fee_reserve: Sats,
+    pub subtract_fee: bool,
+    pub comment: Option<&'a str>,
+    pub expires_at: i64,
+}
+
+impl Ledger {
+    pub fn create_order(&mut self, o: &NewOrder) -> Result<Order, LedgerError> {
+        let t = now();
+        self.conn
+            .execute(
+                "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
+                 comment, state, created_at, expires_at, updated_at, subtract_fee) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8, ?10)",
+                params![
+                    o.user_id,
+                    o.code,
+                    match o.recipient_kind {
+                        Recipient::User => "user",
+                        Recipient::Address => "address",
+                    },
+                    o.recipient,
+                    o.amount.0,
+                    o.fee_reserve.0,
+                    o.comment,
+                    t,
+                    o.expires_at,
+                    o.subtract_fee
+                ],
+            )
+            .context("cannot store an order")?;
+        let id = self.conn.last_insert_rowid();
+        self.order(id)?
+            .ok_or_else(|| LedgerError::new("the new order vanished"))
+    }
+
+    pub fn order(&self, id: i64) -> Result<Option<Order>, LedgerError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE id = ?1"),
+                [id],
+                order_from_row,
+            )
+            .optional()
+            .context("cannot read an order")
+    }
+
+    /// A user's orders still waiting for their code, oldest first.
+    pub fn pending_orders(&self, user_id: i64) -> Result<Vec<Order>, LedgerError> {
+        self.orders_where("user_id = ?1 AND state = 'pending' ORDER BY id", user_id)
+    }
+
+    /// Orders of any user in `state` (for reconciliation).
+    pub fn orders_in(&self, state: State) -> Result<Vec<Order>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM orders WHERE state = ?1 ORDER BY id"
+            ))
+            .context("cannot list orders")?;
+        let rows = stmt
+            .query_map([state.as_str()], order_from_row)
+            .context("cannot list orders")?;
+        rows.collect::<Result<_, _>>().context("cannot list orders")
+    }
+
+    fn orders_where(&self, condition: &str, user_id: i64) -> Result<Vec<Order>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM orders WHERE {condition}"))
+            .context("cannot list orders")?;
+        let rows = stmt
+            .query_map([user_id], order_from_row)
+            .context("cannot list orders")?;
+        rows.collect::<Result<_, _>>().context("cannot list orders")
+    }
+
+    /// The most recent order with this code, whoever made it.
+    pub fn order_by_code(&self, code: &str) -> Result<Option<Order>, LedgerError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE code = ?1 ORDER BY id DESC LIMIT 1"),
+                [code],
+                order_from_row,
+            )
+            .optional()
+            .context("cannot read an order")
+    }
+
+    /// Whether a code is in use by a pending order.
+    pub fn code_in_use(&self, code: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM orders WHERE code = ?1 AND state = 'pending'",
+                [code],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .context("cannot read orders")
+    }
+
+    /// Moves an order from one state to another; false when it was not
+    /// in `from` any more (someone else got there first).
+    pub fn set_order_state(
+        &mut self,
+        id: i64,
+        from: State,
+        to: State,
+    ) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE orders SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4",
+                params![to.as_str(), now(), id, from.as_str()],
+            )
+            .context("cannot update an order")?;
+        Ok(n == 1)
+    }
+
+    /// Expires the pending orders past their time; returns them.
+    pub fn expire_orders(&mut self, at: i64) -> Result<Vec<Order>, LedgerError> {
+        let expired = {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM orders WHERE state = 'pending' AND expires_at <= ?1"
+                ))
+                .context("cannot list orders")?;
+            let rows = stmt
+                .query_map([at], order_from_row)
+                .context("cannot list orders")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .context("cannot list orders")?
+        };
+        let mut done = Vec::new();
+        for order in expired {
+            if self.set_order_state(order.id, State::Pending, State::Expired)? {
+                done.push(order);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Counts a wrong code against a user's pending orders; returns those
+    /// cancelled for having had `limit` wrong codes.
+    pub fn wrong_code(&mut self, user_id: i64, limit: i64) -> Result<Vec<Order>, LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE orders SET wrong_codes = wrong_codes + 1 \
+                 WHERE user_id = ?1 AND state = 'pending'",
+                [user_id],
+            )
+            .context("cannot count a wrong code")?;
+        let over = self.orders_where(
+            &format!("user_id = ?1 AND state = 'pending' AND wrong_codes >= {limit}"),
+            user_id,
+        )?;
+        let mut cancelled = Vec::new();
+        for order in over {
+            if self.set_order_state(order.id, State::Pending, State::Cancelled)? {
+                cancelled.push(order);
+            }
+        }
+        Ok(cancelled)
+    }
+
+    /// Executes an internal payment: the transfer and the order's end, in
+    /// one transaction. `Ok(false)` when the order was no longer pending.
+    pub fn execute_transfer(&mut self, order: &Order, to: i64) -> Result<bool, MoneyError> {
+        let tx = self.conn.transaction().context("cannot start a payment")?;
+        let n = tx
+            .execute(
+                "UPDATE orders SET state = 'done', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
+                params![now(), order.id],
+            )
+            .context("cannot update an order")?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let reference = format!("order:{}", order.id);
+        let comment = order.comment.as_deref();
+        apply(
+            &tx,
+            &Movement {
+                user_id: order.user_id,
+                kind: Kind::TransferOut,
+                amount: -order.amount.0,
+                held: 0,
+                reference: &reference,
+                peer: Some(to),
+                comment,
+            },
+        )?;
+        apply(
+            &tx,
+            &Movement {
+                user_id: to,
+                kind: Kind::TransferIn,
+                amount: order.amount.0,
+                held: 0,
+                reference: &reference,
+                peer: Some(order.user_id),
+                comment,
+            },
+        )?;
+        tx.commit().context("cannot commit a payment")?;
+        Ok(true)
+    }
+}
+
+/// What a withdrawal holds: amount and fee reserve.
+pub fn hold_of(order: &Order) -> i64 {
+    order.amount.0 + order.fee_reserve.0
+}
+
+impl Ledger {
+    /// Withdrawal step 1: the code is accepted, amount + fee reserve are
+    /// held (pending → held), in one transaction.
+    pub fn hold_withdrawal(&mut self, order: &Order) -> Result<bool, MoneyError> {
+        let tx = self
+            .conn
+            .transaction()
+            .context("cannot start a withdrawal")?;
+        let n = tx
+            .execute(
+                "UPDATE orders SET state = 'held', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
+                params![now(), order.id],
+            )
+            .context("cannot update an order")?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let held = hold_of(order);
+        apply(
+            &tx,
+            &Movement {
+                user_id: order.user_id,
+                kind: Kind::Hold,
+                amount: -held,
+                held,
+                reference: &format!("order:{}", order.id),
+                peer: None,
+                comment: None,
+            },
+        )?;
+        tx.commit().context("cannot commit a hold")?;
+        Ok(true)
+    }
+
+    /// Withdrawal step 4: the node gave a txid (sending/unknown → sent).
+    pub fn mark_sent(&mut self, id: i64, txid: &str) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE orders SET state = 'sent', txid = ?1, updated_at = ?2 \
+                 WHERE id = ?3 AND state IN ('sending', 'unknown')",
+                params![txid, now(), id],
+            )
+            .context("cannot update an order")?;
+        Ok(n == 1)
+    }
+
+    /// A withdrawal that certainly did not leave (a definite refusal, or
+    /// reconciliation found no trace): the hold is released once.
+    pub fn fail_withdrawal(&mut self, order: &Order, from: &[State]) -> Result<bool, MoneyError> {
+        let tx = self.conn.transaction().context("cannot start a release")?;
+        let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let n = tx
+            .execute(
+                &format!(
+                    "UPDATE orders SET state = 'failed', updated_at = ?1 \
+                     WHERE id = ?2 AND state IN ({})",
+                    states.join(", ")
+                ),
+                params![now(), order.id],
+            )
+            .context("cannot update an order")?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let held = hold_of(order);
+        apply(
+            &tx,
+            &Movement {
+                user_id: order.user_id,
+                kind: Kind::Release,
+                amount: held,
+                held: -held,
+                reference: &format!("order:{}", order.id),
+                peer: None,
+                comment: None,
+            },
+        )?;
+        tx.commit().context("cannot commit a release")?;
+        Ok(true)
+    }
+
+    /// Withdrawal step 5: the actual fee is known. The hold is released,
+    /// the amount and the fee are debited (sent → settled). Returns the fee
+    /// charged, which is less than `fee` only if the user could not cover
+    /// a fee above the reserve (the admins must then know).
+    pub fn settle_withdrawal(
+        &mut self,
+        order: &Order,
+        fee: Sats,
+    ) -> Result<Option<Sats>, MoneyError> {
+        let tx = self
+            .conn
+            .transaction()
+            .context("cannot start a settlement")?;
+        let reference = format!("order:{}", order.id);
+        let n = tx
+            .execute(
+                "UPDATE orders SET state = 'settled', fee = ?1, updated_at = ?2 \
+                 WHERE id = ?3 AND state = 'sent'",
+                params![fee.0, now(), order.id],
+            )
+            .context("cannot update an order")?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let held = hold_of(order);
+        apply(
+            &tx,
+            &Movement {
+                user_id: order.user_id,
+                kind: Kind::Release,
+                amount: held,
+                held: -held,
+                reference: &reference,
+                peer: None,
+                comment: None,
+            },
+        )?;
+        // With subtract_fee the recipient got amount - fee: the user pays
+        // the amount in all, fee included.
+        let sent = if order.subtract_fee {
+            order.amount.0 - fee.0
+        } else {
+            order.amount.0
+        };
+        apply(
+            &tx,
+            &Movement {
+                user_id: order.user_id,
+                kind: Kind::Withdrawal,
+                amount: -sent,
+                held: 0,
+                reference: &reference,
+                peer: None,
+                comment: order.comment.as_deref(),
+            },
+        )?;
+        let balance: i64 = tx
+            .query_row(
+                "SELECT balance FROM users WHERE id = ?1",
+                [order.user_id],
+                |r| r.get(0),
+            )
+            .context("cannot read a balance")?;
+        let charged = fee.0.min(balance);
+        if charged > 0 {
+            apply(
+                &tx,
+                &Movement {
+                    user_id: order.user_id,
+                    kind: Kind::Fee,
+                    amount: -charged,
+                    held: 0,
+                    reference: &reference,
+                    peer: None,
+                    comment: None,
+                },
+            )?;
+        }
+        tx.commit().context("cannot commit a settlement")?;
+        Ok(Some(Sats(charged)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Registration;
+
+    fn setup() -> (Ledger, i64, i64) {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let Registration::Created(a) = l.register("a@x", "alice").unwrap() else {
+            panic!()
+        };
+        let Registration::Created(b) = l.register("b@x", "bob").unwrap() else {
+            panic!()
+        };
+        l.conn
+            .execute("INSERT INTO ledger (user_id, kind, amount, reference, created_at) VALUES (?1, 'deposit', 1000, 't:0', 0)", [a.id])
+            .unwrap();
+        l.conn
+            .execute("UPDATE users SET balance = 1000 WHERE id = ?1", [a.id])
+            .unwrap();
+        (l, a.id, b.id)
+    }
+
+    fn order(l: &mut Ledger, user: i64, amount: i64, code: &str) -> Order {
+        l.create_order(&NewOrder {
+            user_id: user,
+            code,
+            recipient_kind: Recipient::User,
+            recipient: "bob",
+            amount: Sats(amount),
+            fee_reserve: Sats(0),
+            subtract_fee: false,
+            comment: Some("lunch"),
+            expires_at: now() + 600,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_transfer_executes_once() {
+        let (mut l, a, b) = setup();
+        let o = order(&mut l, a, 400, "abcd");
+        assert!(l.execute_transfer(&o, b).unwrap());
+        assert!(
+            !l.execute_transfer(&o, b).unwrap(),
+            "a replay must not pay twice"
+        );
+        assert_eq!(l.user_by_id(a).unwrap().unwrap().balance, Sats(600));
+        assert_eq!(l.user_by_id(b).unwrap().unwrap().balance, Sats(400));
+        assert_eq!(l.order(o.id).unwrap().unwrap().state, State::Done);
+        assert!(l.check_balances().unwrap().is_empty());
+        let h = l.history(b, Some(a), 20).unwrap();
+        assert_eq!(h[0].comment.as_deref(), Some("lunch"));
+        assert_eq!(h[0].peer.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn insufficient_funds_change_nothing() {
+        let (mut l, a, b) = setup();
+        let o = order(&mut l, a, 4000, "abcd");
+        assert!(matches!(
+            l.execute_transfer(&o, b),
+            Err(MoneyError::Insufficient { .. })
+        ));
+        assert_eq!(l.order(o.id).unwrap().unwrap().state, State::Pending);
+        assert_eq!(l.user_by_id(a).unwrap().unwrap().balance, Sats(1000));
+    }
+
+    fn withdrawal(l: &mut Ledger, user: i64, amount: i64, reserve: i64, subtract: bool) -> Order {
+        l.create_order(&NewOrder {
+            user_id: user,
+            code: "wwww",
+            recipient_kind: Recipient::Address,
+            recipient: "mAddr",
+            amount: Sats(amount),
+            fee_reserve: Sats(reserve),
+            subtract_fee: subtract,
+            comment: None,
+            expires_at: now() + 600,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_withdrawal_holds_then_settles_to_the_actual_fee() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 500, 100, false);
+        assert!(l.hold_withdrawal(&o).unwrap());
+        assert!(!l.hold_withdrawal(&o).unwrap(), "held once");
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(400), Sats(600)));
+        assert!(l
+            .set_order_state(o.id, State::Held, State::Sending)
+            .unwrap());
+        assert!(l.mark_sent(o.id, "txid1").unwrap());
+        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), Some(Sats(45)));
+        assert_eq!(
+            l.settle_withdrawal(&o, Sats(45)).unwrap(),
+            None,
+            "settled once"
+        );
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(1000 - 500 - 45), Sats(0)));
+        assert!(l.check_balances().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_withdrawal_releases_its_hold_once() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 500, 100, false);
+        l.hold_withdrawal(&o).unwrap();
+        l.set_order_state(o.id, State::Held, State::Sending)
+            .unwrap();
+        assert!(l.fail_withdrawal(&o, &[State::Sending]).unwrap());
+        assert!(!l.fail_withdrawal(&o, &[State::Sending]).unwrap());
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(1000), Sats(0)));
+        assert!(
+            !l.mark_sent(o.id, "late").unwrap(),
+            "a failed order is never sent"
+        );
+    }
+
+    #[test]
+    fn pay_all_subtracts_the_fee_from_the_amount() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 1000, 0, true);
+        l.hold_withdrawal(&o).unwrap();
+        l.set_order_state(o.id, State::Held, State::Sending)
+            .unwrap();
+        l.mark_sent(o.id, "t").unwrap();
+        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), Some(Sats(45)));
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(0), Sats(0)));
+        assert!(l.check_balances().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fee_above_reserve_and_balance_is_charged_as_far_as_possible() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 900, 50, false);
+        l.hold_withdrawal(&o).unwrap();
+        l.set_order_state(o.id, State::Held, State::Sending)
+            .unwrap();
+        l.mark_sent(o.id, "t").unwrap();
+        assert_eq!(l.settle_withdrawal(&o, Sats(300)).unwrap(), Some(Sats(100)));
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!(u.balance, Sats(0));
+    }
+
+    #[test]
+    fn expiry_and_wrong_codes() {
+        let (mut l, a, _) = setup();
+        let o1 = order(&mut l, a, 1, "aaaa");
+        let _o2 = order(&mut l, a, 2, "bbbb");
+        l.conn
+            .execute("UPDATE orders SET expires_at = 0 WHERE id = ?1", [o1.id])
+            .unwrap();
+        let expired = l.expire_orders(now()).unwrap();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].id, o1.id);
+        assert!(l.wrong_code(a, 3).unwrap().is_empty());
+        assert!(l.wrong_code(a, 3).unwrap().is_empty());
+        let cancelled = l.wrong_code(a, 3).unwrap();
+        assert_eq!(cancelled.len(), 1);
+        assert!(l.pending_orders(a).unwrap().is_empty());
+    }
+}
