@@ -80,6 +80,11 @@ impl Gateway {
         self.config.is_admin(jid)
     }
 
+    /// Whether withdrawals are frozen by a failed audit.
+    pub fn is_frozen(&self) -> bool {
+        matches!(self.ledger.state(crate::wallet::audit::FROZEN), Ok(Some(_)))
+    }
+
     /// A JID under the component's domain.
     pub fn contact_jid(&self, node: &str) -> Jid {
         self.jid.with_node(node)

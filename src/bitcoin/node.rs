@@ -74,6 +74,20 @@ impl Node {
         self.down
     }
 
+    /// Whether an RPC error is a definite refusal that happened before
+    /// anything was committed: only those release a withdrawal's hold.
+    /// Everything else (timeouts, resets, -1, -4, -32603, HTTP errors
+    /// without a JSON body) leaves the outcome unknown.
+    pub fn is_definite_refusal(e: &CallError) -> bool {
+        matches!(
+            e.error,
+            RpcError::Rpc {
+                code: -3 | -5 | -6 | -8 | -13,
+                ..
+            }
+        )
+    }
+
     fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, CallError> {
         let result = self.client.call(method, params);
         let down = matches!(&result, Err(e) if is_outage(e));
@@ -166,6 +180,83 @@ impl Node {
             removed: receives(reply.get("removed")),
             lastblock,
         })
+    }
+
+    /// A fee rate in sat/vB for confirmation within about 6 blocks, or
+    /// `fallback` when the node cannot say (no `estimatesmartfee`, or not
+    /// enough data yet).
+    pub fn fee_rate(&mut self, fallback: i64) -> Result<i64, NodeError> {
+        match self.call("estimatesmartfee", &[json!(6)]) {
+            Ok(reply) => Ok(reply
+                .get("feerate")
+                .and_then(Sats::from_rpc)
+                // BTC/kvB → sat/vB, rounded up.
+                .map(|per_kvb| ((per_kvb.0 + 999) / 1000).max(1))
+                .unwrap_or(fallback)),
+            Err(CallError {
+                error: RpcError::Rpc { code: -32601, .. },
+                ..
+            }) => Ok(fallback),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `sendtoaddress`, with the order's reference as the wallet comment
+    /// that reconciliation looks for. The raw error is returned: which
+    /// code it is decides whether the hold may be released.
+    pub fn send_to_address(
+        &mut self,
+        address: &str,
+        amount: Sats,
+        comment: &str,
+        subtract_fee: bool,
+    ) -> Result<String, CallError> {
+        let reply = self.call(
+            "sendtoaddress",
+            &[
+                json!(address),
+                amount.to_rpc(),
+                json!(comment),
+                json!(""),
+                json!(subtract_fee),
+            ],
+        )?;
+        reply.as_str().map(str::to_owned).ok_or_else(|| CallError {
+            method: "sendtoaddress".to_owned(),
+            error: RpcError::BadReply(format!("not a txid: {reply}")),
+        })
+    }
+
+    /// The fee the wallet paid for one of its transactions, and its
+    /// confirmations.
+    pub fn sent_fee(&mut self, txid: &str) -> Result<(Sats, i64), NodeError> {
+        let tx = self.call("gettransaction", &[json!(txid)])?;
+        let fee = tx
+            .get("fee")
+            .and_then(Sats::from_rpc)
+            .ok_or_else(|| NodeError::Unexpected(format!("gettransaction {txid}: no fee")))?;
+        let confirmations = tx.get("confirmations").and_then(Value::as_i64).unwrap_or(0);
+        Ok((Sats(-fee.0), confirmations))
+    }
+
+    /// The txid of the wallet's send whose comment is `comment`, among its
+    /// last `depth` transactions.
+    pub fn find_send(&mut self, comment: &str, depth: u32) -> Result<Option<String>, NodeError> {
+        let list = self.call("listtransactions", &[json!("*"), json!(depth), json!(0)])?;
+        let Value::Array(entries) = list else {
+            return Err(NodeError::Unexpected("listtransactions: not a list".into()));
+        };
+        Ok(entries
+            .iter()
+            .filter(|e| e.get("category").and_then(Value::as_str) == Some("send"))
+            .filter(|e| e.get("comment").and_then(Value::as_str) == Some(comment))
+            .find_map(|e| e.get("txid").and_then(Value::as_str).map(str::to_owned)))
+    }
+
+    /// The wallet's confirmed balance, for the solvency audit.
+    pub fn wallet_balance(&mut self) -> Result<Sats, NodeError> {
+        let b = self.call("getbalance", &[])?;
+        Sats::from_rpc(&b).ok_or_else(|| NodeError::Unexpected(format!("getbalance: {b}")))
     }
 
     /// A fresh deposit address, labelled with the username.
@@ -271,5 +362,28 @@ mod tests {
         assert_eq!(r[0].vout, 1);
         assert_eq!(r[1].confirmations, -2);
         assert_eq!(receives(reply.get("removed"))[0].txid, "t5");
+    }
+
+    #[test]
+    fn only_definite_refusals_release_a_hold() {
+        let err = |error| CallError {
+            method: "sendtoaddress".into(),
+            error,
+        };
+        let rpc = |code| {
+            err(RpcError::Rpc {
+                code,
+                message: String::new(),
+            })
+        };
+        for code in [-3, -5, -6, -8, -13] {
+            assert!(Node::is_definite_refusal(&rpc(code)), "{code}");
+        }
+        for code in [-1, -4, -14, -28, -32603, 0] {
+            assert!(!Node::is_definite_refusal(&rpc(code)), "{code}");
+        }
+        assert!(!Node::is_definite_refusal(&err(RpcError::Unreachable("timeout".into()))));
+        assert!(!Node::is_definite_refusal(&err(RpcError::BadReply("HTTP 500".into()))));
+        assert!(!Node::is_definite_refusal(&err(RpcError::AuthRefused)));
     }
 }

@@ -89,10 +89,12 @@ pub struct Order {
     pub txid: Option<String>,
     pub wrong_codes: i64,
     pub expires_at: i64,
+    /// When the state last changed.
+    pub updated_at: i64,
 }
 
 const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
-                       comment, state, txid, wrong_codes, expires_at, subtract_fee";
+                       comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at";
 
 fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
     Ok(Order {
@@ -114,6 +116,7 @@ fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
         wrong_codes: r.get(11)?,
         expires_at: r.get(12)?,
         subtract_fee: r.get(13)?,
+        updated_at: r.get(14)?,
     })
 }
 

@@ -2,7 +2,10 @@
 //! XEP handlers (forms) and the chat commands both call in here.
 
 pub mod accounts;
+pub mod audit;
 pub mod deposits;
+pub mod payments;
+pub mod withdrawals;
 
 use crate::gateway::Gateway;
 use crate::xmpp::{ns, Element};

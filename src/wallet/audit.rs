@@ -1,0 +1,105 @@
+//! Solvency: does the wallet cover what the ledger owes?
+//!
+//! The ledger owes every spendable balance and every hold of a withdrawal
+//! not handed to the node yet. Holds of withdrawals that are being sent,
+//! were sent or may have been sent are left out: the wallet's balance has
+//! already dropped for them (or will be found to have). The daemon runs
+//! this after every new block; when the wallet falls short, withdrawals
+//! are frozen (internal payments go on) and the admins are told, until an
+//! admin clears the freeze.
+
+use crate::amount::Sats;
+use crate::bitcoin::node::NodeError;
+use crate::gateway::Gateway;
+use crate::ledger::orders::{hold_of, State};
+use crate::xmpp::Element;
+
+/// `state` row that freezes withdrawals; its value says why.
+pub const FROZEN: &str = "withdrawals_frozen";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub wallet: Sats,
+    pub balances: Sats,
+    /// Holds of withdrawals not handed to the node yet.
+    pub held: Sats,
+    /// Holds of withdrawals sent or possibly sent.
+    pub in_flight: Sats,
+    /// Users whose cached balance disagrees with their entries.
+    pub drifted: Vec<String>,
+}
+
+impl Report {
+    pub fn owed(&self) -> Sats {
+        Sats(self.balances.0 + self.held.0)
+    }
+
+    pub fn covered(&self) -> bool {
+        self.wallet >= self.owed() && self.drifted.is_empty()
+    }
+}
+
+pub fn report(gateway: &mut Gateway) -> Result<Report, NodeError> {
+    let wallet = gateway.node.wallet_balance()?;
+    let fail = |e: crate::ledger::LedgerError| NodeError::Unexpected(e.to_string());
+    let (balances, _) = gateway.ledger.totals().map_err(fail)?;
+    let mut held = 0;
+    let mut in_flight = 0;
+    for state in [State::Held, State::Sending, State::Unknown, State::Sent] {
+        for order in gateway.ledger.orders_in(state).map_err(fail)? {
+            if state == State::Held {
+                held += hold_of(&order);
+            } else {
+                in_flight += hold_of(&order);
+            }
+        }
+    }
+    Ok(Report {
+        wallet,
+        balances,
+        held: Sats(held),
+        in_flight: Sats(in_flight),
+        drifted: gateway.ledger.check_balances().map_err(fail)?,
+    })
+}
+
+/// Audits and freezes withdrawals if the wallet falls short.
+pub fn run(gateway: &mut Gateway, out: &mut Vec<Element>) {
+    let report = match report(gateway) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warn!("audit skipped: {e}");
+            return;
+        }
+    };
+    if report.covered() {
+        log::debug!("audit: wallet {} covers {}", report.wallet, report.owed());
+        return;
+    }
+    if gateway.is_frozen() {
+        return;
+    }
+    let why = format!(
+        "wallet {} < owed {} (balances {} + held {}){}",
+        report.wallet,
+        report.owed(),
+        report.balances,
+        report.held,
+        if report.drifted.is_empty() {
+            String::new()
+        } else {
+            format!("; balances drifted for {}", report.drifted.join(", "))
+        }
+    );
+    log::error!("audit failed, withdrawals frozen: {why}");
+    if let Err(e) = gateway.ledger.set_state(FROZEN, &why) {
+        log::error!("cannot freeze withdrawals: {e:?}");
+    }
+    let (wallet, owed) = (report.wallet.to_string(), report.owed().to_string());
+    crate::wallet::alert_admins(
+        gateway,
+        "admin-frozen",
+        &[("wallet", &wallet), ("owed", &owed)],
+        out,
+    );
+}

@@ -1,0 +1,397 @@
+//! Payment orders, for chat and forms alike: `pay` creates an order and
+//! moves no money; `confirm <code>` executes it; `cancel <code>` drops it.
+//!
+//! Codes are 6 characters from an alphabet without look-alikes, drawn
+//! from the operating system's CSPRNG. Only the user who made an order can
+//! confirm or cancel it; a few wrong codes cancel the user's waiting
+//! orders; a replayed code says "already done" and never pays twice.
+
+use crate::amount::{AmountError, Sats};
+use crate::bitcoin::address::{Address, AddressError};
+use crate::bitcoin::node::NodeError;
+use crate::gateway::Gateway;
+use crate::ledger::money::MoneyError;
+use crate::ledger::orders::{NewOrder, Order, Recipient, State};
+use crate::ledger::User;
+use crate::wallet::withdrawals;
+use crate::xmpp::Element;
+
+const CODE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+const CODE_LENGTH: usize = 6;
+
+/// A typical transaction's virtual size, for fee estimates: one or two
+/// inputs and two outputs.
+const TYPICAL_VSIZE: i64 = 250;
+/// The reserve held for the fee is this many times the estimate: the
+/// wallet may need more inputs than a typical transaction.
+const RESERVE_FACTOR: i64 = 2;
+
+/// How much to pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    All,
+    Exactly(Sats),
+}
+
+/// Who to pay.
+#[derive(Debug, Clone)]
+pub enum Target {
+    User(User),
+    Address(Address),
+}
+
+/// Why an order was not made, with what the user needs to know.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    Amount(AmountError),
+    Address(AddressError),
+    UnknownRecipient(String),
+    ToSelf,
+    TooManyPending(usize),
+    /// Funds: what is spendable, what the payment takes, and the
+    /// unconfirmed incoming amount that does not count yet.
+    Insufficient {
+        balance: Sats,
+        needed: Sats,
+        incoming: Sats,
+    },
+    /// Funds for a withdrawal: the fee reserve is what tips it over.
+    FeeReserve {
+        balance: Sats,
+        amount: Sats,
+        reserve: Sats,
+    },
+    BelowMinimum(Sats),
+    Frozen,
+    NodeDown,
+    Internal,
+}
+
+/// A new order and what its recap shows.
+#[derive(Debug)]
+pub struct Recap {
+    pub order: Order,
+    /// The estimated network fee, for withdrawals.
+    pub fee: Option<Sats>,
+    /// What leaves the balance (estimate, for withdrawals).
+    pub total: Sats,
+    pub left: Sats,
+    pub low_balance: bool,
+}
+
+/// A fresh confirmation code.
+fn new_code(gateway: &Gateway) -> Result<String, Refusal> {
+    for _ in 0..10 {
+        let mut bytes = [0u8; CODE_LENGTH];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            log::error!("no randomness for a confirmation code: {e}");
+            Refusal::Internal
+        })?;
+        // 256 is not a multiple of 31: rejecting high bytes would remove
+        // the bias, but the bias is below 1% per character and a code is
+        // valid for minutes, not years.
+        let code: String = bytes
+            .iter()
+            .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+            .collect();
+        match gateway.ledger.code_in_use(&code) {
+            Ok(false) => return Ok(code),
+            Ok(true) => continue,
+            Err(e) => {
+                log::error!("{e}");
+                return Err(Refusal::Internal);
+            }
+        }
+    }
+    Err(Refusal::Internal)
+}
+
+/// Resolves what a user typed as a recipient: a username, an address, or
+/// a `bitcoin:` URI (whose amount, if any, is returned too).
+pub fn parse_target(gateway: &Gateway, typed: &str) -> Result<(Target, Option<Sats>), Refusal> {
+    let typed = typed.trim();
+    let (text, uri_amount) = match typed.get(..8) {
+        Some(s) if s.eq_ignore_ascii_case("bitcoin:") => {
+            let rest = &typed[8..];
+            let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let amount = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("amount="))
+                .map(|a| Sats::parse_user(a).map_err(Refusal::Amount))
+                .transpose()?;
+            (addr, amount)
+        }
+        _ => (typed, None),
+    };
+    let name = text.to_lowercase();
+    if crate::ledger::accounts::is_valid_username(&name) {
+        return match gateway.ledger.user_by_username(&name) {
+            Ok(Some(user)) => Ok((Target::User(user), None)),
+            Ok(None) => Err(Refusal::UnknownRecipient(text.to_owned())),
+            Err(e) => {
+                log::error!("{e}");
+                Err(Refusal::Internal)
+            }
+        };
+    }
+    match Address::parse(text, gateway.node.network()) {
+        Ok(address) => Ok((Target::Address(address), uri_amount)),
+        Err(AddressError::NotAnAddress) => Err(Refusal::UnknownRecipient(text.to_owned())),
+        Err(e) => Err(Refusal::Address(e)),
+    }
+}
+
+/// Creates an order from `user` and returns its recap. Moves no money.
+pub fn create(
+    gateway: &mut Gateway,
+    user: &User,
+    amount: Amount,
+    target: &Target,
+    comment: Option<&str>,
+) -> Result<Recap, Refusal> {
+    let pending = gateway.ledger.pending_orders(user.id).map_err(internal)?;
+    let max = gateway.config.main.max_pending_orders;
+    if pending.len() >= max {
+        return Err(Refusal::TooManyPending(max));
+    }
+    let incoming = gateway.ledger.incoming_of(user.id).unwrap_or_default();
+    let balance = user.balance;
+    let (recipient_kind, recipient, amount, fee, reserve, subtract) = match target {
+        Target::User(to) => {
+            if to.id == user.id {
+                return Err(Refusal::ToSelf);
+            }
+            let amount = match amount {
+                Amount::Exactly(a) => a,
+                Amount::All => balance,
+            };
+            if amount.0 <= 0 || amount > balance {
+                return Err(Refusal::Insufficient {
+                    balance,
+                    needed: amount,
+                    incoming,
+                });
+            }
+            (Recipient::User, to.username.clone(), amount, None, Sats(0), false)
+        }
+        Target::Address(address) => {
+            if gateway.is_frozen() {
+                return Err(Refusal::Frozen);
+            }
+            let rate = match gateway.node.fee_rate(gateway.config.bitcoin.fallback_fee_rate) {
+                Ok(rate) => rate,
+                Err(NodeError::Down(_)) => return Err(Refusal::NodeDown),
+                Err(NodeError::Unexpected(e)) => {
+                    log::error!("fee estimate: {e}");
+                    return Err(Refusal::Internal);
+                }
+            };
+            let estimate = Sats(rate * TYPICAL_VSIZE);
+            let (amount, reserve, subtract) = match amount {
+                // The whole balance leaves; the fee comes out of it.
+                Amount::All => (balance, Sats(0), true),
+                Amount::Exactly(a) => (a, Sats(estimate.0 * RESERVE_FACTOR), false),
+            };
+            let min = gateway.config.bitcoin.min_withdrawal;
+            let net = if subtract { amount.0 - estimate.0 } else { amount.0 };
+            if amount.0 <= 0 || net < min.0 {
+                if amount > balance || (subtract && balance.0 < min.0 + estimate.0) {
+                    return Err(Refusal::Insufficient {
+                        balance,
+                        needed: Sats(min.0 + if subtract { estimate.0 } else { 0 }),
+                        incoming,
+                    });
+                }
+                return Err(Refusal::BelowMinimum(min));
+            }
+            if amount > balance {
+                return Err(Refusal::Insufficient {
+                    balance,
+                    needed: amount,
+                    incoming,
+                });
+            }
+            if amount.0 + reserve.0 > balance.0 {
+                return Err(Refusal::FeeReserve {
+                    balance,
+                    amount,
+                    reserve,
+                });
+            }
+            (
+                Recipient::Address,
+                address.as_str().to_owned(),
+                amount,
+                Some(estimate),
+                reserve,
+                subtract,
+            )
+        }
+    };
+    let code = new_code(gateway)?;
+    let expires_at = crate::ledger::now() + gateway.config.main.order_expiry.as_secs() as i64;
+    let order = gateway
+        .ledger
+        .create_order(&NewOrder {
+            user_id: user.id,
+            code: &code,
+            recipient_kind,
+            recipient: &recipient,
+            amount,
+            fee_reserve: reserve,
+            subtract_fee: subtract,
+            comment,
+            expires_at,
+        })
+        .map_err(internal)?;
+    let total = match (fee, subtract) {
+        (Some(fee), false) => Sats(amount.0 + fee.0),
+        _ => amount,
+    };
+    let left = Sats(balance.0 - total.0);
+    log::info!(
+        "order {} by {}: {} to {}",
+        order.id,
+        user.username,
+        amount,
+        order.recipient
+    );
+    Ok(Recap {
+        order,
+        fee,
+        total,
+        left,
+        low_balance: left < gateway.config.main.low_balance_warning,
+    })
+}
+
+fn internal(e: crate::ledger::LedgerError) -> Refusal {
+    log::error!("{e}");
+    Refusal::Internal
+}
+
+/// What `confirm <code>` did.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// An internal payment was made.
+    Paid { order: Order, to: User },
+    /// A withdrawal went through one of its outcomes.
+    Withdrawal(withdrawals::Outcome),
+    AlreadyDone(Order),
+    Expired(Order),
+    Cancelled(Order),
+    /// No such code for this user: `left` tries before the user's
+    /// waiting orders are cancelled (0: they just were).
+    WrongCode { left: i64 },
+    /// The payment could not be made: funds or recipient.
+    Refused(Refusal),
+}
+
+/// Executes the order with `code`, if it is the user's and still waiting.
+pub fn confirm(gateway: &mut Gateway, user: &User, code: &str, out: &mut Vec<Element>) -> Confirmed {
+    let code = code.trim().to_lowercase();
+    let order = match gateway.ledger.order_by_code(&code) {
+        Ok(Some(o)) if o.user_id == user.id => o,
+        Ok(_) => return wrong_code(gateway, user),
+        Err(e) => {
+            log::error!("{e}");
+            return Confirmed::Refused(Refusal::Internal);
+        }
+    };
+    match order.state {
+        State::Pending if order.expires_at <= crate::ledger::now() => {
+            let _ = gateway.ledger.set_order_state(order.id, State::Pending, State::Expired);
+            Confirmed::Expired(order)
+        }
+        State::Pending => match order.recipient_kind {
+            Recipient::User => pay_user(gateway, user, order),
+            Recipient::Address => Confirmed::Withdrawal(withdrawals::execute(gateway, &order, out)),
+        },
+        State::Expired => Confirmed::Expired(order),
+        State::Cancelled | State::Failed => Confirmed::Cancelled(order),
+        _ => Confirmed::AlreadyDone(order),
+    }
+}
+
+fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
+    let limit = gateway.config.main.max_wrong_codes;
+    match gateway.ledger.wrong_code(user.id, limit) {
+        Ok(cancelled) => {
+            if !cancelled.is_empty() {
+                log::warn!(
+                    "{} gave {limit} wrong codes: {} orders cancelled",
+                    user.username,
+                    cancelled.len()
+                );
+                return Confirmed::WrongCode { left: 0 };
+            }
+            let worst = gateway
+                .ledger
+                .pending_orders(user.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|o| o.wrong_codes)
+                .max()
+                .unwrap_or(0);
+            Confirmed::WrongCode {
+                left: (limit - worst).max(1),
+            }
+        }
+        Err(e) => {
+            log::error!("{e}");
+            Confirmed::Refused(Refusal::Internal)
+        }
+    }
+}
+
+fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
+    let to = match gateway.ledger.user_by_username(&order.recipient) {
+        Ok(Some(to)) => to,
+        Ok(None) => return Confirmed::Refused(Refusal::UnknownRecipient(order.recipient)),
+        Err(e) => {
+            log::error!("{e}");
+            return Confirmed::Refused(Refusal::Internal);
+        }
+    };
+    match gateway.ledger.execute_transfer(&order, to.id) {
+        Ok(true) => {
+            log::info!(
+                "order {}: {} paid {} to {}",
+                order.id,
+                user.username,
+                order.amount,
+                to.username
+            );
+            Confirmed::Paid { order, to }
+        }
+        Ok(false) => Confirmed::AlreadyDone(order),
+        Err(MoneyError::Insufficient { balance, needed }) => {
+            let incoming = gateway.ledger.incoming_of(user.id).unwrap_or_default();
+            Confirmed::Refused(Refusal::Insufficient {
+                balance,
+                needed,
+                incoming,
+            })
+        }
+        Err(e) => {
+            log::error!("order {}: {e:?}", order.id);
+            Confirmed::Refused(Refusal::Internal)
+        }
+    }
+}
+
+/// Cancels a waiting order of `user`; `None` if there is no such order.
+pub fn cancel(gateway: &mut Gateway, user: &User, code: &str) -> Option<Order> {
+    let code = code.trim().to_lowercase();
+    let order = gateway.ledger.order_by_code(&code).ok().flatten()?;
+    if order.user_id != user.id || order.state != State::Pending {
+        return None;
+    }
+    match gateway
+        .ledger
+        .set_order_state(order.id, State::Pending, State::Cancelled)
+    {
+        Ok(true) => Some(order),
+        _ => None,
+    }
+}
