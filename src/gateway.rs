@@ -11,7 +11,7 @@ use crate::ledger::{Ledger, User};
 use crate::presence::{self, Online};
 use crate::reactor::App;
 use crate::router;
-use crate::wallet::{accounts, deposits};
+use crate::wallet::accounts;
 use crate::xmpp::{Element, Jid};
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,7 @@ impl App for Gateway {
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Element>) {
         if self.next_poll.is_some_and(|t| t <= now) {
-            deposits::poll(self, out);
+            crate::wallet::tick(self, out);
             self.next_poll = Some(Instant::now() + self.config.bitcoin.poll_interval);
         }
         if self.next_node_retry.is_some_and(|t| t <= now) {

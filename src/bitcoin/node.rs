@@ -382,8 +382,12 @@ mod tests {
         for code in [-1, -4, -14, -28, -32603, 0] {
             assert!(!Node::is_definite_refusal(&rpc(code)), "{code}");
         }
-        assert!(!Node::is_definite_refusal(&err(RpcError::Unreachable("timeout".into()))));
-        assert!(!Node::is_definite_refusal(&err(RpcError::BadReply("HTTP 500".into()))));
+        assert!(!Node::is_definite_refusal(&err(RpcError::Unreachable(
+            "timeout".into()
+        ))));
+        assert!(!Node::is_definite_refusal(&err(RpcError::BadReply(
+            "HTTP 500".into()
+        ))));
         assert!(!Node::is_definite_refusal(&err(RpcError::AuthRefused)));
     }
 }

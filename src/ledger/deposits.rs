@@ -223,6 +223,13 @@ impl Ledger {
             .context("cannot read the state")?)
     }
 
+    pub fn clear_state(&mut self, name: &str) -> Result<(), MoneyError> {
+        self.conn
+            .execute("DELETE FROM state WHERE name = ?1", [name])
+            .context("cannot write the state")?;
+        Ok(())
+    }
+
     pub fn set_state(&mut self, name: &str, value: &str) -> Result<(), MoneyError> {
         self.conn
             .execute(

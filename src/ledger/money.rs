@@ -217,6 +217,43 @@ impl Ledger {
             .context("cannot read the history")
     }
 
+    /// A user's entries about one address: deposits to it (if it is
+    /// theirs) and withdrawals and fees of orders paying it.
+    pub fn history_with_address(
+        &self,
+        user_id: i64,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.id, l.kind, l.amount, l.reference, NULL, l.comment, l.created_at \
+                 FROM ledger l WHERE l.user_id = ?1 AND l.kind NOT IN ('hold', 'release') AND ( \
+                   l.reference IN (SELECT 'order:' || id FROM orders \
+                                   WHERE user_id = ?1 AND recipient = ?2) \
+                   OR l.reference IN (SELECT txid || ':' || vout FROM deposits \
+                                      WHERE user_id = ?1 AND address = ?2)) \
+                 ORDER BY l.id DESC LIMIT ?3",
+            )
+            .context("cannot read the history")?;
+        let rows = stmt
+            .query_map(params![user_id, address, limit], |r| {
+                Ok(Entry {
+                    id: r.get(0)?,
+                    kind: Kind::parse(&r.get::<_, String>(1)?),
+                    amount: Sats(r.get(2)?),
+                    reference: r.get(3)?,
+                    peer: r.get(4)?,
+                    comment: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            })
+            .context("cannot read the history")?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot read the history")
+    }
+
     /// Checks that every cached balance and held amount equals what its
     /// entries add up to; returns the users where they differ.
     pub fn check_balances(&self) -> Result<Vec<String>, LedgerError> {

@@ -40,22 +40,22 @@ pub fn living_message(
     m
 }
 
-/// Polls the wallet once.
-pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) {
+/// Polls the wallet once; true when the chain moved on since last time.
+pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
     let required = gateway.config.bitcoin.confirmations;
     let cursor = match gateway.ledger.state(CURSOR) {
         Ok(c) => c,
         Err(e) => {
             log::error!("deposit poller: {e:?}");
-            return;
+            return false;
         }
     };
     let since = match gateway.node.list_since_block(cursor.as_deref(), required) {
         Ok(since) => since,
-        Err(NodeError::Down(_)) => return,
+        Err(NodeError::Down(_)) => return false,
         Err(NodeError::Unexpected(e)) => {
             log::error!("deposit poller: {e}; the cursor stays where it was");
-            return;
+            return false;
         }
     };
     let mut touched: Vec<i64> = Vec::new();
@@ -91,10 +91,11 @@ pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) {
             Err(e) => {
                 // Not committed: the next poll reports it again.
                 log::error!("deposit {}:{}: {e:?}", receive.txid, receive.vout);
-                return;
+                return false;
             }
         }
     }
+    let moved = cursor.as_deref() != Some(since.lastblock.as_str());
     if let Err(e) = gateway.ledger.set_state(CURSOR, &since.lastblock) {
         log::error!("deposit poller: {e:?}");
     }
@@ -103,6 +104,7 @@ pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) {
             presence::send_balance(gateway, &user, out);
         }
     }
+    moved
 }
 
 /// Announces a deposit's news, correcting its first message.

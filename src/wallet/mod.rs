@@ -9,6 +9,59 @@ pub mod withdrawals;
 
 use crate::gateway::Gateway;
 use crate::xmpp::{ns, Element};
+use withdrawals::Reconciled;
+
+/// The wallet's periodic work: deposits, expired orders, withdrawals
+/// caught mid-flight, and the audit after each new block.
+pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
+    let new_block = deposits::poll(gateway, out);
+    match gateway.ledger.expire_orders(crate::ledger::now()) {
+        Ok(expired) => {
+            for order in expired {
+                if let Some(user) = withdrawals::owner(gateway, &order) {
+                    let lang = deposits::user_lang(gateway, &user);
+                    let text = gateway.text(
+                        lang,
+                        "order-expired",
+                        &[
+                            ("code", &order.code),
+                            ("amount", &order.amount.to_string()),
+                            ("recipient", &order.recipient),
+                        ],
+                    );
+                    out.push(crate::bot::chat(&gateway.jid, &user.jid, lang, &text));
+                }
+            }
+        }
+        Err(e) => log::error!("{e}"),
+    }
+    for result in withdrawals::reconcile(gateway, out) {
+        let (order, key, txid) = match &result {
+            Reconciled::Sent { order, txid } => (order, "withdraw-reconciled-sent", txid.clone()),
+            Reconciled::NotSent(order) => (order, "withdraw-reconciled-not-sent", String::new()),
+            Reconciled::Settled { .. } => continue,
+        };
+        let Some(user) = withdrawals::owner(gateway, order) else {
+            continue;
+        };
+        let lang = deposits::user_lang(gateway, &user);
+        let text = gateway.text(
+            lang,
+            key,
+            &[
+                ("amount", &order.amount.to_string()),
+                ("recipient", &order.recipient),
+                ("txid", &txid),
+                ("balance", &user.balance.to_string()),
+            ],
+        );
+        out.push(crate::bot::chat(&gateway.jid, &user.jid, lang, &text));
+        crate::presence::send_balance(gateway, &user, out);
+    }
+    if new_block {
+        audit::run(gateway, out);
+    }
+}
 
 /// Tells every admin something that needs a human, in their language.
 pub fn alert_admins(gateway: &Gateway, key: &str, args: &[(&str, &str)], out: &mut Vec<Element>) {

@@ -172,13 +172,23 @@ pub fn create(
                     incoming,
                 });
             }
-            (Recipient::User, to.username.clone(), amount, None, Sats(0), false)
+            (
+                Recipient::User,
+                to.username.clone(),
+                amount,
+                None,
+                Sats(0),
+                false,
+            )
         }
         Target::Address(address) => {
             if gateway.is_frozen() {
                 return Err(Refusal::Frozen);
             }
-            let rate = match gateway.node.fee_rate(gateway.config.bitcoin.fallback_fee_rate) {
+            let rate = match gateway
+                .node
+                .fee_rate(gateway.config.bitcoin.fallback_fee_rate)
+            {
                 Ok(rate) => rate,
                 Err(NodeError::Down(_)) => return Err(Refusal::NodeDown),
                 Err(NodeError::Unexpected(e)) => {
@@ -193,7 +203,11 @@ pub fn create(
                 Amount::Exactly(a) => (a, Sats(estimate.0 * RESERVE_FACTOR), false),
             };
             let min = gateway.config.bitcoin.min_withdrawal;
-            let net = if subtract { amount.0 - estimate.0 } else { amount.0 };
+            let net = if subtract {
+                amount.0 - estimate.0
+            } else {
+                amount.0
+            };
             if amount.0 <= 0 || net < min.0 {
                 if amount > balance || (subtract && balance.0 < min.0 + estimate.0) {
                     return Err(Refusal::Insufficient {
@@ -274,7 +288,10 @@ fn internal(e: crate::ledger::LedgerError) -> Refusal {
 #[derive(Debug)]
 pub enum Confirmed {
     /// An internal payment was made.
-    Paid { order: Order, to: User },
+    Paid {
+        order: Order,
+        to: User,
+    },
     /// A withdrawal went through one of its outcomes.
     Withdrawal(withdrawals::Outcome),
     AlreadyDone(Order),
@@ -282,13 +299,20 @@ pub enum Confirmed {
     Cancelled(Order),
     /// No such code for this user: `left` tries before the user's
     /// waiting orders are cancelled (0: they just were).
-    WrongCode { left: i64 },
+    WrongCode {
+        left: i64,
+    },
     /// The payment could not be made: funds or recipient.
     Refused(Refusal),
 }
 
 /// Executes the order with `code`, if it is the user's and still waiting.
-pub fn confirm(gateway: &mut Gateway, user: &User, code: &str, out: &mut Vec<Element>) -> Confirmed {
+pub fn confirm(
+    gateway: &mut Gateway,
+    user: &User,
+    code: &str,
+    out: &mut Vec<Element>,
+) -> Confirmed {
     let code = code.trim().to_lowercase();
     let order = match gateway.ledger.order_by_code(&code) {
         Ok(Some(o)) if o.user_id == user.id => o,
@@ -300,7 +324,9 @@ pub fn confirm(gateway: &mut Gateway, user: &User, code: &str, out: &mut Vec<Ele
     };
     match order.state {
         State::Pending if order.expires_at <= crate::ledger::now() => {
-            let _ = gateway.ledger.set_order_state(order.id, State::Pending, State::Expired);
+            let _ = gateway
+                .ledger
+                .set_order_state(order.id, State::Pending, State::Expired);
             Confirmed::Expired(order)
         }
         State::Pending => match order.recipient_kind {

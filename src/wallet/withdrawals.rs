@@ -157,7 +157,12 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
 
 /// Charges the actual fee of a sent withdrawal; `None` while the node
 /// cannot say (it is retried by [`reconcile`]).
-fn settle(gateway: &mut Gateway, order: &Order, txid: &str, out: &mut Vec<Element>) -> Option<Sats> {
+fn settle(
+    gateway: &mut Gateway,
+    order: &Order,
+    txid: &str,
+    out: &mut Vec<Element>,
+) -> Option<Sats> {
     let (fee, _) = match gateway.node.sent_fee(txid) {
         Ok(found) => found,
         Err(e) => {
@@ -168,7 +173,8 @@ fn settle(gateway: &mut Gateway, order: &Order, txid: &str, out: &mut Vec<Elemen
     match gateway.ledger.settle_withdrawal(order, fee) {
         Ok(Some(charged)) => {
             if charged < fee {
-                let (id, fee_s, charged_s) = (order.id.to_string(), fee.to_string(), charged.to_string());
+                let (id, fee_s, charged_s) =
+                    (order.id.to_string(), fee.to_string(), charged.to_string());
                 crate::wallet::alert_admins(
                     gateway,
                     "admin-fee-shortfall",

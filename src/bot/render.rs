@@ -1,0 +1,228 @@
+//! Sentences built from several catalog entries: recaps, history lines,
+//! refusals with their numbers. Pure functions of their inputs.
+
+use super::i18n::Catalogs;
+use crate::amount::Sats;
+use crate::ledger::money::{Entry, Kind};
+use crate::wallet::payments::{Recap, Refusal};
+
+/// `2026-11-25 09:20` (UTC) from Unix seconds, without a date library:
+/// the days-to-civil conversion of Howard Hinnant's date algorithms.
+pub fn utc(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+/// One history line: date, signed amount, what it was.
+pub fn history_line(c: &Catalogs, lang: &str, e: &Entry) -> String {
+    let reference = e
+        .reference
+        .strip_prefix("order:")
+        .unwrap_or(&e.reference)
+        .to_owned();
+    let reference = if reference.len() > 20 {
+        format!("{}…", &reference[..12])
+    } else {
+        reference
+    };
+    let peer = e.peer.clone().unwrap_or_default();
+    let args = [("reference", reference.as_str()), ("peer", peer.as_str())];
+    let what = match e.kind {
+        Kind::Deposit => c.text(lang, "history-deposit", &args),
+        Kind::TransferIn => c.text(lang, "history-transfer-in", &args),
+        Kind::TransferOut => c.text(lang, "history-transfer-out", &args),
+        Kind::Withdrawal => c.text(lang, "history-withdrawal", &args),
+        Kind::Fee => c.text(lang, "history-fee", &args),
+        Kind::Reversal => c.text(lang, "history-reversal", &args),
+        Kind::Hold | Kind::Release => String::new(),
+    };
+    let sign = if e.amount.0 >= 0 { "+" } else { "-" };
+    let mut line = format!(
+        "{} {sign}{} {what}",
+        utc(e.created_at),
+        Sats(e.amount.0.abs())
+    );
+    if let Some(comment) = &e.comment {
+        line.push_str(&format!(" «{comment}»"));
+    }
+    line
+}
+
+/// ` («comment»)` or nothing.
+fn comment_part(comment: Option<&str>) -> String {
+    comment.map_or_else(String::new, |c| format!(" «{c}»"))
+}
+
+/// The recap of a new order, with `confirm <code>` in it.
+pub fn recap(c: &Catalogs, lang: &str, r: &Recap, minutes: u64, threshold: Sats) -> String {
+    let o = &r.order;
+    let comment = comment_part(o.comment.as_deref());
+    let fee = r.fee.unwrap_or_default().to_string();
+    let (amount, total, left, minutes) = (
+        o.amount.to_string(),
+        r.total.to_string(),
+        r.left.to_string(),
+        minutes.to_string(),
+    );
+    let args = [
+        ("amount", amount.as_str()),
+        ("recipient", o.recipient.as_str()),
+        ("comment", comment.as_str()),
+        ("code", o.code.as_str()),
+        ("fee", fee.as_str()),
+        ("total", total.as_str()),
+        ("left", left.as_str()),
+        ("minutes", minutes.as_str()),
+    ];
+    let key = match (r.fee.is_some(), o.subtract_fee) {
+        (false, _) => "pay-recap-user",
+        (true, false) => "pay-recap-address",
+        (true, true) => "pay-recap-all-address",
+    };
+    let mut text = c.text(lang, key, &args);
+    if r.low_balance && !o.subtract_fee {
+        text.push('\n');
+        text.push_str(&c.text(
+            lang,
+            "pay-low-balance",
+            &[("threshold", &threshold.to_string())],
+        ));
+    }
+    text
+}
+
+/// A refused order, saying which rule was hit and the numbers.
+pub fn refusal(c: &Catalogs, lang: &str, r: &Refusal, network: &str) -> String {
+    match r {
+        Refusal::Amount(e) => format!(
+            "{} {}",
+            c.text(lang, e.message_key(), &[]),
+            c.text(lang, "amounts-help", &[])
+        ),
+        Refusal::Address(e) => {
+            let key = match e {
+                crate::bitcoin::address::AddressError::Checksum => "address-checksum",
+                crate::bitcoin::address::AddressError::WrongNetwork { .. } => {
+                    "address-wrong-network"
+                }
+                crate::bitcoin::address::AddressError::Unsupported => "address-unsupported",
+                _ => "address-not-an-address",
+            };
+            let found = match e {
+                crate::bitcoin::address::AddressError::WrongNetwork { found } => *found,
+                _ => "",
+            };
+            c.text(lang, key, &[("network", found), ("ours", network)])
+        }
+        Refusal::UnknownRecipient(who) => {
+            c.text(lang, "pay-unknown-recipient", &[("recipient", who)])
+        }
+        Refusal::ToSelf => c.text(lang, "pay-to-self", &[]),
+        Refusal::TooManyPending(max) => c.text(lang, "pay-too-many", &[("max", &max.to_string())]),
+        Refusal::Insufficient {
+            balance,
+            needed,
+            incoming,
+        } => {
+            let mut text = c.text(
+                lang,
+                "pay-insufficient",
+                &[
+                    ("balance", &balance.to_string()),
+                    ("needed", &needed.to_string()),
+                ],
+            );
+            if incoming.0 > 0 {
+                text.push(' ');
+                text.push_str(&c.text(
+                    lang,
+                    "pay-insufficient-incoming",
+                    &[("amount", &incoming.to_string())],
+                ));
+            }
+            text
+        }
+        Refusal::FeeReserve {
+            balance,
+            amount,
+            reserve,
+        } => c.text(
+            lang,
+            "pay-fee-reserve",
+            &[
+                ("balance", &balance.to_string()),
+                ("amount", &amount.to_string()),
+                ("reserve", &reserve.to_string()),
+            ],
+        ),
+        Refusal::BelowMinimum(min) => c.text(lang, "pay-minimum", &[("min", &min.to_string())]),
+        Refusal::Frozen => c.text(lang, "pay-frozen", &[]),
+        Refusal::NodeDown => c.text(lang, "node-down", &[]),
+        Refusal::Internal => c.text(lang, "internal-error", &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00");
+        assert_eq!(utc(1_795_598_012), "2026-11-25 09:13");
+        assert_eq!(utc(-86_400), "1969-12-31 00:00");
+    }
+
+    #[test]
+    fn refusals_name_the_rule_and_the_numbers() {
+        let c = Catalogs::new();
+        let text = refusal(
+            &c,
+            "en",
+            &Refusal::Insufficient {
+                balance: Sats(50_000),
+                needed: Sats(100_000),
+                incoming: Sats(70_000),
+            },
+            "regtest",
+        );
+        assert_eq!(
+            text,
+            "Not enough funds: your spendable balance is 0.0005 BTC and this takes 0.001 BTC. \
+             (0.0007 BTC incoming is not confirmed yet and does not count.)"
+        );
+        let text = refusal(
+            &c,
+            "en",
+            &Refusal::FeeReserve {
+                balance: Sats(100_000),
+                amount: Sats(95_000),
+                reserve: Sats(10_000),
+            },
+            "regtest",
+        );
+        assert!(text.contains("0.00095 BTC plus 0.0001 BTC"), "{text}");
+        let text = refusal(
+            &c,
+            "en",
+            &Refusal::Amount(crate::amount::AmountError::TooManyDecimals),
+            "x",
+        );
+        assert!(text.starts_with("At most 8 decimals"), "{text}");
+    }
+}
