@@ -95,6 +95,8 @@ pub struct BitcoinConfig {
     pub wallet: Option<String>,
     pub network: Network,
     pub timeout: Duration,
+    /// File holding the wallet's passphrase, for encrypted wallets.
+    pub passphrase_file: Option<PathBuf>,
     /// Confirmations a deposit needs to be credited.
     pub confirmations: i64,
     /// Fee rate, in sat/vB, when the node cannot estimate one.
@@ -170,6 +172,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "fallback_fee_rate",
             "min_withdrawal",
             "stuck_after_blocks",
+            "passphrase_file",
         ],
     ),
     (
@@ -478,6 +481,7 @@ impl Config {
             wallet,
             network,
             timeout: Duration::from_secs(o.number("bitcoin", "timeout", 10, 1, 600)?),
+            passphrase_file: o.get("bitcoin", "passphrase_file").map(PathBuf::from),
             confirmations: o.number("bitcoin", "confirmations", 1, 1, 1000)?,
             fallback_fee_rate: o.number("bitcoin", "fallback_fee_rate", 20, 1, 10_000)?,
             min_withdrawal: o.amount("bitcoin", "min_withdrawal", Sats(10_000))?,

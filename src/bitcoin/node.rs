@@ -40,6 +40,7 @@ impl std::error::Error for Misconfigured {}
 
 pub struct Node {
     client: Client,
+    passphrase_file: Option<std::path::PathBuf>,
     network: Network,
     wallet: Option<String>,
     /// The last call failed for want of a node.
@@ -59,6 +60,7 @@ impl Node {
     pub fn new(config: &BitcoinConfig) -> Node {
         Node {
             client: Client::new(config),
+            passphrase_file: config.passphrase_file.clone(),
             network: config.network,
             wallet: config.wallet.clone(),
             down: false,
@@ -211,6 +213,7 @@ impl Node {
         comment: &str,
         subtract_fee: bool,
     ) -> Result<String, CallError> {
+        self.unlock()?;
         let reply = self.call(
             "sendtoaddress",
             &[
@@ -225,6 +228,50 @@ impl Node {
             method: "sendtoaddress".to_owned(),
             error: RpcError::BadReply(format!("not a txid: {reply}")),
         })
+    }
+
+    /// Unlocks an encrypted wallet for the few seconds a send takes. The
+    /// passphrase is read from its file each time and never logged.
+    fn unlock(&mut self) -> Result<(), CallError> {
+        /// Seconds the wallet stays unlocked.
+        const UNLOCK_SECONDS: i64 = 5;
+        let Some(path) = &self.passphrase_file else {
+            return Ok(());
+        };
+        let passphrase = std::fs::read_to_string(path).map_err(|e| CallError {
+            method: "walletpassphrase".to_owned(),
+            // -13 (wallet locked): a definite refusal, nothing was sent.
+            error: RpcError::Rpc {
+                code: -13,
+                message: format!("cannot read the passphrase file {}: {e}", path.display()),
+            },
+        })?;
+        let passphrase = passphrase.trim_end_matches(['\r', '\n']);
+        match self.call(
+            "walletpassphrase",
+            &[json!(passphrase), json!(UNLOCK_SECONDS)],
+        ) {
+            Ok(_) => Ok(()),
+            // -15: the wallet is not encrypted; nothing to unlock.
+            Err(CallError {
+                error: RpcError::Rpc { code: -15, .. },
+                ..
+            }) => {
+                log::warn!("passphrase_file is set but the wallet is not encrypted");
+                Ok(())
+            }
+            Err(e) => Err(CallError {
+                method: e.method,
+                // -14 (wrong passphrase) and the like: nothing was sent.
+                error: match e.error {
+                    RpcError::Rpc { message, .. } => RpcError::Rpc {
+                        code: -13,
+                        message: format!("cannot unlock the wallet: {message}"),
+                    },
+                    other => other,
+                },
+            }),
+        }
     }
 
     /// The fee the wallet paid for one of its transactions, and its
