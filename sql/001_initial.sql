@@ -85,6 +85,11 @@ CREATE TABLE orders (
                     ('pending', 'held', 'sending', 'sent', 'unknown', 'settled',
                      'done', 'cancelled', 'expired', 'failed')),
     txid          TEXT,
+    -- A sent withdrawal is watched until it confirms: blocks seen since,
+    -- and whether the admins were told it is stuck.
+    confirmed     INTEGER NOT NULL DEFAULT 0,
+    blocks_waited INTEGER NOT NULL DEFAULT 0,
+    stuck_reported INTEGER NOT NULL DEFAULT 0,
     wrong_codes   INTEGER NOT NULL DEFAULT 0,
     message_id    TEXT,
     created_at    INTEGER NOT NULL,

@@ -337,6 +337,50 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Sent withdrawals not seen confirmed yet.
+    pub fn unconfirmed_withdrawals(&self) -> Result<Vec<Order>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM orders WHERE state IN ('sent', 'settled') \
+                 AND recipient_kind = 'address' AND confirmed = 0 ORDER BY id"
+            ))
+            .context("cannot list orders")?;
+        let rows = stmt
+            .query_map([], order_from_row)
+            .context("cannot list orders")?;
+        rows.collect::<Result<_, _>>().context("cannot list orders")
+    }
+
+    pub fn mark_confirmed(&mut self, id: i64) -> Result<(), LedgerError> {
+        self.conn
+            .execute("UPDATE orders SET confirmed = 1 WHERE id = ?1", [id])
+            .context("cannot update an order")?;
+        Ok(())
+    }
+
+    /// Counts one more block without confirmation; true the first time
+    /// the count reaches `limit` (the moment to tell the admins).
+    pub fn block_without_confirmation(&mut self, id: i64, limit: i64) -> Result<bool, LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE orders SET blocks_waited = blocks_waited + 1 WHERE id = ?1",
+                [id],
+            )
+            .context("cannot update an order")?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE orders SET stuck_reported = 1 \
+                 WHERE id = ?1 AND blocks_waited >= ?2 AND stuck_reported = 0",
+                params![id, limit],
+            )
+            .context("cannot update an order")?;
+        Ok(n == 1)
+    }
+}
+
 /// What a withdrawal holds: amount and fee reserve.
 pub fn hold_of(order: &Order) -> i64 {
     order.amount.0 + order.fee_reserve.0

@@ -59,6 +59,7 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
         crate::presence::send_balance(gateway, &user, out);
     }
     if new_block {
+        withdrawals::watch_unconfirmed(gateway, out);
         audit::run(gateway, out);
     }
 }

@@ -272,3 +272,45 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
 pub fn owner(gateway: &Gateway, order: &Order) -> Option<User> {
     gateway.ledger.user_by_id(order.user_id).ok().flatten()
 }
+
+/// After a new block: a sent withdrawal that has not confirmed within
+/// `stuck_after_blocks` blocks is reported to the admins, once. It is
+/// never refunded automatically: a returned txid is no proof that the
+/// mempool accepted the transaction, nor that it will not confirm later.
+pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
+    let limit = gateway.config.bitcoin.stuck_after_blocks;
+    let orders = match gateway.ledger.unconfirmed_withdrawals() {
+        Ok(o) => o,
+        Err(e) => {
+            log::error!("{e}");
+            return;
+        }
+    };
+    for order in orders {
+        let Some(txid) = order.txid.clone() else {
+            continue;
+        };
+        match gateway.node.sent_fee(&txid) {
+            Ok((_, confirmations)) if confirmations > 0 => {
+                if let Err(e) = gateway.ledger.mark_confirmed(order.id) {
+                    log::error!("{e}");
+                }
+            }
+            Ok(_) => match gateway.ledger.block_without_confirmation(order.id, limit) {
+                Ok(true) => {
+                    let (id, blocks) = (order.id.to_string(), limit.to_string());
+                    crate::wallet::alert_admins(
+                        gateway,
+                        "admin-withdrawal-stuck",
+                        &[("order", &id), ("txid", &txid), ("blocks", &blocks)],
+                        out,
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => log::error!("{e}"),
+            },
+            Err(NodeError::Down(_)) => return,
+            Err(NodeError::Unexpected(e)) => log::warn!("order {}: {e}", order.id),
+        }
+    }
+}
