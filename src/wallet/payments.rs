@@ -314,9 +314,9 @@ pub fn confirm(
     out: &mut Vec<Element>,
 ) -> Confirmed {
     let code = code.trim().to_lowercase();
-    let order = match gateway.ledger.order_by_code(&code) {
-        Ok(Some(o)) if o.user_id == user.id => o,
-        Ok(_) => return wrong_code(gateway, user),
+    let order = match gateway.ledger.order_by_code(user.id, &code) {
+        Ok(Some(o)) => o,
+        Ok(None) => return wrong_code(gateway, user),
         Err(e) => {
             log::error!("{e}");
             return Confirmed::Refused(Refusal::Internal);
@@ -409,8 +409,12 @@ fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
 /// Cancels a waiting order of `user`; `None` if there is no such order.
 pub fn cancel(gateway: &mut Gateway, user: &User, code: &str) -> Option<Order> {
     let code = code.trim().to_lowercase();
-    let order = gateway.ledger.order_by_code(&code).ok().flatten()?;
-    if order.user_id != user.id || order.state != State::Pending {
+    let order = gateway
+        .ledger
+        .order_by_code(user.id, &code)
+        .ok()
+        .flatten()?;
+    if order.state != State::Pending {
         return None;
     }
     match gateway
