@@ -122,6 +122,9 @@ pub struct MainConfig {
     pub max_wrong_codes: i64,
     /// A payment recap warns when the balance left falls under this.
     pub low_balance_warning: Sats,
+    /// Stanzas one JID may send at once (0: no limit), and per second.
+    pub rate_burst: u32,
+    pub rate_per_second: u32,
     pub loglevel: log::LevelFilter,
     /// Bare JIDs.
     pub admins: Vec<Jid>,
@@ -185,6 +188,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "max_pending_orders",
             "max_wrong_codes",
             "low_balance_warning",
+            "rate_burst",
+            "rate_per_second",
         ],
     ),
 ];
@@ -571,6 +576,8 @@ impl Config {
                     "low_balance_warning",
                     Sats(10_000),
                 )?,
+                rate_burst: o.number("main program", "rate_burst", 30, 0, 100_000)?,
+                rate_per_second: o.number("main program", "rate_per_second", 5, 1, 100_000)?,
                 loglevel,
                 admins,
                 languages,

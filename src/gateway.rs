@@ -8,6 +8,7 @@ use crate::bitcoin::node::Node;
 use crate::bot::i18n::Catalogs;
 use crate::config::Config;
 use crate::ledger::{Ledger, User};
+use crate::limits::{RateLimiter, Verdict};
 use crate::presence::{self, Online};
 use crate::reactor::App;
 use crate::router;
@@ -25,6 +26,7 @@ pub struct Gateway {
     pub node: Node,
     pub catalogs: Catalogs,
     pub online: Online,
+    pub limiter: RateLimiter,
     pub started: Instant,
     /// The component's own JID.
     pub jid: Jid,
@@ -36,7 +38,9 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: Config, ledger: Ledger, node: Node) -> Gateway {
         let jid = config.xmpp.jid.clone();
+        let limiter = RateLimiter::new(config.main.rate_burst, config.main.rate_per_second);
         Gateway {
+            limiter,
             config,
             ledger,
             node,
@@ -83,6 +87,15 @@ impl Gateway {
     /// Whether withdrawals are frozen by a failed audit.
     pub fn is_frozen(&self) -> bool {
         matches!(self.ledger.state(crate::wallet::audit::FROZEN), Ok(Some(_)))
+    }
+
+    /// Whether a stanza from `from` may be handled; users only (the
+    /// server itself is not limited).
+    pub fn rate(&mut self, from: &Jid) -> Verdict {
+        if from.node.is_none() {
+            return Verdict::Allow;
+        }
+        self.limiter.check(&from.bare().to_string(), Instant::now())
     }
 
     /// A JID under the component's domain.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod entity;
 pub mod gateway;
 pub mod ledger;
+pub mod limits;
 pub mod presence;
 pub mod qr;
 pub mod reactor;

@@ -9,6 +9,7 @@
 use crate::entity::{self, Entity};
 use crate::gateway::Gateway;
 use crate::ledger::User;
+use crate::limits::Verdict;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
@@ -93,6 +94,10 @@ pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
         );
         return;
     };
+    if let Verdict::Refuse { first } = gateway.rate(&from) {
+        refuse_flood(gateway, &stanza, &from, first, out);
+        return;
+    }
     match stanza.name.as_str() {
         "iq" => on_iq(gateway, &stanza, from, to, out),
         "message" => {
@@ -104,6 +109,45 @@ pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
             presence::on_presence(gateway, &stanza, &from, &entity, out);
         }
         other => log::debug!("ignoring a <{other}> from {from}"),
+    }
+}
+
+/// Over the rate limit: IQ requests get `resource-constraint`, the first
+/// chat of a flood one polite message; everything else is dropped.
+fn refuse_flood(
+    gateway: &Gateway,
+    stanza: &Element,
+    from: &Jid,
+    first: bool,
+    out: &mut Vec<Element>,
+) {
+    if first {
+        log::warn!("{} is over the rate limit", from.bare());
+    }
+    let kind = stanza.get_attr("type");
+    match stanza.name.as_str() {
+        "iq" if matches!(kind, Some("get" | "set")) => out.push(error_reply(
+            stanza,
+            &StanzaError::with_text(
+                Condition::ResourceConstraint,
+                "too many requests; slow down",
+            ),
+        )),
+        "message" if first && stanza.get_child("body", ns::COMPONENT).is_some() => {
+            let user = gateway.user_of(from);
+            let lang = gateway.lang(stanza, user.as_ref());
+            let me = stanza
+                .get_attr("to")
+                .and_then(|t| Jid::parse(t).ok())
+                .map_or_else(|| gateway.jid.clone(), |j| j.bare());
+            out.push(bot::chat(
+                &me,
+                &from.to_string(),
+                lang,
+                &gateway.text(lang, "rate-limited", &[]),
+            ));
+        }
+        _ => {}
     }
 }
 
@@ -220,7 +264,8 @@ mod tests {
     fn gateway() -> Gateway {
         let config = Config::parse(
             "[XMPP]\njid = bitcoin.localhost\npassword = x\n[database]\nfile = :memory:\n\
-             [bitcoin]\nuser = u\npassword = p\nport = 1\nnetwork = regtest\n",
+             [bitcoin]\nuser = u\npassword = p\nport = 1\nnetwork = regtest\n\
+             [main program]\nrate_burst = 3\nrate_per_second = 1\n",
             Path::new("test.conf"),
         )
         .unwrap();
@@ -339,6 +384,45 @@ mod tests {
             "<iq type='get' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>"
         ));
         assert!(r[0].contains("<bad-request "), "{}", r[0]);
+    }
+
+    #[test]
+    fn floods_get_resource_constraint() {
+        let mut gw = gateway();
+        let mut parser = Parser::new(Limits::default());
+        parser.feed(
+            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
+              xmlns='jabber:component:accept' id='x'>",
+        );
+        parser.next_event().unwrap();
+        let mut conditions = Vec::new();
+        for i in 0..5 {
+            parser.feed(
+                format!("<iq type='get' id='f{i}' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>")
+                    .as_bytes(),
+            );
+            let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
+                panic!()
+            };
+            let mut out = Vec::new();
+            route(&mut gw, stanza, &mut out);
+            conditions.push(out[0].to_xml().contains("resource-constraint"));
+        }
+        assert_eq!(conditions, vec![false, false, false, true, true]);
+        // Chats: one polite message per flood, then silence.
+        let mut replies = 0;
+        for _ in 0..3 {
+            parser.feed(
+                format!("<message type='chat' {FROM_TO}><body>hi</body></message>").as_bytes(),
+            );
+            let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
+                panic!()
+            };
+            let mut out = Vec::new();
+            route(&mut gw, stanza, &mut out);
+            replies += out.len();
+        }
+        assert_eq!(replies, 0, "the flood's first refusal was the IQ's");
     }
 
     #[test]
