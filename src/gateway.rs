@@ -135,7 +135,9 @@ impl App for Gateway {
             crate::wallet::tick(self, out);
             self.next_poll = Some(Instant::now() + self.config.bitcoin.poll_interval);
         }
-        if self.next_node_retry.is_some_and(|t| t <= now) {
+        // The node is back: no need to wait for the retry timer.
+        let back = self.next_node_retry.is_some() && !self.node.is_down();
+        if back || self.next_node_retry.is_some_and(|t| t <= now) {
             accounts::create_missing_addresses(self, out);
             self.next_node_retry = if self.node.is_down() {
                 Some(now + NODE_RETRY)

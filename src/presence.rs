@@ -64,9 +64,19 @@ impl Online {
         self.users.len()
     }
 
-    fn announce(&mut self, bare: &str, from: &str) {
+    /// Records that `from` told `bare` it is available; false if it had
+    /// already (so that it need not say it again).
+    fn announce(&mut self, bare: &str, from: &str) -> bool {
+        match self.users.get_mut(bare) {
+            Some(user) => user.announced.insert(from.to_owned()),
+            None => true,
+        }
+    }
+
+    /// Forgets what was announced to `bare` (after unsubscriptions).
+    fn forget_announced(&mut self, bare: &str) {
         if let Some(user) = self.users.get_mut(bare) {
-            user.announced.insert(from.to_owned());
+            user.announced.clear();
         }
     }
 }
@@ -205,9 +215,13 @@ pub fn on_presence(
             let resource = from.resource.clone().unwrap_or_default();
             if gateway.online.available(&bare, &resource) {
                 log::debug!("{bare} is online");
-                if let Some(p) = available(gateway, &Entity::Gateway, &bare, user.as_ref(), lang) {
-                    gateway.online.announce(&bare, &gateway.jid.to_string());
-                    out.push(p);
+                let me = gateway.jid.to_string();
+                if gateway.online.announce(&bare, &me) {
+                    if let Some(p) =
+                        available(gateway, &Entity::Gateway, &bare, user.as_ref(), lang)
+                    {
+                        out.push(p);
+                    }
                 }
             }
         }
@@ -225,9 +239,11 @@ pub fn on_presence(
             }
         }
         Some("subscribed") => {
-            if let Some(p) = available(gateway, entity, &bare, user.as_ref(), lang) {
-                gateway.online.announce(&bare, &to_jid.to_string());
-                out.push(p);
+            // Said already if the user came online or subscribed first.
+            if gateway.online.announce(&bare, &to_jid.to_string()) {
+                if let Some(p) = available(gateway, entity, &bare, user.as_ref(), lang) {
+                    out.push(p);
+                }
             }
         }
         Some("probe") => {
@@ -285,7 +301,8 @@ pub fn subscribe_address(
 
 /// An account closed: the gateway and the user's addresses leave the
 /// roster.
-pub fn unsubscribe_user(gateway: &Gateway, user: &User, out: &mut Vec<Element>) {
+pub fn unsubscribe_user(gateway: &mut Gateway, user: &User, out: &mut Vec<Element>) {
+    gateway.online.forget_announced(&user.jid);
     let mut contacts = vec![gateway.jid.clone()];
     for address in gateway.ledger.addresses_of(user.id).unwrap_or_default() {
         if let Ok(a) = Address::parse(&address, gateway.node.network()) {

@@ -104,7 +104,7 @@ fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> I
     let Some(username) = submitted_username(query) else {
         return Err(StanzaError::with_text(
             Condition::NotAcceptable,
-            gateway.text(lang, "register-usage", &[]),
+            gateway.text(lang, "register-missing-username", &[]),
         ));
     };
     match accounts::register(gateway, from, &username, out) {
