@@ -2,9 +2,10 @@
 //! `src/bot/locales/`, embedded in the binary.
 //!
 //! A catalog is `key = text` lines; `\n` in a text is a new line and
-//! `{name}` a placeholder. The language of a reply is the stanza's
-//! `xml:lang` when a catalog exists for it, else the user's choice, else
-//! the first configured language that has one, else English.
+//! `{name}` a placeholder. The language of a reply is the one the user
+//! chose with the `language` command, else the stanza's `xml:lang` when a
+//! catalog exists for it, else the first configured language that has
+//! one, else English: an explicit choice beats a client's default.
 
 use std::collections::HashMap;
 
@@ -68,10 +69,10 @@ impl Catalogs {
                 .unwrap_or_default()
                 .to_ascii_lowercase()
         };
-        let candidates = stanza_lang
+        let candidates = user_lang
             .map(primary)
             .into_iter()
-            .chain(user_lang.map(primary))
+            .chain(stanza_lang.map(primary))
             .chain(configured.iter().map(|l| primary(l)));
         for candidate in candidates {
             if let Some((l, _)) = self.langs.iter().find(|(l, _)| *l == candidate) {
@@ -154,11 +155,12 @@ mod tests {
     }
 
     #[test]
-    fn picks_stanza_then_user_then_config_then_english() {
+    fn picks_user_then_stanza_then_config_then_english() {
         let c = Catalogs::new();
         let conf = vec!["de".to_owned(), "fr".to_owned()];
-        assert_eq!(c.pick(Some("fr-CA"), Some("en"), &conf), "fr");
-        assert_eq!(c.pick(Some("de"), Some("en"), &conf), "en");
+        assert_eq!(c.pick(Some("en"), Some("fr"), &conf), "fr");
+        assert_eq!(c.pick(Some("fr-CA"), None, &conf), "fr");
+        assert_eq!(c.pick(Some("de"), Some("xx"), &conf), "fr");
         assert_eq!(c.pick(None, None, &conf), "fr");
         assert_eq!(c.pick(Some("xx"), None, &[]), "en");
     }

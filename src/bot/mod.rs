@@ -39,6 +39,7 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "confirm",
     "cancel",
     "history",
+    "language",
 ];
 const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze"];
 const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel"];
@@ -158,6 +159,7 @@ fn to_gateway(
         Match::Command("confirm", code) => confirm(gateway, turn, user, code, out),
         Match::Command("cancel", code) => cancel(gateway, turn, user, code),
         Match::Command("history", _) => vec![history(gateway, lang, user, None)],
+        Match::Command("language", code) => vec![language(gateway, lang, user, code)],
         Match::Command("audit", _) => vec![audit_report(gateway, lang)],
         Match::Command("unfreeze", _) => {
             if let Err(e) = gateway.ledger.clear_state(audit::FROZEN) {
@@ -593,6 +595,43 @@ fn cancel(gateway: &mut Gateway, turn: &Turn, user: &User, code: &str) -> Vec<St
         Some(order) => vec![gateway.text(lang, "cancel-done", &[("code", &order.code)])],
         None => vec![gateway.text(lang, "cancel-none", &[("code", code)])],
     }
+}
+
+/// `language [code]`: shows or sets the language of the user's replies
+/// (the stanza's own xml:lang still wins); `language default` forgets it.
+fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> String {
+    let available: Vec<&str> = gateway.catalogs.languages().collect();
+    let list = available.join(", ");
+    let code = code.trim().to_lowercase();
+    if code.is_empty() {
+        let current = user.language.clone().unwrap_or_else(|| lang.to_owned());
+        return gateway.text(
+            lang,
+            "language-current",
+            &[("language", &current), ("available", &list)],
+        );
+    }
+    let chosen = if code == "default" || code == "défaut" || code == "defaut" {
+        None
+    } else if available.contains(&code.as_str()) {
+        Some(code.as_str())
+    } else {
+        return gateway.text(
+            lang,
+            "language-unknown",
+            &[("language", &code), ("available", &list)],
+        );
+    };
+    if let Err(e) = gateway.ledger.set_language(user.id, chosen) {
+        log::error!("{e}");
+        return gateway.text(lang, "internal-error", &[]);
+    }
+    let new_lang = chosen.unwrap_or_else(|| {
+        gateway
+            .catalogs
+            .pick(None, None, &gateway.config.main.languages)
+    });
+    gateway.text(new_lang, "language-set", &[("language", new_lang)])
 }
 
 fn audit_report(gateway: &mut Gateway, lang: &str) -> String {

@@ -143,6 +143,21 @@ impl Ledger {
             .context("cannot look up a user")
     }
 
+    /// Stores a user's language (`None`: the configured default).
+    pub fn set_language(
+        &mut self,
+        user_id: i64,
+        language: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE users SET language = ?1 WHERE id = ?2",
+                params![language, user_id],
+            )
+            .context("cannot store the language")?;
+        Ok(())
+    }
+
     /// Every registered account, by username.
     pub fn users(&self) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
