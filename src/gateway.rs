@@ -27,6 +27,8 @@ pub struct Gateway {
     pub catalogs: Catalogs,
     pub online: Online,
     pub limiter: RateLimiter,
+    /// XEP-0050 sessions in progress.
+    pub adhoc: crate::xep::adhoc::Sessions,
     pub started: Instant,
     /// The component's own JID.
     pub jid: Jid,
@@ -41,6 +43,7 @@ impl Gateway {
         let limiter = RateLimiter::new(config.main.rate_burst, config.main.rate_per_second);
         Gateway {
             limiter,
+            adhoc: Default::default(),
             config,
             ledger,
             node,

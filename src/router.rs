@@ -14,19 +14,33 @@ use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
 use crate::{bot, presence, xep};
+use std::cell::OnceCell;
 
 /// What a handler answers: the payload of the `result`, or the error.
 pub type IqResult = Result<Option<Element>, StanzaError>;
 
-/// An IQ with what the router learnt about it.
+/// An IQ with what the router learnt about it. The sender's account and
+/// language are looked up only by handlers that need them: ping, version
+/// and disco answer without touching the database.
 pub struct Request<'a> {
     pub iq: &'a Iq<'a>,
     /// What the IQ is addressed to.
     pub entity: &'a Entity,
+    sender: OnceCell<Option<User>>,
+}
+
+impl Request<'_> {
     /// The sender's account, if registered.
-    pub sender: Option<User>,
+    pub fn sender(&self, gateway: &Gateway) -> Option<&User> {
+        self.sender
+            .get_or_init(|| gateway.user_of(&self.iq.from))
+            .as_ref()
+    }
+
     /// The language to answer in.
-    pub lang: &'static str,
+    pub fn lang(&self, gateway: &Gateway) -> &'static str {
+        gateway.lang(self.iq.stanza, self.sender(gateway))
+    }
 }
 
 pub type IqFn = fn(&mut Gateway, &Request, &mut Vec<Element>) -> IqResult;
@@ -51,6 +65,7 @@ const GATEWAY_IQS: &[IqHandler] = &[
     xep::vcard::HANDLER,
     xep::register::HANDLER,
     xep::gateway::HANDLER,
+    xep::adhoc::HANDLER,
 ];
 
 /// The IQs a user or an address contact answers.
@@ -203,13 +218,10 @@ fn on_iq(gateway: &mut Gateway, stanza: &Element, from: Jid, to: Jid, out: &mut 
         stanza,
     };
     let entity = entity::resolve(gateway, &iq.to);
-    let sender = gateway.user_of(&iq.from);
-    let lang = gateway.lang(stanza, sender.as_ref());
     let request = Request {
         iq: &iq,
         entity: &entity,
-        sender,
-        lang,
+        sender: OnceCell::new(),
     };
     // Side effects (subscriptions after a registration) follow the reply.
     let mut after = Vec::new();

@@ -156,8 +156,8 @@ fn to_gateway(
         Match::Command("balance", _) => vec![balance(gateway, lang, user)],
         Match::Command("address", _) => vec![new_address(gateway, lang, user, out)],
         Match::Command("pay", args) => pay(gateway, turn, user, None, args),
-        Match::Command("confirm", code) => confirm(gateway, turn, user, code, out),
-        Match::Command("cancel", code) => cancel(gateway, turn, user, code),
+        Match::Command("confirm", code) => confirm(gateway, lang, user, code, out),
+        Match::Command("cancel", code) => cancel(gateway, lang, user, code),
         Match::Command("history", _) => vec![history(gateway, lang, user, None)],
         Match::Command("language", code) => vec![language(gateway, lang, user, code)],
         Match::Command("audit", _) => vec![audit_report(gateway, lang)],
@@ -189,7 +189,7 @@ fn to_gateway(
                 let target = Target::Address(address);
                 vec![make_order(
                     gateway,
-                    turn,
+                    lang,
                     user,
                     Amount::Exactly(amount),
                     &target,
@@ -218,8 +218,8 @@ fn to_contact(
         Match::Command("help", _) | Match::Empty => vec![contact_help(gateway, lang, turn)],
         Match::Command("pay", args) => pay(gateway, turn, user, Some(target), args),
         Match::Command("history", _) => vec![history(gateway, lang, user, Some(target))],
-        Match::Command("confirm", code) => confirm(gateway, turn, user, code, out),
-        Match::Command("cancel", code) => cancel(gateway, turn, user, code),
+        Match::Command("confirm", code) => confirm(gateway, lang, user, code, out),
+        Match::Command("cancel", code) => cancel(gateway, lang, user, code),
         Match::Ambiguous(candidates) => vec![ambiguous(gateway, lang, body, &candidates)],
         Match::Command(..) | Match::Unknown(_) => {
             let word = body.split_whitespace().next().unwrap_or_default();
@@ -253,7 +253,7 @@ fn ambiguous(gateway: &Gateway, lang: &str, body: &str, candidates: &[String]) -
     )
 }
 
-fn balance(gateway: &Gateway, lang: &str, user: &User) -> String {
+pub(crate) fn balance(gateway: &Gateway, lang: &str, user: &User) -> String {
     let mut text = gateway.text(
         lang,
         "balance-reply",
@@ -275,7 +275,12 @@ fn balance(gateway: &Gateway, lang: &str, user: &User) -> String {
     text
 }
 
-fn new_address(gateway: &mut Gateway, lang: &str, user: &User, out: &mut Vec<Element>) -> String {
+pub(crate) fn new_address(
+    gateway: &mut Gateway,
+    lang: &str,
+    user: &User,
+    out: &mut Vec<Element>,
+) -> String {
     match accounts::new_address(gateway, user) {
         Some(address) => {
             presence::subscribe_address(gateway, user, &address, out);
@@ -391,18 +396,17 @@ fn pay(
     let comment: Vec<&str> = words.collect();
     let comment = comment.join(" ");
     let comment = (!comment.is_empty()).then_some(comment.as_str());
-    vec![make_order(gateway, turn, user, amount, &target, comment)]
+    vec![make_order(gateway, lang, user, amount, &target, comment)]
 }
 
 fn make_order(
     gateway: &mut Gateway,
-    turn: &Turn,
+    lang: &str,
     user: &User,
     amount: Amount,
     target: &Target,
     comment: Option<&str>,
 ) -> String {
-    let lang = turn.lang;
     match payments::create(gateway, user, amount, target, comment) {
         Ok(recap) => recap_text(gateway, lang, &recap),
         Err(r) => render::refusal(
@@ -414,7 +418,7 @@ fn make_order(
     }
 }
 
-fn recap_text(gateway: &Gateway, lang: &str, recap: &Recap) -> String {
+pub(crate) fn recap_text(gateway: &Gateway, lang: &str, recap: &Recap) -> String {
     render::recap(
         &gateway.catalogs,
         lang,
@@ -450,14 +454,13 @@ fn pending_list(gateway: &Gateway, lang: &str, user: &User) -> String {
     text
 }
 
-fn confirm(
+pub(crate) fn confirm(
     gateway: &mut Gateway,
-    turn: &Turn,
+    lang: &str,
     user: &User,
     code: &str,
     out: &mut Vec<Element>,
 ) -> Vec<String> {
-    let lang = turn.lang;
     let code = code.split_whitespace().next().unwrap_or_default();
     if code.is_empty() {
         return vec![pending_list(gateway, lang, user)];
@@ -585,8 +588,7 @@ fn notify_recipient(
     presence::send_balance(gateway, &to, out);
 }
 
-fn cancel(gateway: &mut Gateway, turn: &Turn, user: &User, code: &str) -> Vec<String> {
-    let lang = turn.lang;
+pub(crate) fn cancel(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> Vec<String> {
     let code = code.split_whitespace().next().unwrap_or_default();
     if code.is_empty() {
         return vec![pending_list(gateway, lang, user)];
@@ -599,7 +601,7 @@ fn cancel(gateway: &mut Gateway, turn: &Turn, user: &User, code: &str) -> Vec<St
 
 /// `language [code]`: shows or sets the language of the user's replies
 /// (the stanza's own xml:lang still wins); `language default` forgets it.
-fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> String {
+pub(crate) fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> String {
     let available: Vec<&str> = gateway.catalogs.languages().collect();
     let list = available.join(", ");
     let code = code.trim().to_lowercase();
@@ -634,7 +636,7 @@ fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> Strin
     gateway.text(new_lang, "language-set", &[("language", new_lang)])
 }
 
-fn audit_report(gateway: &mut Gateway, lang: &str) -> String {
+pub(crate) fn audit_report(gateway: &mut Gateway, lang: &str) -> String {
     match audit::report(gateway) {
         Ok(r) => {
             let state = match gateway.ledger.state(audit::FROZEN) {

@@ -109,13 +109,13 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
 impl Ledger {
     /// The registered account of a bare JID.
     pub fn user_by_jid(&self, jid: &str) -> Result<Option<User>, LedgerError> {
+        // Looked up for most stanzas: the statement is prepared once.
         self.conn
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE jid = ?1 AND removed_at IS NULL"),
-                [jid],
-                user_from_row,
+            .prepare_cached(
+                "SELECT id, jid, username, language, balance, held FROM users \
+                 WHERE jid = ?1 AND removed_at IS NULL",
             )
-            .optional()
+            .and_then(|mut stmt| stmt.query_row([jid], user_from_row).optional())
             .context("cannot look up a user")
     }
 

@@ -70,6 +70,17 @@ impl From<LedgerError> for MoneyError {
     }
 }
 
+/// Figures for the admins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub users: i64,
+    pub pending_orders: i64,
+    pub deposits_day: i64,
+    pub deposited_day: Sats,
+    pub withdrawals_day: i64,
+    pub withdrawn_day: Sats,
+}
+
 /// One line of a user's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -271,6 +282,32 @@ impl Ledger {
             .context("cannot check balances")?;
         rows.collect::<Result<_, _>>()
             .context("cannot check balances")
+    }
+
+    /// Figures for the admins' statistics, the last day counted from
+    /// `since`.
+    pub fn stats(&self, since: i64) -> Result<Stats, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM users WHERE removed_at IS NULL), \
+                        (SELECT count(*) FROM orders WHERE state = 'pending'), \
+                        (SELECT count(*) FROM ledger WHERE kind = 'deposit' AND created_at >= ?1), \
+                        (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'deposit' AND created_at >= ?1), \
+                        (SELECT count(*) FROM ledger WHERE kind = 'withdrawal' AND created_at >= ?1), \
+                        (SELECT coalesce(-sum(amount), 0) FROM ledger WHERE kind = 'withdrawal' AND created_at >= ?1)",
+                [since],
+                |r| {
+                    Ok(Stats {
+                        users: r.get(0)?,
+                        pending_orders: r.get(1)?,
+                        deposits_day: r.get(2)?,
+                        deposited_day: Sats(r.get(3)?),
+                        withdrawals_day: r.get(4)?,
+                        withdrawn_day: Sats(r.get(5)?),
+                    })
+                },
+            )
+            .context("cannot compute statistics")
     }
 
     /// The sums the audit compares with the wallet: balances and held.

@@ -9,7 +9,7 @@ use crate::bitcoin::address::Address;
 use crate::entity::Entity;
 use crate::gateway::Gateway;
 use crate::router::{self, IqHandler, IqResult, Request};
-use crate::xep::version;
+use crate::xep::{adhoc, version};
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
@@ -81,17 +81,23 @@ fn no_such_node(node: &str) -> StanzaError {
     StanzaError::with_text(Condition::ItemNotFound, format!("no such node: {node}"))
 }
 
-fn on_info(_: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_info(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
     let node = requested_node(request);
     let mut query = match request.entity {
-        Entity::Gateway => {
-            if let Some(node) = node {
-                if node != format!("{CAPS_NODE}#{}", caps_ver()) {
-                    return Err(no_such_node(node));
-                }
+        Entity::Gateway => match node {
+            None => gateway_info(),
+            Some(n) if n == format!("{CAPS_NODE}#{}", caps_ver()) => gateway_info(),
+            Some(n) if n == ns::COMMANDS => info(
+                ("automation", "command-list"),
+                &gateway.text(request.lang(gateway), "adhoc-list", &[]),
+                &[ns::DISCO_INFO, ns::DISCO_ITEMS],
+            ),
+            Some(n) => {
+                return adhoc::node_info(gateway, request, n)
+                    .ok_or_else(|| no_such_node(n))
+                    .map(Some)
             }
-            gateway_info()
-        }
+        },
         _ if node.is_some() => return Err(no_such_node(node.unwrap_or_default())),
         Entity::Address(address) => info(
             ("hierarchy", "leaf"),
@@ -118,14 +124,22 @@ fn item(jid: &str, name: &str) -> Element {
 }
 
 fn on_items(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
-    if let Some(node) = requested_node(request) {
-        return Err(no_such_node(node));
+    match requested_node(request) {
+        None => {}
+        Some(ns::COMMANDS) if matches!(request.entity, Entity::Gateway) => {
+            let mut query = Element::new("query", ns::DISCO_ITEMS).attr("node", ns::COMMANDS);
+            for item in adhoc::items(gateway, request) {
+                query.push(item);
+            }
+            return Ok(Some(query));
+        }
+        Some(node) => return Err(no_such_node(node)),
     }
     let mut query = Element::new("query", ns::DISCO_ITEMS);
     if !matches!(request.entity, Entity::Gateway) {
         return Ok(Some(query));
     }
-    if let Some(user) = &request.sender {
+    if let Some(user) = request.sender(gateway) {
         let addresses = gateway.ledger.addresses_of(user.id).map_err(internal)?;
         for text in addresses {
             if let Ok(address) = Address::parse(&text, gateway.node.network()) {
@@ -176,6 +190,7 @@ mod tests {
             ns::VCARD,
             ns::REGISTER,
             ns::GATEWAY,
+            ns::COMMANDS,
         ] {
             assert_eq!(
                 features.iter().filter(|f| **f == expected).count(),

@@ -24,9 +24,12 @@ fn on_get(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqR
         Element::new("query", ns::GATEWAY)
             .text_child(
                 "desc",
-                &gateway.text(request.lang, "gateway-prompt-desc", &[]),
+                &gateway.text(request.lang(gateway), "gateway-prompt-desc", &[]),
             )
-            .text_child("prompt", &gateway.text(request.lang, "gateway-prompt", &[])),
+            .text_child(
+                "prompt",
+                &gateway.text(request.lang(gateway), "gateway-prompt", &[]),
+            ),
     ))
 }
 
@@ -69,7 +72,7 @@ fn on_set(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqR
         .and_then(|q| q.get_child("prompt", ns::GATEWAY))
         .map(Element::text_content)
         .unwrap_or_default();
-    match contact_node(gateway, request.lang, &typed) {
+    match contact_node(gateway, request.lang(gateway), &typed) {
         Ok(node) => Ok(Some(
             Element::new("query", ns::GATEWAY)
                 .text_child("jid", &gateway.contact_jid(&node).to_string()),

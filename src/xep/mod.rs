@@ -2,6 +2,7 @@
 //! [`IqHandler`](crate::router::IqHandler) next to the handler itself, so
 //! that service discovery lists exactly what is handled.
 
+pub mod adhoc;
 pub mod disco;
 pub mod gateway;
 pub mod last;

@@ -53,8 +53,8 @@ fn form(gateway: &Gateway, lang: &str, username: Option<&str>) -> Element {
 }
 
 fn on_get(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
-    let username = request.sender.as_ref().map(|u| u.username.as_str());
-    Ok(Some(form(gateway, request.lang, username)))
+    let username = request.sender(gateway).map(|u| u.username.as_str());
+    Ok(Some(form(gateway, request.lang(gateway), username)))
 }
 
 /// The username of a submitted form or of the legacy field.
@@ -78,7 +78,7 @@ fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> I
         .iq
         .payload
         .ok_or_else(|| StanzaError::new(Condition::BadRequest))?;
-    let lang = request.lang;
+    let lang = request.lang(gateway);
     let from = &request.iq.from;
     if query.get_child("remove", ns::REGISTER).is_some() {
         return match accounts::unregister(gateway, from, out) {

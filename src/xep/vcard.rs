@@ -94,7 +94,7 @@ fn on_get(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqR
         Entity::Address(address) => address_vcard(gateway, address),
         Entity::User(user) => {
             let mut vcard = Element::new("vCard", ns::VCARD).text_child("NICKNAME", &user.username);
-            let is_self = request.sender.as_ref().is_some_and(|s| s.id == user.id);
+            let is_self = request.sender(gateway).is_some_and(|s| s.id == user.id);
             if is_self || gateway.is_admin(&request.iq.from) {
                 vcard = vcard.text_child("FN", &user.jid);
             }

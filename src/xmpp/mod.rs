@@ -2,6 +2,7 @@
 //! stanzas and their errors.
 
 pub mod element;
+pub mod form;
 pub mod jid;
 pub mod ns;
 pub mod stanza;

@@ -14,3 +14,4 @@ pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 pub const REGISTER: &str = "jabber:iq:register";
 pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const DATA: &str = "jabber:x:data";
+pub const COMMANDS: &str = "http://jabber.org/protocol/commands";

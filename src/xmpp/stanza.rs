@@ -83,6 +83,8 @@ impl Condition {
 pub struct StanzaError {
     pub condition: Condition,
     pub text: Option<String>,
+    /// An application-specific condition: (element name, namespace).
+    pub app: Option<(&'static str, &'static str)>,
 }
 
 impl StanzaError {
@@ -90,6 +92,7 @@ impl StanzaError {
         StanzaError {
             condition,
             text: None,
+            app: None,
         }
     }
 
@@ -97,7 +100,14 @@ impl StanzaError {
         StanzaError {
             condition,
             text: Some(text.into()),
+            app: None,
         }
+    }
+
+    /// Adds an application-specific condition (RFC 6120, 8.3.2).
+    pub fn with_app(mut self, name: &'static str, ns: &'static str) -> StanzaError {
+        self.app = Some((name, ns));
+        self
     }
 
     pub fn to_element(&self) -> Element {
@@ -110,6 +120,9 @@ impl StanzaError {
                     .attr("xml:lang", "en")
                     .text(text),
             );
+        }
+        if let Some((name, ns)) = self.app {
+            error.push(Element::new(name, ns));
         }
         error
     }

@@ -1,0 +1,1487 @@
+//! XEP-0114 load benchmark: bitcoIM beside biboumi, the project's yardstick.
+//!
+//! `cargo bench --bench xmpp_load -- [OPTIONS]` (see `--help`).
+//!
+//! The bench plays the XMPP *server* end of a component connection
+//! (XEP-0114: Jabber Component Protocol) on a free loopback port. For each
+//! program and each window it starts a fresh daemon with a generated
+//! configuration, accepts its connection, checks its handshake, then sends
+//! it a mix of disco#info (XEP-0030), software version (XEP-0092) and ping
+//! (XEP-0199) gets addressed to the component's own JID from many user JIDs,
+//! keeping at most W in flight and matching replies by id. It prints answered
+//! IQs per second, send-to-reply latency percentiles, the daemon's CPU time
+//! and its peak RSS (`VmHWM`), then the ratios the project's targets are
+//! stated in.
+//!
+//! The client is one thread that batches its writes and reads: with a
+//! bounded window the bytes in flight always fit the loopback socket
+//! buffers, so a single thread cannot deadlock, and at W=1 no thread
+//! hand-off sits inside the measured round trip. Replies are found with a
+//! small quote-aware byte scanner rather than an XML parser: the bench only
+//! needs element boundaries, the `id` and `type` of each `<iq/>`, and the
+//! condition of an error.
+//!
+//! Everything stays on 127.0.0.1, every run is bounded by `--timeout`, and
+//! the daemons the bench starts are killed when it ends, even on error.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sha1::{Digest, Sha1};
+
+/// Shared secret written into both daemons' configurations.
+const SECRET: &str = "secret";
+/// Domain of the simulated users (`userN@localhost/res`).
+const USER_DOMAIN: &str = "localhost";
+
+/// The three payloads, sent round-robin by IQ index.
+const KINDS: [(&str, &str); 3] = [
+    (
+        "disco#info",
+        "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+    ),
+    ("version", "<query xmlns='jabber:iq:version'/>"),
+    ("ping", "<ping xmlns='urn:xmpp:ping'/>"),
+];
+
+const HELP: &str = "\
+xmpp_load: XEP-0114 load on bitcoIM and on biboumi, side by side
+
+USAGE: cargo bench --bench xmpp_load -- [OPTIONS]
+
+The bench plays the XMPP server on 127.0.0.1, starts each daemon itself
+with a generated configuration in a temporary directory, and sends it
+disco#info, version and ping gets from many user JIDs.
+
+OPTIONS:
+  -n, --iqs N          IQs measured per run (default 100000)
+  -w, --window W       IQs in flight; repeat or comma-separate for several
+                       runs (default 1,256)
+      --users N        distinct user JIDs, userK@localhost/res (default 1000)
+      --warmup N       IQs sent before measuring, per run (default 1000)
+      --timeout SECS   limit per run; past it the bench prints what it has
+                       and exits non-zero (default 120)
+      --only PROGRAM   run only bitcoim or only biboumi
+      --compare        require biboumi (the default): exit non-zero if it is
+                       missing
+      --no-compare     skip biboumi, with a note
+      --bitcoim PATH   daemon to test (default: the bitcoim binary cargo
+                       built with this bench, i.e. target/release/bitcoim);
+                       a wrapper script must exec the daemon, as only the
+                       process the bench starts is killed at the end
+      --biboumi PATH   biboumi binary (default: `biboumi` from PATH; Debian:
+                       apt-get install biboumi)
+      --detail         also print latency per IQ kind
+      --keep           keep the temporary directory (configs, logs, DBs)
+      --spin           busy-poll the socket up to 200 µs before sleeping in
+                       read(): takes the client's own wake-up out of W=1
+                       latency (wants a spare core; noisy on 2 CPUs)
+  -h, --help           this help
+";
+
+fn main() -> ExitCode {
+    let opts = match Options::parse() {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("xmpp_load: {e}\n(try --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run_all(&opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xmpp_load: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Program {
+    Bitcoim,
+    Biboumi,
+}
+
+impl Program {
+    fn name(self) -> &'static str {
+        match self {
+            Program::Bitcoim => "bitcoim",
+            Program::Biboumi => "biboumi",
+        }
+    }
+
+    /// The component JID each daemon is configured to serve.
+    fn jid(self) -> &'static str {
+        match self {
+            Program::Bitcoim => "bitcoin.localhost",
+            Program::Biboumi => "biboumi.localhost",
+        }
+    }
+}
+
+struct Options {
+    iqs: usize,
+    windows: Vec<usize>,
+    users: usize,
+    warmup: usize,
+    timeout: Duration,
+    only: Option<Program>,
+    compare: bool,
+    bitcoim: PathBuf,
+    biboumi: Option<PathBuf>,
+    detail: bool,
+    keep: bool,
+    spin: bool,
+}
+
+impl Options {
+    /// `Ok(None)` when help was asked for.
+    fn parse() -> Result<Option<Options>, String> {
+        use lexopt::prelude::*;
+
+        let mut opts = Options {
+            iqs: 100_000,
+            windows: Vec::new(),
+            users: 1000,
+            warmup: 1000,
+            timeout: Duration::from_secs(120),
+            only: None,
+            compare: true,
+            // Cargo builds the package's binaries, with the bench profile
+            // (which inherits `release`), before it builds a bench.
+            bitcoim: PathBuf::from(env!("CARGO_BIN_EXE_bitcoim")),
+            biboumi: None,
+            detail: false,
+            keep: false,
+            spin: false,
+        };
+        let mut parser = lexopt::Parser::from_env();
+        let num = |v: OsString, what: &str| -> Result<usize, String> {
+            v.to_str()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| format!("{what}: expected a non-negative integer"))
+        };
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                // `cargo bench` passes --bench to harness-less benches.
+                Long("bench") => {}
+                Short('n') | Long("iqs") => opts.iqs = num(value(&mut parser)?, "--iqs")?,
+                Short('w') | Long("window") => {
+                    let v = value(&mut parser)?;
+                    let s = v.to_str().ok_or("--window: not UTF-8")?.to_owned();
+                    for part in s.split(',') {
+                        let w = num(part.into(), "--window")?;
+                        if w == 0 {
+                            return Err("--window: must be at least 1".into());
+                        }
+                        opts.windows.push(w);
+                    }
+                }
+                Long("users") => opts.users = num(value(&mut parser)?, "--users")?.max(1),
+                Long("warmup") => opts.warmup = num(value(&mut parser)?, "--warmup")?,
+                Long("timeout") => {
+                    opts.timeout =
+                        Duration::from_secs(num(value(&mut parser)?, "--timeout")?.max(1) as u64)
+                }
+                Long("only") => {
+                    let v = value(&mut parser)?;
+                    opts.only = Some(match v.to_str() {
+                        Some("bitcoim") | Some("bitcoIM") => Program::Bitcoim,
+                        Some("biboumi") => Program::Biboumi,
+                        _ => return Err("--only: expected bitcoim or biboumi".into()),
+                    });
+                }
+                Long("compare") => opts.compare = true,
+                Long("no-compare") => opts.compare = false,
+                Long("bitcoim") => opts.bitcoim = PathBuf::from(value(&mut parser)?),
+                Long("biboumi") => opts.biboumi = Some(PathBuf::from(value(&mut parser)?)),
+                Long("detail") => opts.detail = true,
+                Long("keep") => opts.keep = true,
+                Long("spin") => opts.spin = true,
+                Short('h') | Long("help") => return Ok(None),
+                _ => return Err(arg.unexpected().to_string()),
+            }
+        }
+        if opts.windows.is_empty() {
+            opts.windows = vec![1, 256];
+        }
+        if opts.iqs == 0 {
+            return Err("--iqs: must be at least 1".into());
+        }
+        Ok(Some(opts))
+    }
+}
+
+fn value(parser: &mut lexopt::Parser) -> Result<OsString, String> {
+    parser.value().map_err(|e| e.to_string())
+}
+
+/// `name` looked up in PATH, the way a shell would.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// Orchestration
+
+/// `Ok(false)` when a run failed or timed out; `Err` when the bench could
+/// not start at all.
+fn run_all(opts: &Options) -> Result<bool, String> {
+    let mut programs = Vec::new();
+    if opts.only != Some(Program::Biboumi) {
+        if !opts.bitcoim.is_file() {
+            return Err(format!(
+                "bitcoim binary not found at {}; build it with `cargo build --release` \
+                 or pass --bitcoim PATH",
+                opts.bitcoim.display()
+            ));
+        }
+        programs.push((Program::Bitcoim, opts.bitcoim.clone()));
+    }
+    let want_biboumi = match opts.only {
+        Some(Program::Biboumi) => true,
+        Some(Program::Bitcoim) => false,
+        None => opts.compare,
+    };
+    if want_biboumi {
+        let found = match &opts.biboumi {
+            Some(p) => Some(p.clone()).filter(|p| p.is_file()),
+            None => which("biboumi"),
+        };
+        match found {
+            Some(path) => programs.push((Program::Biboumi, path)),
+            None => {
+                return Err(
+                    "biboumi not found (looked for --biboumi PATH, else `biboumi` in PATH); \
+                     install it (Debian/Ubuntu: apt-get install biboumi) or run with \
+                     --no-compare to measure bitcoIM alone"
+                        .into(),
+                )
+            }
+        }
+    } else if opts.only.is_none() {
+        eprintln!("note: --no-compare: biboumi is not run, no ratios are printed");
+    }
+
+    let tmp = TempDir::new(opts.keep)?;
+    eprintln!(
+        "xmpp_load: {} IQs per run (+{} warm-up), {} users, windows {:?}, timeout {} s per run",
+        opts.iqs,
+        opts.warmup,
+        opts.users,
+        opts.windows,
+        opts.timeout.as_secs()
+    );
+    let mut results = Vec::new();
+    for (program, path) in &programs {
+        for &window in &opts.windows {
+            eprint!("  {} W={window} ... ", program.name());
+            let _ = io::stderr().flush();
+            let dir = tmp.path.join(format!("{}-w{window}", program.name()));
+            let r = run_one(*program, path, window, opts, &dir);
+            match &r.failure {
+                None => eprintln!("{:.0} IQ/s", r.rate()),
+                Some(f) => eprintln!("FAILED: {f}"),
+            }
+            results.push(r);
+        }
+    }
+    if opts.keep {
+        eprintln!("kept: {}", tmp.path.display());
+    }
+
+    println!();
+    print_table(&results);
+    if opts.detail {
+        println!();
+        print_detail(&results);
+    }
+    print_problems(&results);
+    if programs.len() == 2 {
+        println!();
+        print_ratios(&results);
+    }
+    Ok(results.iter().all(|r| r.failure.is_none()))
+}
+
+/// What one daemon did under one window.
+struct RunResult {
+    program: Program,
+    window: usize,
+    /// Measured IQs sent and `type='result'` replies to them.
+    sent: usize,
+    answered: usize,
+    /// `type='error'` replies, by condition.
+    errors: BTreeMap<String, usize>,
+    /// From the first measured send to the last measured reply.
+    elapsed: Duration,
+    /// Send-to-reply latencies of the results, in nanoseconds, sorted.
+    latencies: Vec<u64>,
+    per_kind: [Vec<u64>; 3],
+    /// Replies whose id was not outstanding (duplicates, strangers).
+    unknown_replies: usize,
+    /// Stanzas the daemon sent on its own (presence, message, its IQs).
+    unsolicited: BTreeMap<String, usize>,
+    peak_rss_kib: Option<u64>,
+    cpu: Option<Duration>,
+    /// CPU time of the bench itself during the run, to show it is not the
+    /// bottleneck.
+    client_cpu: Option<Duration>,
+    failure: Option<String>,
+}
+
+impl RunResult {
+    fn new(program: Program, window: usize) -> RunResult {
+        RunResult {
+            program,
+            window,
+            sent: 0,
+            answered: 0,
+            errors: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+            per_kind: [Vec::new(), Vec::new(), Vec::new()],
+            unknown_replies: 0,
+            unsolicited: BTreeMap::new(),
+            peak_rss_kib: None,
+            cpu: None,
+            client_cpu: None,
+            failure: None,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.answered as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn error_count(&self) -> usize {
+        self.errors.values().sum()
+    }
+}
+
+fn run_one(program: Program, path: &Path, window: usize, opts: &Options, dir: &Path) -> RunResult {
+    let mut result = RunResult::new(program, window);
+    let deadline = Instant::now() + opts.timeout;
+    let client_cpu_before = proc_cpu(std::process::id());
+    let mut daemon = None;
+    if let Err(e) = drive_daemon(
+        program,
+        path,
+        window,
+        opts,
+        dir,
+        deadline,
+        &mut result,
+        &mut daemon,
+    ) {
+        let mut msg = e;
+        if let Some(d) = &mut daemon {
+            if let Ok(Some(status)) = d.child.try_wait() {
+                if !msg.starts_with("exited") {
+                    msg.push_str(&format!(" ({} exited: {status})", program.name()));
+                }
+            }
+            // A failed run still reports how far it got and how big it grew.
+            if result.peak_rss_kib.is_none() {
+                result.peak_rss_kib = proc_status_kib(d.child.id(), "VmHWM");
+                result.cpu = proc_cpu(d.child.id());
+            }
+            let tail = d.log_tail(12);
+            if !tail.is_empty() {
+                msg.push_str(&format!("\n    last lines of its output:\n{tail}"));
+            }
+        }
+        result.failure = Some(msg);
+    }
+    // Dropping the guard kills the daemon.
+    drop(daemon);
+    if let (Some(before), Some(after)) = (client_cpu_before, proc_cpu(std::process::id())) {
+        result.client_cpu = Some(after.saturating_sub(before));
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive_daemon(
+    program: Program,
+    path: &Path,
+    window: usize,
+    opts: &Options,
+    dir: &Path,
+    deadline: Instant,
+    result: &mut RunResult,
+    daemon_slot: &mut Option<Daemon>,
+) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let daemon = daemon_slot.insert(Daemon::spawn(program, path, port, dir)?);
+
+    let sock = accept_until(&listener, daemon, deadline)?;
+    drop(listener);
+    let mut conn = Conn::new(sock, program.jid())?;
+    conn.handshake(deadline)?;
+    conn.spin = opts.spin;
+
+    let mut phase = Phase::new(opts.warmup + opts.iqs, opts.users, program.jid());
+    if opts.warmup > 0 {
+        let mut warm = RunResult::new(program, window);
+        phase.drive(&mut conn, 0, opts.warmup, window, deadline, &mut warm)?;
+        merge_unsolicited(result, &warm);
+    }
+    let drove = phase.drive(&mut conn, opts.warmup, opts.iqs, window, deadline, result);
+
+    let pid = daemon.child.id();
+    result.peak_rss_kib = proc_status_kib(pid, "VmHWM");
+    result.cpu = proc_cpu(pid);
+    drove?;
+    conn.close();
+    Ok(())
+}
+
+fn merge_unsolicited(into: &mut RunResult, from: &RunResult) {
+    for (k, v) in &from.unsolicited {
+        *into.unsolicited.entry(k.clone()).or_default() += v;
+    }
+}
+
+/// Waits for the daemon's connection, noticing if it dies first.
+fn accept_until(
+    listener: &TcpListener,
+    daemon: &mut Daemon,
+    deadline: Instant,
+) -> Result<TcpStream, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    loop {
+        match listener.accept() {
+            Ok((sock, _)) => {
+                sock.set_nonblocking(false).map_err(|e| e.to_string())?;
+                return Ok(sock);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(format!("accept: {e}")),
+        }
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            return Err(format!("exited before connecting ({status})"));
+        }
+        if Instant::now() >= deadline {
+            return Err("timeout: the daemon never connected".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The daemons
+
+/// A daemon started by the bench; killed when dropped, whatever happened.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn spawn(program: Program, path: &Path, port: u16, dir: &Path) -> Result<Daemon, String> {
+        let log = dir.join("output.log");
+        let out = fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(path);
+        match program {
+            Program::Bitcoim => {
+                let cfg = dir.join("bitcoim.conf");
+                write_file(
+                    &cfg,
+                    &bitcoim_config(program.jid(), port, &dir.join("bitcoim.db")),
+                )?;
+                cmd.arg("-c").arg(&cfg);
+                // The configured level is what is measured, not the caller's.
+                cmd.env_remove("RUST_LOG");
+            }
+            Program::Biboumi => {
+                let cfg = dir.join("biboumi.cfg");
+                write_file(&cfg, &biboumi_config(program.jid(), port, dir))?;
+                cmd.arg(&cfg);
+                // BIBOUMI_* variables override the file; keep the file's word.
+                for (k, _) in std::env::vars_os() {
+                    if k.to_str().is_some_and(|k| k.starts_with("BIBOUMI_")) {
+                        cmd.env_remove(k);
+                    }
+                }
+            }
+        }
+        let child = cmd
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", path.display()))?;
+        Ok(Daemon { child, log })
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let start = all.len().saturating_sub(lines);
+        all[start..]
+            .iter()
+            .map(|l| format!("      {l}\n"))
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bitcoim_config(jid: &str, port: u16, db: &Path) -> String {
+    // bitcoind is deliberately unreachable (port 1): the IQs measured here
+    // must never need the node. The per-JID rate limit is raised out of
+    // the way (the defaults, 30 then 5/s, would turn most of the ~100 IQs
+    // per user into resource-constraint errors): what is measured is the
+    // cost of answering, limiter bookkeeping included.
+    format!(
+        "[XMPP]\n\
+         jid = {jid}\n\
+         password = {SECRET}\n\
+         server = 127.0.0.1\n\
+         port = {port}\n\
+         [database]\n\
+         file = {db}\n\
+         [bitcoin]\n\
+         user = u\n\
+         password = p\n\
+         host = 127.0.0.1\n\
+         port = 1\n\
+         network = regtest\n\
+         [main program]\n\
+         loglevel = error\n\
+         rate_burst = 100000\n\
+         rate_per_second = 100000\n",
+        db = db.display()
+    )
+}
+
+fn biboumi_config(jid: &str, port: u16, dir: &Path) -> String {
+    // Keys from biboumi(1) / admin.rst. identd_port=0 disables its identd
+    // listener; policy_directory points at an empty directory so no system
+    // file is read; log_level 3 is "error", like bitcoIM's.
+    format!(
+        "hostname={jid}\n\
+         password={SECRET}\n\
+         xmpp_server_ip=127.0.0.1\n\
+         port={port}\n\
+         admin=\n\
+         db_name={db}\n\
+         identd_port=0\n\
+         policy_directory={dir}\n\
+         log_file=\n\
+         log_level=3\n",
+        db = dir.join("biboumi.sqlite").display(),
+        dir = dir.display()
+    )
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// A `kB` field of /proc/PID/status, e.g. `VmHWM` (peak resident set).
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// User + system CPU time of a process, from /proc/PID/stat.
+fn proc_cpu(pid: u32) -> Option<Duration> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is parenthesised and may hold spaces: count fields
+    // from the last ')'. utime and stime are fields 14 and 15 of proc(5).
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI in use; std cannot ask sysconf.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempDir {
+    fn new(keep: bool) -> Result<TempDir, String> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "bitcoim-xmpp-load-{}-{nanos:x}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+        Ok(TempDir { path, keep })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The server end of the component stream
+
+struct Conn {
+    sock: TcpStream,
+    jid: &'static str,
+    inbuf: Vec<u8>,
+    scratch: Box<[u8]>,
+    /// Start of the bytes not yet consumed in `inbuf`.
+    pos: usize,
+    out: Vec<u8>,
+    /// --spin: busy-poll up to `SPIN_FOR` before each blocking read.
+    spin: bool,
+    nonblocking: bool,
+}
+
+/// How long --spin busy-polls before falling back to a blocking read.
+const SPIN_FOR: Duration = Duration::from_micros(200);
+
+/// One top-level item of the stream.
+enum Item<'a> {
+    Element(&'a [u8]),
+    StreamEnd,
+}
+
+impl Conn {
+    fn new(sock: TcpStream, jid: &'static str) -> Result<Conn, String> {
+        sock.set_nodelay(true).map_err(|e| e.to_string())?;
+        // Short read timeout: the deadline is checked between reads.
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
+        sock.set_write_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        Ok(Conn {
+            sock,
+            jid,
+            inbuf: Vec::with_capacity(1 << 17),
+            scratch: vec![0; 1 << 16].into_boxed_slice(),
+            pos: 0,
+            out: Vec::with_capacity(1 << 17),
+            spin: false,
+            nonblocking: false,
+        })
+    }
+
+    /// Reads what the socket has; `Ok(false)` when the read timed out.
+    fn fill(&mut self) -> Result<bool, String> {
+        if self.pos > 0 {
+            self.inbuf.drain(..self.pos);
+            self.pos = 0;
+        }
+        if self.spin {
+            // Busy-poll for a short while, then sleep in read() as usual:
+            // a quick reply is caught without a wake-up, and a slow one
+            // does not burn a core the daemon may need.
+            self.set_nonblocking(true)?;
+            let until = Instant::now() + SPIN_FOR;
+            loop {
+                match self.read_once()? {
+                    true => return Ok(true),
+                    false if Instant::now() >= until => break,
+                    false => std::hint::spin_loop(),
+                }
+            }
+            self.set_nonblocking(false)?;
+        }
+        self.read_once()
+    }
+
+    /// One read(); `Ok(false)` when nothing came (timeout or would block).
+    fn read_once(&mut self) -> Result<bool, String> {
+        // Read into a fixed scratch buffer and copy only what arrived:
+        // zero-filling 64 KiB of `inbuf` per read would add microseconds
+        // to every W=1 round trip.
+        match self.sock.read(&mut self.scratch[..]) {
+            Ok(0) => Err("the daemon closed the TCP connection".into()),
+            Ok(n) => {
+                self.inbuf.extend_from_slice(&self.scratch[..n]);
+                Ok(true)
+            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::Interrupted => Ok(false),
+                _ => Err(format!("reading from the daemon: {e}")),
+            },
+        }
+    }
+
+    fn set_nonblocking(&mut self, on: bool) -> Result<(), String> {
+        if self.nonblocking != on {
+            self.sock
+                .set_nonblocking(on)
+                .map_err(|e| format!("socket: {e}"))?;
+            self.nonblocking = on;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        let mut done = 0;
+        while done < self.out.len() {
+            match self.sock.write(&self.out[done..]) {
+                Ok(0) => return Err("writing to the daemon: connection closed".into()),
+                Ok(n) => done += n,
+                // Only in --spin mode, where the socket is non-blocking.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("writing to the daemon: {e}")),
+            }
+        }
+        self.out.clear();
+        Ok(())
+    }
+
+    /// The next complete top-level element, if the buffer holds one.
+    fn next_item(&mut self) -> Result<Option<Item<'_>>, String> {
+        loop {
+            let rest = &self.inbuf[self.pos..];
+            // Whitespace (or stray text) between stanzas is skipped.
+            let Some(lt) = rest.iter().position(|&b| b == b'<') else {
+                self.pos = self.inbuf.len();
+                return Ok(None);
+            };
+            let start = self.pos + lt;
+            match scan_element(&self.inbuf[start..]) {
+                Scan::Incomplete => {
+                    self.pos = start;
+                    return Ok(None);
+                }
+                Scan::Skip(n) => self.pos = start + n,
+                Scan::StreamEnd(n) => {
+                    self.pos = start + n;
+                    return Ok(Some(Item::StreamEnd));
+                }
+                Scan::Element(n) => {
+                    self.pos = start + n;
+                    return Ok(Some(Item::Element(&self.inbuf[start..start + n])));
+                }
+            }
+        }
+    }
+
+    /// XEP-0114 §3, server side: stream header, id, handshake check.
+    fn handshake(&mut self, deadline: Instant) -> Result<(), String> {
+        // 1. The component's stream header (possibly after an XML
+        // declaration): a start tag that is never closed.
+        let header = loop {
+            if let Some(at) = find(&self.inbuf[self.pos..], b"<stream:stream") {
+                let start = self.pos + at;
+                if let Some(end) = tag_end(&self.inbuf, start + 1) {
+                    self.pos = end + 1;
+                    break self.inbuf[start..=end].to_vec();
+                }
+            }
+            self.wait_data(deadline, "the component's stream header")?;
+        };
+        let ns = attr(&header, "xmlns").unwrap_or_default();
+        if ns != b"jabber:component:accept" {
+            return Err(format!(
+                "stream header: xmlns is '{}', expected 'jabber:component:accept'",
+                String::from_utf8_lossy(ns)
+            ));
+        }
+        let to = attr(&header, "to").unwrap_or_default();
+        if to != self.jid.as_bytes() {
+            return Err(format!(
+                "stream header: to='{}', expected '{}'",
+                String::from_utf8_lossy(to),
+                self.jid
+            ));
+        }
+
+        // 2. Our header, with the id the handshake digest is made from.
+        let id = format!(
+            "xl{:x}",
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        self.out.extend_from_slice(
+            format!(
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
+                 xmlns:stream='http://etherx.jabber.org/streams' from='{}' id='{id}'>",
+                self.jid
+            )
+            .as_bytes(),
+        );
+        self.flush()?;
+
+        // 3. <handshake>hex(SHA-1(id + secret))</handshake>
+        let got = loop {
+            match self.next_item()? {
+                Some(Item::Element(el)) => {
+                    if element_name(el) != b"handshake" {
+                        return Err(format!(
+                            "expected <handshake>, got {}",
+                            String::from_utf8_lossy(el)
+                        ));
+                    }
+                    break inner_text(el).trim_ascii().to_ascii_lowercase();
+                }
+                Some(Item::StreamEnd) => return Err("stream closed before the handshake".into()),
+                None => self.wait_data(deadline, "<handshake/>")?,
+            }
+        };
+        let want = hex(&Sha1::digest(format!("{id}{SECRET}").as_bytes()));
+        if got != want.as_bytes() {
+            self.out.extend_from_slice(
+                b"<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
+                  </stream:error></stream:stream>",
+            );
+            let _ = self.flush();
+            return Err(format!(
+                "handshake digest '{}' is wrong (expected hex(SHA-1(id + secret)) = '{want}')",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        self.out.extend_from_slice(b"<handshake/>");
+        self.flush()
+    }
+
+    fn wait_data(&mut self, deadline: Instant, what: &str) -> Result<(), String> {
+        if Instant::now() >= deadline {
+            return Err(format!("timeout waiting for {what}"));
+        }
+        self.fill().map(drop)
+    }
+
+    fn close(&mut self) {
+        self.out.extend_from_slice(b"</stream:stream>");
+        let _ = self.flush();
+        let _ = self.sock.shutdown(Shutdown::Write);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The load
+
+/// Outstanding-IQ bookkeeping shared by the warm-up and the measured phase
+/// (ids are IQ indexes, unique over the whole run).
+struct Phase {
+    sent_at: Vec<Option<Instant>>,
+    users: usize,
+    jid: &'static str,
+}
+
+impl Phase {
+    fn new(total: usize, users: usize, jid: &'static str) -> Phase {
+        Phase {
+            sent_at: vec![None; total],
+            users,
+            jid,
+        }
+    }
+
+    fn write_iq(&self, out: &mut Vec<u8>, i: usize) {
+        use std::io::Write as _;
+        let _ = write!(
+            out,
+            "<iq type='get' id='b{i}' from='user{u}@{USER_DOMAIN}/res' to='{to}'>{payload}</iq>",
+            u = i % self.users,
+            to = self.jid,
+            payload = KINDS[i % 3].1
+        );
+    }
+
+    /// Sends IQs `first..first + count` with at most `window` in flight and
+    /// waits for all their replies, accounting into `r`.
+    fn drive(
+        &mut self,
+        conn: &mut Conn,
+        first: usize,
+        count: usize,
+        window: usize,
+        deadline: Instant,
+        r: &mut RunResult,
+    ) -> Result<(), String> {
+        let end = first + count;
+        let mut next = first;
+        let mut in_flight = 0usize;
+        let mut started = None;
+        let mut last_reply = Instant::now();
+        let outcome = 'run: loop {
+            let batch_start = next;
+            while in_flight < window && next < end {
+                self.write_iq(&mut conn.out, next);
+                next += 1;
+                in_flight += 1;
+            }
+            if next > batch_start {
+                // One timestamp per batch, taken as the bytes leave.
+                let now = Instant::now();
+                started.get_or_insert(now);
+                for slot in &mut self.sent_at[batch_start..next] {
+                    *slot = Some(now);
+                }
+                r.sent += next - batch_start;
+                if let Err(e) = conn.flush() {
+                    break Err(e);
+                }
+            }
+            if in_flight == 0 {
+                break Ok(());
+            }
+            if Instant::now() >= deadline {
+                break Err(format!(
+                    "timeout: {in_flight} IQs still unanswered, {} not sent; \
+                     last reply {:.1} s before the deadline",
+                    end - next,
+                    deadline.saturating_duration_since(last_reply).as_secs_f64()
+                ));
+            }
+            match conn.fill() {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => break Err(e),
+            }
+            let now = Instant::now();
+            let mut server_replies = Vec::new();
+            loop {
+                let el = match conn.next_item() {
+                    Ok(Some(Item::Element(el))) => el,
+                    Ok(Some(Item::StreamEnd)) => {
+                        break 'run Err("the daemon closed its stream (</stream:stream>)".into())
+                    }
+                    Ok(None) => break,
+                    Err(e) => break 'run Err(e),
+                };
+                match classify(el) {
+                    Reply::Iq { id, ok, condition } => {
+                        let idx = id
+                            .strip_prefix(b"b")
+                            .and_then(|d| std::str::from_utf8(d).ok())
+                            .and_then(|d| d.parse::<usize>().ok())
+                            .filter(|&i| i >= first && i < end);
+                        let Some(idx) = idx else {
+                            r.unknown_replies += 1;
+                            continue;
+                        };
+                        let Some(sent) = self.sent_at[idx].take() else {
+                            r.unknown_replies += 1;
+                            continue;
+                        };
+                        in_flight -= 1;
+                        last_reply = now;
+                        if let Some(s) = started {
+                            r.elapsed = now.saturating_duration_since(s);
+                        }
+                        if ok {
+                            let ns = now.saturating_duration_since(sent).as_nanos() as u64;
+                            r.answered += 1;
+                            r.latencies.push(ns);
+                            r.per_kind[idx % 3].push(ns);
+                        } else {
+                            *r.errors.entry(condition).or_default() += 1;
+                        }
+                    }
+                    Reply::ServerIq { id, from } => {
+                        // A get/set the daemon addresses to the server (a
+                        // keepalive ping, say): answer like a server would.
+                        *r.unsolicited.entry("iq get/set".into()).or_default() += 1;
+                        server_replies.push((id, from));
+                    }
+                    Reply::StreamError(text) => {
+                        break 'run Err(format!("stream error from the daemon: {text}"))
+                    }
+                    Reply::Other(kind) => *r.unsolicited.entry(kind).or_default() += 1,
+                }
+            }
+            for (id, from) in server_replies {
+                let _ = write!(
+                    conn.out,
+                    "<iq type='result' id='{}' from='{USER_DOMAIN}' to='{}'/>",
+                    String::from_utf8_lossy(&id),
+                    String::from_utf8_lossy(&from)
+                );
+            }
+        };
+        r.latencies.sort_unstable();
+        for v in &mut r.per_kind {
+            v.sort_unstable();
+        }
+        outcome
+    }
+}
+
+enum Reply {
+    /// A reply to one of our IQs (or claiming to be).
+    Iq {
+        id: Vec<u8>,
+        ok: bool,
+        condition: String,
+    },
+    /// An IQ get/set from the daemon to the server.
+    ServerIq {
+        id: Vec<u8>,
+        from: Vec<u8>,
+    },
+    StreamError(String),
+    Other(String),
+}
+
+fn classify(el: &[u8]) -> Reply {
+    let name = element_name(el);
+    let head = &el[..tag_end(el, 1).map_or(el.len(), |e| e + 1)];
+    match name {
+        b"iq" => {
+            let ty = attr(head, "type").unwrap_or_default();
+            let id = attr(head, "id").unwrap_or_default().to_vec();
+            match ty {
+                b"result" => Reply::Iq {
+                    id,
+                    ok: true,
+                    condition: String::new(),
+                },
+                b"error" => Reply::Iq {
+                    id,
+                    ok: false,
+                    condition: error_condition(el),
+                },
+                b"get" | b"set" => Reply::ServerIq {
+                    id,
+                    from: attr(head, "from").unwrap_or_default().to_vec(),
+                },
+                other => Reply::Iq {
+                    id,
+                    ok: false,
+                    condition: format!("type='{}'", String::from_utf8_lossy(other)),
+                },
+            }
+        }
+        b"stream:error" => Reply::StreamError(String::from_utf8_lossy(el).into_owned()),
+        other => {
+            let ty = attr(head, "type").map(|t| format!(" type='{}'", String::from_utf8_lossy(t)));
+            Reply::Other(format!(
+                "{}{}",
+                String::from_utf8_lossy(other),
+                ty.unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// The defined condition of an error stanza: the first child of `<error>`.
+fn error_condition(el: &[u8]) -> String {
+    let Some(at) = find(el, b"<error") else {
+        return "error without <error/>".into();
+    };
+    let Some(end) = tag_end(el, at + 1) else {
+        return "truncated <error/>".into();
+    };
+    let mut i = end + 1;
+    while let Some(lt) = el[i..].iter().position(|&b| b == b'<') {
+        let child = &el[i + lt..];
+        if child.get(1) != Some(&b'/') {
+            return String::from_utf8_lossy(element_name(child)).into_owned();
+        }
+        i += lt + 1;
+    }
+    "error without a condition".into()
+}
+
+// ---------------------------------------------------------------------------
+// A byte scanner, just enough XML for element boundaries
+
+enum Scan {
+    Incomplete,
+    /// A comment, processing instruction or declaration at top level.
+    Skip(usize),
+    Element(usize),
+    /// `</stream:stream>`
+    StreamEnd(usize),
+}
+
+/// Measures the element starting at `buf[0] == b'<'`.
+fn scan_element(buf: &[u8]) -> Scan {
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    loop {
+        let Some(lt) = buf[i..].iter().position(|&b| b == b'<') else {
+            return Scan::Incomplete;
+        };
+        let at = i + lt;
+        let Some(&second) = buf.get(at + 1) else {
+            return Scan::Incomplete;
+        };
+        let after = match second {
+            b'/' => {
+                let Some(gt) = tag_end(buf, at + 1) else {
+                    return Scan::Incomplete;
+                };
+                if depth == 0 {
+                    return Scan::StreamEnd(gt + 1);
+                }
+                depth -= 1;
+                if depth == 0 {
+                    return Scan::Element(gt + 1);
+                }
+                gt + 1
+            }
+            b'?' | b'!' => {
+                let rest = &buf[at..];
+                let close: &[u8] = if second == b'?' {
+                    b"?>"
+                } else if rest.starts_with(b"<!--") {
+                    b"-->"
+                } else if rest.starts_with(b"<![CDATA[") {
+                    b"]]>"
+                } else {
+                    b">"
+                };
+                let Some(e) = find(&rest[2..], close) else {
+                    return Scan::Incomplete;
+                };
+                let next = at + 2 + e + close.len();
+                if depth == 0 {
+                    return Scan::Skip(next);
+                }
+                next
+            }
+            _ => {
+                let Some(gt) = tag_end(buf, at + 1) else {
+                    return Scan::Incomplete;
+                };
+                if buf[gt - 1] != b'/' {
+                    depth += 1;
+                } else if depth == 0 {
+                    return Scan::Element(gt + 1);
+                }
+                gt + 1
+            }
+        };
+        i = after;
+    }
+}
+
+/// Index of the `>` that ends the tag whose body starts at `from`, skipping
+/// quoted attribute values (they may hold a raw `>`).
+fn tag_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut quote = 0u8;
+    for (k, &b) in buf.get(from..)?.iter().enumerate() {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+        } else if b == b'"' || b == b'\'' {
+            quote = b;
+        } else if b == b'>' {
+            return Some(from + k);
+        }
+    }
+    None
+}
+
+fn element_name(el: &[u8]) -> &[u8] {
+    let body = el.get(1..).unwrap_or_default();
+    let end = body
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+/// The value of attribute `name` in a start tag (unescaped entities left
+/// as they are: ids and types never need them here).
+fn attr<'a>(tag: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    let mut i = 0;
+    while let Some(at) = find(&tag[i..], name) {
+        let at = i + at;
+        let before_ok = at > 0 && tag[at - 1].is_ascii_whitespace();
+        let mut j = at + name.len();
+        while tag.get(j).is_some_and(|b| b.is_ascii_whitespace()) {
+            j += 1;
+        }
+        if before_ok && tag.get(j) == Some(&b'=') {
+            j += 1;
+            while tag.get(j).is_some_and(|b| b.is_ascii_whitespace()) {
+                j += 1;
+            }
+            let q = *tag.get(j)?;
+            if q == b'\'' || q == b'"' {
+                let v = &tag[j + 1..];
+                let len = v.iter().position(|&b| b == q)?;
+                return Some(&v[..len]);
+            }
+        }
+        i = at + 1;
+    }
+    None
+}
+
+fn inner_text(el: &[u8]) -> &[u8] {
+    let Some(open_end) = tag_end(el, 1) else {
+        return b"";
+    };
+    if el[open_end - 1] == b'/' {
+        return b"";
+    }
+    let body = &el[open_end + 1..];
+    let close = body.iter().rposition(|&b| b == b'<').unwrap_or(body.len());
+    &body[..close]
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+/// Nearest-rank percentile of sorted nanoseconds, in microseconds.
+fn percentile_us(sorted: &[u64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1] as f64 / 1000.0)
+}
+
+struct Opt<T>(Option<T>, fn(&T) -> String);
+
+impl<T> fmt::Display for Opt<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self
+            .0
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |v| (self.1)(v));
+        f.pad(&s)
+    }
+}
+
+fn us(v: &f64) -> String {
+    if *v >= 10_000.0 {
+        format!("{:.0}", v)
+    } else {
+        format!("{:.1}", v)
+    }
+}
+
+fn mib(kib: &u64) -> String {
+    format!("{:.1} MiB", *kib as f64 / 1024.0)
+}
+
+fn print_table(results: &[RunResult]) {
+    println!(
+        "{:<8} {:>4} {:>15} {:>7} {:>8} {:>10} {:>9} {:>9} {:>7} {:>10} {:>9}  note",
+        "program",
+        "W",
+        "answered/sent",
+        "errors",
+        "time s",
+        "IQ/s",
+        "p50 µs",
+        "p99 µs",
+        "CPU s",
+        "peak RSS",
+        "bench CPU"
+    );
+    for r in results {
+        let note = match &r.failure {
+            Some(f) if f.starts_with("timeout") => "TIMEOUT (partial)",
+            Some(_) => "FAILED (partial)",
+            None if r.error_count() > 0 || r.unknown_replies > 0 => "see below",
+            None => "",
+        };
+        println!(
+            "{:<8} {:>4} {:>15} {:>7} {:>8.2} {:>10.0} {:>9} {:>9} {:>7} {:>10} {:>9}  {note}",
+            r.program.name(),
+            r.window,
+            format!("{}/{}", r.answered, r.sent),
+            r.error_count(),
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            Opt(percentile_us(&r.latencies, 0.50), us),
+            Opt(percentile_us(&r.latencies, 0.99), us),
+            Opt(r.cpu, |d: &Duration| format!("{:.2}", d.as_secs_f64())),
+            Opt(r.peak_rss_kib, mib),
+            Opt(r.client_cpu, |d: &Duration| format!(
+                "{:.2}",
+                d.as_secs_f64()
+            )),
+        );
+    }
+    println!(
+        "answered = type='result' replies; latency = send to reply, results only;\n\
+         CPU s = the daemon's user+system time over the whole run (warm-up included);\n\
+         peak RSS = the daemon's VmHWM at the end of the run; bench CPU = this client's."
+    );
+}
+
+fn print_detail(results: &[RunResult]) {
+    println!(
+        "{:<8} {:>4} {:<11} {:>8} {:>9} {:>9} {:>9}",
+        "program", "W", "IQ", "results", "p50 µs", "p99 µs", "max µs"
+    );
+    for r in results {
+        for (k, lat) in r.per_kind.iter().enumerate() {
+            println!(
+                "{:<8} {:>4} {:<11} {:>8} {:>9} {:>9} {:>9}",
+                r.program.name(),
+                r.window,
+                KINDS[k].0,
+                lat.len(),
+                Opt(percentile_us(lat, 0.50), us),
+                Opt(percentile_us(lat, 0.99), us),
+                Opt(lat.last().map(|&n| n as f64 / 1000.0), us),
+            );
+        }
+    }
+}
+
+fn print_problems(results: &[RunResult]) {
+    let mut first = true;
+    let mut say = |line: String| {
+        if first {
+            println!();
+            first = false;
+        }
+        println!("{line}");
+    };
+    for r in results {
+        let who = format!("{} W={}", r.program.name(), r.window);
+        for (cond, n) in &r.errors {
+            say(format!("{who}: {n} error replies <{cond}/>"));
+        }
+        if r.unknown_replies > 0 {
+            say(format!(
+                "{who}: {} replies with an unknown or repeated id",
+                r.unknown_replies
+            ));
+        }
+        for (kind, n) in &r.unsolicited {
+            say(format!("{who}: {n} unsolicited <{kind}> from the daemon"));
+        }
+        let missing = r.sent - r.answered - r.error_count();
+        if r.failure.is_none() && missing > 0 {
+            say(format!("{who}: {missing} IQs never answered"));
+        }
+        if let Some(f) = &r.failure {
+            say(format!("{who}: {f}"));
+        }
+    }
+}
+
+fn print_ratios(results: &[RunResult]) {
+    let get = |p: Program, w: usize| {
+        results
+            .iter()
+            .find(|r| r.program == p && r.window == w && r.failure.is_none())
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!("bitcoIM against biboumi, as the project's targets are stated:");
+
+    match (get(Program::Bitcoim, 256), get(Program::Biboumi, 256)) {
+        (Some(a), Some(b)) if b.rate() > 0.0 => {
+            let ratio = a.rate() / b.rate();
+            println!(
+                "  answered IQ/s at W=256:  {:.0} / {:.0} = {ratio:.2}x   (target >= 2)     {}",
+                a.rate(),
+                b.rate(),
+                verdict(ratio >= 2.0)
+            );
+        }
+        _ => {
+            println!("  answered IQ/s at W=256:  not computed (needs a complete W=256 run of each)")
+        }
+    }
+
+    match (get(Program::Bitcoim, 1), get(Program::Biboumi, 1)) {
+        (Some(a), Some(b)) => match (
+            percentile_us(&a.latencies, 0.5),
+            percentile_us(&b.latencies, 0.5),
+        ) {
+            (Some(la), Some(lb)) => println!(
+                "  median latency at W=1:   {} µs vs {} µs        (target: bitcoIM lower) {}",
+                us(&la),
+                us(&lb),
+                verdict(la < lb)
+            ),
+            _ => println!("  median latency at W=1:   not computed (no results)"),
+        },
+        _ => println!("  median latency at W=1:   not computed (needs a complete W=1 run of each)"),
+    }
+
+    // Peak over every run of each program, failed ones included: memory
+    // reached is memory reached.
+    let peak = |p: Program| {
+        results
+            .iter()
+            .filter(|r| r.program == p)
+            .filter_map(|r| r.peak_rss_kib)
+            .max()
+    };
+    match (peak(Program::Bitcoim), peak(Program::Biboumi)) {
+        (Some(a), Some(b)) if b > 0 => {
+            let ratio = a as f64 / b as f64;
+            println!(
+                "  peak RSS (max over runs): {} / {} = {ratio:.2}   (target <= 0.40)  {}",
+                mib(&a),
+                mib(&b),
+                verdict(ratio <= 0.40)
+            );
+        }
+        _ => println!("  peak RSS:                not computed"),
+    }
+}

@@ -1,0 +1,902 @@
+//! XEP-0050: Ad-Hoc Commands with XEP-0004 forms, for users who prefer
+//! forms to typing. Every command calls the same code as its chat
+//! counterpart: there is one way of paying, not two.
+//!
+//! Commands are a table of step functions, as in biboumi. A multi-stage
+//! command keeps a session (its id stays the same across stages, as Gajim
+//! requires), bound to the full JID that started it; abandoned sessions
+//! expire; each user may hold a few at once.
+
+use crate::amount::Sats;
+use crate::bot;
+use crate::gateway::Gateway;
+use crate::ledger::User;
+use crate::router::{IqHandler, IqResult, Request};
+use crate::wallet::payments::{self, Amount};
+use crate::xmpp::form::{self, Form};
+use crate::xmpp::stanza::{Condition, StanzaError};
+use crate::xmpp::{ns, Element};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub const HANDLER: IqHandler = IqHandler {
+    ns: ns::COMMANDS,
+    name: "command",
+    feature: Some(ns::COMMANDS),
+    get: None,
+    set: Some(on_command),
+};
+
+/// An abandoned session is forgotten after this long.
+const SESSION_LIFETIME: Duration = Duration::from_secs(600);
+/// Sessions one user may have at once.
+const MAX_SESSIONS_PER_USER: usize = 5;
+
+/// Who may run a command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Registered,
+    Admin,
+}
+
+type StepFn = fn(&mut Gateway, &Ctx, &mut Session, &Submitted, &mut Vec<Element>) -> Step;
+
+struct Command {
+    node: &'static str,
+    /// Catalog key of the command's name.
+    name: &'static str,
+    access: Access,
+    /// Stage by stage.
+    steps: &'static [StepFn],
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        node: "balance",
+        name: "adhoc-balance",
+        access: Access::Registered,
+        steps: &[balance],
+    },
+    Command {
+        node: "address",
+        name: "adhoc-address",
+        access: Access::Registered,
+        steps: &[address],
+    },
+    Command {
+        node: "pay",
+        name: "adhoc-pay",
+        access: Access::Registered,
+        steps: &[pay_form, pay_recap, pay_confirm],
+    },
+    Command {
+        node: "history",
+        name: "adhoc-history",
+        access: Access::Registered,
+        steps: &[history],
+    },
+    Command {
+        node: "pending",
+        name: "adhoc-pending",
+        access: Access::Registered,
+        steps: &[pending_form, pending_cancel],
+    },
+    Command {
+        node: "language",
+        name: "adhoc-language",
+        access: Access::Registered,
+        steps: &[language_form, language_set],
+    },
+    Command {
+        node: "users",
+        name: "adhoc-users",
+        access: Access::Admin,
+        steps: &[users_form, users_show],
+    },
+    Command {
+        node: "audit",
+        name: "adhoc-audit",
+        access: Access::Admin,
+        steps: &[audit_form, audit_clear],
+    },
+    Command {
+        node: "stats",
+        name: "adhoc-stats",
+        access: Access::Admin,
+        steps: &[stats],
+    },
+    Command {
+        node: "announce",
+        name: "adhoc-announce",
+        access: Access::Admin,
+        steps: &[announce_form, announce_send],
+    },
+];
+
+/// A command session in progress.
+#[derive(Debug, Clone)]
+pub struct Session {
+    node: &'static str,
+    owner: String,
+    stage: usize,
+    expires: Instant,
+    /// Values kept between stages (an order's code).
+    data: HashMap<&'static str, String>,
+}
+
+/// The sessions of all users.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: HashMap<String, Session>,
+    next_id: u64,
+}
+
+impl Sessions {
+    fn expire(&mut self, now: Instant) {
+        self.map.retain(|_, s| s.expires > now);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+struct Ctx<'a> {
+    user: &'a User,
+    lang: &'static str,
+    jid: String,
+}
+
+/// The values of the submitted form, if any.
+type Submitted = HashMap<String, Vec<String>>;
+
+/// What a stage produced.
+enum Step {
+    /// Another form to fill; `last` when the next submission completes.
+    Form { x: Element, last: bool },
+    Done {
+        x: Option<Element>,
+        note: Option<(&'static str, String)>,
+    },
+}
+
+fn done_note(kind: &'static str, text: String) -> Step {
+    Step::Done {
+        x: None,
+        note: Some((kind, text)),
+    }
+}
+
+/// The commands `sender` may run, for disco#items.
+pub fn items(gateway: &Gateway, request: &Request) -> Vec<Element> {
+    let Some(user) = request.sender(gateway) else {
+        return Vec::new();
+    };
+    let admin = gateway.is_admin(&request.iq.from);
+    let _registered = user;
+    COMMANDS
+        .iter()
+        .filter(|c| c.access == Access::Registered || admin)
+        .map(|c| {
+            Element::new("item", ns::DISCO_ITEMS)
+                .attr("jid", &gateway.jid.to_string())
+                .attr("node", c.node)
+                .attr("name", &gateway.text(request.lang(gateway), c.name, &[]))
+        })
+        .collect()
+}
+
+/// disco#info of a command node, or `None` if there is no such command.
+pub fn node_info(gateway: &Gateway, request: &Request, node: &str) -> Option<Element> {
+    let command = COMMANDS.iter().find(|c| c.node == node)?;
+    Some(
+        Element::new("query", ns::DISCO_INFO)
+            .attr("node", node)
+            .child(
+                Element::new("identity", ns::DISCO_INFO)
+                    .attr("category", "automation")
+                    .attr("type", "command-node")
+                    .attr(
+                        "name",
+                        &gateway.text(request.lang(gateway), command.name, &[]),
+                    ),
+            )
+            .child(Element::new("feature", ns::DISCO_INFO).attr("var", ns::COMMANDS))
+            .child(Element::new("feature", ns::DISCO_INFO).attr("var", ns::DATA)),
+    )
+}
+
+fn error(condition: Condition, app: &'static str) -> StanzaError {
+    StanzaError::new(condition).with_app(app, ns::COMMANDS)
+}
+
+fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> IqResult {
+    let payload = request
+        .iq
+        .payload
+        .ok_or_else(|| StanzaError::new(Condition::BadRequest))?;
+    let node = payload.get_attr("node").unwrap_or_default();
+    let Some(command) = COMMANDS.iter().find(|c| c.node == node) else {
+        return Err(StanzaError::with_text(
+            Condition::ItemNotFound,
+            format!("no such command: {node}"),
+        ));
+    };
+    let Some(user) = request.sender(gateway).cloned() else {
+        return Err(StanzaError::with_text(
+            Condition::RegistrationRequired,
+            gateway.text(request.lang(gateway), "not-registered", &[]),
+        ));
+    };
+    if command.access == Access::Admin && !gateway.is_admin(&request.iq.from) {
+        log::warn!("{} tried the admin command {node}", request.iq.from);
+        return Err(StanzaError::new(Condition::Forbidden));
+    }
+    let action = payload.get_attr("action").unwrap_or("execute");
+    if !matches!(action, "execute" | "next" | "complete" | "prev" | "cancel") {
+        return Err(error(Condition::BadRequest, "malformed-action"));
+    }
+    let now = Instant::now();
+    gateway.adhoc.expire(now);
+    let from = request.iq.from.to_string();
+    let ctx = Ctx {
+        user: &user,
+        lang: request.lang(gateway),
+        jid: from.clone(),
+    };
+    let (sid, mut session) = match payload.get_attr("sessionid") {
+        Some(sid) => match gateway.adhoc.map.remove(sid) {
+            Some(s) if s.owner == from && s.node == command.node => (sid.to_owned(), s),
+            Some(s) => {
+                // Not theirs: put it back, untouched.
+                gateway.adhoc.map.insert(sid.to_owned(), s);
+                return Err(error(Condition::BadRequest, "bad-sessionid"));
+            }
+            None => return Err(error(Condition::BadRequest, "bad-sessionid")),
+        },
+        None => {
+            let bare = request.iq.from.bare().to_string();
+            let mine = gateway
+                .adhoc
+                .map
+                .values()
+                .filter(|s| s.owner.split('/').next() == Some(bare.as_str()))
+                .count();
+            if mine >= MAX_SESSIONS_PER_USER {
+                return Err(StanzaError::with_text(
+                    Condition::ResourceConstraint,
+                    "too many command sessions; finish or cancel one",
+                ));
+            }
+            gateway.adhoc.next_id += 1;
+            let sid = format!("{}-{:x}", command.node, gateway.adhoc.next_id);
+            let session = Session {
+                node: command.node,
+                owner: from.clone(),
+                stage: 0,
+                expires: now + SESSION_LIFETIME,
+                data: HashMap::new(),
+            };
+            (sid, session)
+        }
+    };
+    let reply = |status: &str| {
+        Element::new("command", ns::COMMANDS)
+            .attr("node", command.node)
+            .attr("sessionid", &sid)
+            .attr("status", status)
+    };
+    if action == "cancel" {
+        if let Some(code) = session.data.get("code") {
+            let _ = payments::cancel(gateway, &user, code);
+        }
+        return Ok(Some(reply("canceled")));
+    }
+    if action == "prev" {
+        if session.stage < 2 {
+            return Err(error(Condition::BadRequest, "bad-action"));
+        }
+        session.stage -= 2;
+    }
+    let submitted = payload
+        .get_child("x", ns::DATA)
+        .filter(|x| x.get_attr("type") == Some("submit"))
+        .map(form::values)
+        .unwrap_or_default();
+    let Some(step) = command.steps.get(session.stage) else {
+        return Err(error(Condition::BadRequest, "bad-action"));
+    };
+    match step(gateway, &ctx, &mut session, &submitted, out) {
+        Step::Form { x, last } => {
+            session.stage += 1;
+            session.expires = now + SESSION_LIFETIME;
+            let mut actions = Element::new("actions", ns::COMMANDS);
+            if last {
+                actions.set_attr("execute", "complete");
+                actions.push(Element::new("complete", ns::COMMANDS));
+            } else {
+                actions.set_attr("execute", "next");
+                actions.push(Element::new("next", ns::COMMANDS));
+            }
+            if session.stage > 1 {
+                actions.push(Element::new("prev", ns::COMMANDS));
+            }
+            let r = reply("executing").child(actions).child(x);
+            gateway.adhoc.map.insert(sid.clone(), session);
+            Ok(Some(r))
+        }
+        Step::Done { x, note } => {
+            let mut r = reply("completed");
+            if let Some(x) = x {
+                r.push(x);
+            }
+            if let Some((kind, text)) = note {
+                r.push(
+                    Element::new("note", ns::COMMANDS)
+                        .attr("type", kind)
+                        .text(&text),
+                );
+            }
+            Ok(Some(r))
+        }
+    }
+}
+
+fn t(gateway: &Gateway, ctx: &Ctx, key: &str) -> String {
+    gateway.text(ctx.lang, key, &[])
+}
+
+fn balance(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    done_note("info", bot::balance(gw, ctx.lang, ctx.user))
+}
+
+fn address(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    out: &mut Vec<Element>,
+) -> Step {
+    let text = bot::new_address(gw, ctx.lang, ctx.user, out);
+    done_note("info", text)
+}
+
+fn pay_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-pay"))
+            .instructions(&t(gw, ctx, "amounts-help"))
+            .required(
+                "recipient",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-recipient"),
+                &[],
+            )
+            .required(
+                "amount",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-amount"),
+                &[],
+            )
+            .field(
+                "comment",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-comment"),
+                &[],
+            )
+            .build(),
+        last: false,
+    }
+}
+
+/// The first form of pay again, saying what was wrong.
+fn pay_again(gw: &mut Gateway, ctx: &Ctx, session: &mut Session, why: String) -> Step {
+    // The next submission comes back to the recap stage.
+    session.stage = 0;
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-pay"))
+            .instructions(&why)
+            .required(
+                "recipient",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-recipient"),
+                &[],
+            )
+            .required(
+                "amount",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-amount"),
+                &[],
+            )
+            .field(
+                "comment",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-comment"),
+                &[],
+            )
+            .build(),
+        last: false,
+    }
+}
+
+/// Stage 2 of pay: the order is made (no money moves) and its recap
+/// shown; submitting it confirms.
+fn pay_recap(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    session: &mut Session,
+    values: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let lang = ctx.lang;
+    let chain = gw.node.network().chain_name();
+    let amount_text = form::value(values, "amount");
+    let is_all = gw
+        .catalogs
+        .raw(lang, "word-all")
+        .split(',')
+        .chain(std::iter::once("all"))
+        .any(|w| w.trim().eq_ignore_ascii_case(amount_text));
+    let amount = if is_all {
+        Amount::All
+    } else {
+        match Sats::parse_user(amount_text) {
+            Ok(a) => Amount::Exactly(a),
+            Err(e) => {
+                let why =
+                    bot::render::refusal(&gw.catalogs, lang, &payments::Refusal::Amount(e), chain);
+                return pay_again(gw, ctx, session, why);
+            }
+        }
+    };
+    let target = match payments::parse_target(gw, form::value(values, "recipient")) {
+        Ok((target, _)) => target,
+        Err(r) => {
+            let why = bot::render::refusal(&gw.catalogs, lang, &r, chain);
+            return pay_again(gw, ctx, session, why);
+        }
+    };
+    let comment = form::value(values, "comment");
+    let comment = (!comment.is_empty()).then_some(comment);
+    match payments::create(gw, ctx.user, amount, &target, comment) {
+        Ok(recap) => {
+            let text = bot::recap_text(gw, lang, &recap);
+            session.data.insert("code", recap.order.code.clone());
+            Step::Form {
+                x: Form::new("form")
+                    .title(&t(gw, ctx, "adhoc-pay"))
+                    .instructions(&t(gw, ctx, "adhoc-pay-confirm"))
+                    .field("recap", "fixed", "", &[&text])
+                    .build(),
+                last: true,
+            }
+        }
+        Err(r) => {
+            let why = bot::render::refusal(&gw.catalogs, lang, &r, chain);
+            pay_again(gw, ctx, session, why)
+        }
+    }
+}
+
+fn pay_confirm(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    session: &mut Session,
+    _: &Submitted,
+    out: &mut Vec<Element>,
+) -> Step {
+    let Some(code) = session.data.get("code").cloned() else {
+        return done_note("error", t(gw, ctx, "internal-error"));
+    };
+    let texts = bot::confirm(gw, ctx.lang, ctx.user, &code, out);
+    done_note("info", texts.join("\n"))
+}
+
+fn history(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let entries = match gw.ledger.history(ctx.user.id, None, 20) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("{e}");
+            return done_note("error", t(gw, ctx, "internal-error"));
+        }
+    };
+    if entries.is_empty() {
+        return done_note("info", t(gw, ctx, "history-empty"));
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let line = bot::render::history_line(&gw.catalogs, ctx.lang, e);
+            // "date time ±amount BTC what": the date, then the rest.
+            let (date, rest) = line.split_at(16.min(line.len()));
+            vec![date.to_owned(), rest.trim().to_owned()]
+        })
+        .collect();
+    Step::Done {
+        x: Some(
+            Form::new("result")
+                .title(&t(gw, ctx, "adhoc-history"))
+                .table(
+                    &[
+                        ("date", &t(gw, ctx, "adhoc-field-date")),
+                        ("movement", &t(gw, ctx, "adhoc-field-movement")),
+                    ],
+                    &rows,
+                )
+                .build(),
+        ),
+        note: None,
+    }
+}
+
+fn pending_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let orders = gw.ledger.pending_orders(ctx.user.id).unwrap_or_default();
+    if orders.is_empty() {
+        return done_note("info", t(gw, ctx, "no-pending"));
+    }
+    let options: Vec<(String, String)> = orders
+        .iter()
+        .map(|o| {
+            (
+                o.code.clone(),
+                format!("{}: {} → {}", o.code, o.amount, o.recipient),
+            )
+        })
+        .collect();
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-pending"))
+            .instructions(&t(gw, ctx, "adhoc-pending-instructions"))
+            .list(
+                "confirm",
+                "list-single",
+                &t(gw, ctx, "adhoc-field-confirm"),
+                &[],
+                &options,
+            )
+            .list(
+                "cancel",
+                "list-multi",
+                &t(gw, ctx, "adhoc-field-cancel"),
+                &[],
+                &options,
+            )
+            .build(),
+        last: true,
+    }
+}
+
+fn pending_cancel(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    out: &mut Vec<Element>,
+) -> Step {
+    let mut texts = Vec::new();
+    for code in values.get("cancel").into_iter().flatten() {
+        texts.extend(bot::cancel(gw, ctx.lang, ctx.user, code));
+    }
+    let confirm = form::value(values, "confirm");
+    if !confirm.is_empty()
+        && !values
+            .get("cancel")
+            .is_some_and(|c| c.iter().any(|x| x == confirm))
+    {
+        texts.extend(bot::confirm(gw, ctx.lang, ctx.user, confirm, out));
+    }
+    if texts.is_empty() {
+        texts.push(t(gw, ctx, "adhoc-nothing-done"));
+    }
+    done_note("info", texts.join("\n"))
+}
+
+fn language_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let options: Vec<(String, String)> = gw
+        .catalogs
+        .languages()
+        .map(|l| (l.to_owned(), gw.text(l, "language-name", &[])))
+        .collect();
+    let current = ctx
+        .user
+        .language
+        .clone()
+        .unwrap_or_else(|| ctx.lang.to_owned());
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-language"))
+            .list(
+                "language",
+                "list-single",
+                &t(gw, ctx, "adhoc-language"),
+                &[&current],
+                &options,
+            )
+            .build(),
+        last: true,
+    }
+}
+
+fn language_set(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let text = bot::language(gw, ctx.lang, ctx.user, form::value(values, "language"));
+    done_note("info", text)
+}
+
+fn users_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-users"))
+            .instructions(&t(gw, ctx, "adhoc-users-instructions"))
+            .field(
+                "search",
+                "text-single",
+                &t(gw, ctx, "adhoc-field-search"),
+                &[],
+            )
+            .build(),
+        last: true,
+    }
+}
+
+fn users_show(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let search = form::value(values, "search").to_lowercase();
+    log::info!("admin {} listed users (search '{search}')", ctx.jid);
+    let users = match gw.ledger.users() {
+        Ok(u) => u,
+        Err(e) => {
+            log::error!("{e}");
+            return done_note("error", t(gw, ctx, "internal-error"));
+        }
+    };
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .filter(|u| search.is_empty() || u.username.contains(&search) || u.jid.contains(&search))
+        .map(|u| {
+            let addresses = gw.ledger.addresses_of(u.id).unwrap_or_default().join(" ");
+            vec![
+                u.username.clone(),
+                u.jid.clone(),
+                u.balance.to_string(),
+                u.held.to_string(),
+                addresses,
+            ]
+        })
+        .collect();
+    Step::Done {
+        x: Some(
+            Form::new("result")
+                .title(&t(gw, ctx, "adhoc-users"))
+                .table(
+                    &[
+                        ("username", &t(gw, ctx, "register-field-username")),
+                        ("jid", "JID"),
+                        ("balance", &t(gw, ctx, "adhoc-field-balance")),
+                        ("held", &t(gw, ctx, "adhoc-field-held")),
+                        ("addresses", &t(gw, ctx, "adhoc-field-addresses")),
+                    ],
+                    &rows,
+                )
+                .build(),
+        ),
+        note: None,
+    }
+}
+
+fn audit_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    log::info!("admin {} ran the audit", ctx.jid);
+    let text = bot::audit_report(gw, ctx.lang);
+    let mut f =
+        Form::new("form")
+            .title(&t(gw, ctx, "adhoc-audit"))
+            .field("report", "fixed", "", &[&text]);
+    if gw.is_frozen() {
+        f = f.field(
+            "unfreeze",
+            "boolean",
+            &t(gw, ctx, "adhoc-field-unfreeze"),
+            &["0"],
+        );
+    }
+    Step::Form {
+        x: f.build(),
+        last: true,
+    }
+}
+
+fn audit_clear(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    if form::boolean(values, "unfreeze") {
+        if let Err(e) = gw.ledger.clear_state(crate::wallet::audit::FROZEN) {
+            log::error!("{e:?}");
+            return done_note("error", t(gw, ctx, "internal-error"));
+        }
+        log::info!("withdrawals unfrozen by {}", ctx.jid);
+        return done_note("info", t(gw, ctx, "unfreeze-done"));
+    }
+    done_note("info", t(gw, ctx, "adhoc-nothing-done"))
+}
+
+fn stats(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    log::info!("admin {} read the statistics", ctx.jid);
+    let s = match gw.ledger.stats(crate::ledger::now() - 86_400) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return done_note("error", t(gw, ctx, "internal-error"));
+        }
+    };
+    let uptime = gw.started.elapsed().as_secs();
+    let rpc = if gw.node.is_down() {
+        t(gw, ctx, "adhoc-rpc-down")
+    } else {
+        t(gw, ctx, "adhoc-rpc-up")
+    };
+    let text = gw.text(
+        ctx.lang,
+        "adhoc-stats-text",
+        &[
+            ("users", &s.users.to_string()),
+            ("online", &gw.online.count().to_string()),
+            ("pending", &s.pending_orders.to_string()),
+            ("deposits", &s.deposits_day.to_string()),
+            ("deposited", &s.deposited_day.to_string()),
+            ("withdrawals", &s.withdrawals_day.to_string()),
+            ("withdrawn", &s.withdrawn_day.to_string()),
+            (
+                "uptime",
+                &format!("{}h{:02}m", uptime / 3600, uptime % 3600 / 60),
+            ),
+            ("rpc", &rpc),
+        ],
+    );
+    done_note("info", text)
+}
+
+fn announce_form(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let options = vec![
+        ("all".to_owned(), t(gw, ctx, "adhoc-announce-all")),
+        ("online".to_owned(), t(gw, ctx, "adhoc-announce-online")),
+    ];
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(gw, ctx, "adhoc-announce"))
+            .required(
+                "message",
+                "text-multi",
+                &t(gw, ctx, "adhoc-field-message"),
+                &[],
+            )
+            .list(
+                "to",
+                "list-single",
+                &t(gw, ctx, "adhoc-field-to"),
+                &["all"],
+                &options,
+            )
+            .build(),
+        last: true,
+    }
+}
+
+fn announce_send(
+    gw: &mut Gateway,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    out: &mut Vec<Element>,
+) -> Step {
+    let message = values
+        .get("message")
+        .map(|v| v.join("\n"))
+        .unwrap_or_default();
+    if message.trim().is_empty() {
+        return done_note("error", t(gw, ctx, "adhoc-announce-empty"));
+    }
+    let online_only = form::value(values, "to") == "online";
+    let users = gw.ledger.users().unwrap_or_default();
+    let mut sent = 0;
+    for user in users {
+        if online_only && !gw.online.is_online(&user.jid) {
+            continue;
+        }
+        out.push(
+            Element::new("message", ns::COMPONENT)
+                // `normal`, not `headline`: servers keep normal messages
+                // for offline users, and an announcement must reach them.
+                .attr("type", "normal")
+                .attr("from", &gw.jid.to_string())
+                .attr("to", &user.jid)
+                .text_child("body", &message),
+        );
+        sent += 1;
+    }
+    log::info!(
+        "admin {} announced to {sent} {} users",
+        ctx.jid,
+        if online_only { "online" } else { "registered" }
+    );
+    done_note(
+        "info",
+        gw.text(
+            ctx.lang,
+            "adhoc-announce-sent",
+            &[("count", &sent.to_string())],
+        ),
+    )
+}
