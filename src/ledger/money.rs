@@ -94,6 +94,20 @@ pub struct Entry {
     pub created_at: i64,
 }
 
+/// An entry from `SELECT id, kind, amount, reference, peer username,
+/// comment, created_at`.
+fn entry_from_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        id: r.get(0)?,
+        kind: Kind::parse(&r.get::<_, String>(1)?),
+        amount: Sats(r.get(2)?),
+        reference: r.get(3)?,
+        peer: r.get(4)?,
+        comment: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
 /// A movement of `user_id`'s money, inside `tx`.
 pub(super) struct Movement<'a> {
     pub user_id: i64,
@@ -212,17 +226,7 @@ impl Ledger {
             )
             .context("cannot read the history")?;
         let rows = stmt
-            .query_map(params![user_id, peer, limit], |r| {
-                Ok(Entry {
-                    id: r.get(0)?,
-                    kind: Kind::parse(&r.get::<_, String>(1)?),
-                    amount: Sats(r.get(2)?),
-                    reference: r.get(3)?,
-                    peer: r.get(4)?,
-                    comment: r.get(5)?,
-                    created_at: r.get(6)?,
-                })
-            })
+            .query_map(params![user_id, peer, limit], entry_from_row)
             .context("cannot read the history")?;
         rows.collect::<Result<_, _>>()
             .context("cannot read the history")
@@ -249,17 +253,7 @@ impl Ledger {
             )
             .context("cannot read the history")?;
         let rows = stmt
-            .query_map(params![user_id, address, limit], |r| {
-                Ok(Entry {
-                    id: r.get(0)?,
-                    kind: Kind::parse(&r.get::<_, String>(1)?),
-                    amount: Sats(r.get(2)?),
-                    reference: r.get(3)?,
-                    peer: r.get(4)?,
-                    comment: r.get(5)?,
-                    created_at: r.get(6)?,
-                })
-            })
+            .query_map(params![user_id, address, limit], entry_from_row)
             .context("cannot read the history")?;
         rows.collect::<Result<_, _>>()
             .context("cannot read the history")

@@ -385,6 +385,23 @@ impl Ledger {
     }
 }
 
+/// Gives a withdrawal's hold back to the spendable balance.
+fn release(tx: &rusqlite::Transaction, order: &Order) -> Result<(), MoneyError> {
+    let held = hold_of(order);
+    apply(
+        tx,
+        &Movement {
+            user_id: order.user_id,
+            kind: Kind::Release,
+            amount: held,
+            held: -held,
+            reference: &format!("order:{}", order.id),
+            peer: None,
+            comment: None,
+        },
+    )
+}
+
 /// What a withdrawal holds: amount and fee reserve.
 pub fn hold_of(order: &Order) -> i64 {
     order.amount.0 + order.fee_reserve.0
@@ -455,19 +472,7 @@ impl Ledger {
         if n == 0 {
             return Ok(false);
         }
-        let held = hold_of(order);
-        apply(
-            &tx,
-            &Movement {
-                user_id: order.user_id,
-                kind: Kind::Release,
-                amount: held,
-                held: -held,
-                reference: &format!("order:{}", order.id),
-                peer: None,
-                comment: None,
-            },
-        )?;
+        release(&tx, order)?;
         tx.commit().context("cannot commit a release")?;
         Ok(true)
     }
@@ -496,19 +501,7 @@ impl Ledger {
         if n == 0 {
             return Ok(None);
         }
-        let held = hold_of(order);
-        apply(
-            &tx,
-            &Movement {
-                user_id: order.user_id,
-                kind: Kind::Release,
-                amount: held,
-                held: -held,
-                reference: &reference,
-                peer: None,
-                comment: None,
-            },
-        )?;
+        release(&tx, order)?;
         // With subtract_fee the recipient got amount - fee: the user pays
         // the amount in all, fee included.
         let sent = if order.subtract_fee {

@@ -378,28 +378,25 @@ fn pay_form(
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
+    let instructions = t(gw, ctx, "amounts-help");
+    pay_fields(gw, ctx, &instructions)
+}
+
+/// The recipient, amount and comment form of pay.
+fn pay_fields(gw: &Gateway, ctx: &Ctx, instructions: &str) -> Step {
+    let field = |key| t(gw, ctx, key);
     Step::Form {
         x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-pay"))
-            .instructions(&t(gw, ctx, "amounts-help"))
+            .title(&field("adhoc-pay"))
+            .instructions(instructions)
             .required(
                 "recipient",
                 "text-single",
-                &t(gw, ctx, "adhoc-field-recipient"),
+                &field("adhoc-field-recipient"),
                 &[],
             )
-            .required(
-                "amount",
-                "text-single",
-                &t(gw, ctx, "adhoc-field-amount"),
-                &[],
-            )
-            .field(
-                "comment",
-                "text-single",
-                &t(gw, ctx, "adhoc-field-comment"),
-                &[],
-            )
+            .required("amount", "text-single", &field("adhoc-field-amount"), &[])
+            .field("comment", "text-single", &field("adhoc-field-comment"), &[])
             .build(),
         last: false,
     }
@@ -409,31 +406,7 @@ fn pay_form(
 fn pay_again(gw: &mut Gateway, ctx: &Ctx, session: &mut Session, why: String) -> Step {
     // The next submission comes back to the recap stage.
     session.stage = 0;
-    Step::Form {
-        x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-pay"))
-            .instructions(&why)
-            .required(
-                "recipient",
-                "text-single",
-                &t(gw, ctx, "adhoc-field-recipient"),
-                &[],
-            )
-            .required(
-                "amount",
-                "text-single",
-                &t(gw, ctx, "adhoc-field-amount"),
-                &[],
-            )
-            .field(
-                "comment",
-                "text-single",
-                &t(gw, ctx, "adhoc-field-comment"),
-                &[],
-            )
-            .build(),
-        last: false,
-    }
+    pay_fields(gw, ctx, &why)
 }
 
 /// Stage 2 of pay: the order is made (no money moves) and its recap
