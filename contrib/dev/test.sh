@@ -29,7 +29,12 @@ cargo build
 step "cargo test"
 cargo test
 
-# The integration tests run the binary that was just built.
+# The integration tests run the binary that was just built, with the
+# crash-test hook (BITCOIM_FAULT=<step> aborts the daemon at that step of a
+# withdrawal; tests/test_money.py uses it). Never in a build for users.
+step "cargo build --features fault-injection"
+cargo build --features fault-injection
+
 export BITCOIM_BIN="${BITCOIM_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/bitcoim}"
 step "integration tests (pytest, $BITCOIM_BIN)"
 # /usr/bin/python3: Debian's slixmpp does not import in any other Python.
