@@ -29,6 +29,11 @@ cargo build
 step "cargo test"
 cargo test
 
+# The stream parser's fuzz target, for a bounded time (its seeds, the
+# regressions it found among them, run first).
+step "fuzzing the stream parser (60 s)"
+bash contrib/dev/fuzz.sh 60
+
 # The integration tests run the binary that was just built, with the
 # crash-test hook (BITCOIM_FAULT=<step> aborts the daemon at that step of a
 # withdrawal; tests/test_money.py uses it). Never in a build for users.

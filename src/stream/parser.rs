@@ -135,6 +135,8 @@ pub struct Parser {
     tag_start: usize,
     stanza_start: Option<usize>,
     seen_header: bool,
+    /// Some markup came already: an XML declaration is too late.
+    seen_markup: bool,
     /// Declarations of the stream header, inherited by every stanza.
     scope: Scope,
     failed: Option<Error>,
@@ -154,6 +156,7 @@ impl Parser {
             tag_start: 0,
             stanza_start: None,
             seen_header: false,
+            seen_markup: false,
             scope: Vec::new(),
             failed: None,
         }
@@ -229,9 +232,12 @@ impl Parser {
                     b'/' => Scan::EndTag,
                     b'!' => Scan::Bang(0),
                     b'?' => {
-                        if self.seen_header || self.tag_start != self.first_markup() {
+                        // Only the XML declaration, and only before any
+                        // other markup.
+                        if self.seen_header || self.seen_markup {
                             return Err(Error::Restricted("processing instruction"));
                         }
+                        self.seen_markup = true;
                         Scan::Pi(false)
                     }
                     b'>' | b'<' | b'=' | b'"' | b'\'' => {
@@ -240,11 +246,14 @@ impl Parser {
                     _ if b.is_ascii_whitespace() => {
                         return Err(Error::NotWellFormed("bad tag name".to_owned()))
                     }
-                    _ => Scan::StartTag {
-                        quote: 0,
-                        attrs: 0,
-                        slash: false,
-                    },
+                    _ => {
+                        self.seen_markup = true;
+                        Scan::StartTag {
+                            quote: 0,
+                            attrs: 0,
+                            slash: false,
+                        }
+                    }
                 };
             }
             Scan::Bang(n) => {
@@ -267,6 +276,13 @@ impl Parser {
             }
             Scan::Pi(question) => {
                 if question && b == b'>' {
+                    let pi = &self.buf[self.tag_start..=i];
+                    let declaration = pi.len() >= 7
+                        && pi.starts_with(b"<?xml")
+                        && (pi[5].is_ascii_whitespace() || pi[5] == b'?');
+                    if !declaration {
+                        return Err(Error::Restricted("processing instruction"));
+                    }
                     self.scan = Scan::Text;
                     self.consumed = self.pos;
                 } else {
@@ -351,15 +367,6 @@ impl Parser {
         Ok(None)
     }
 
-    /// Index of the first `<` of the stream (where an XML declaration may
-    /// stand), skipping leading whitespace.
-    fn first_markup(&self) -> usize {
-        self.buf
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(0)
-    }
-
     fn start_element(&mut self, end: usize, empty: bool) -> Result<Option<Event>, Error> {
         match (self.depth, empty) {
             (0, true) => Err(Error::NotWellFormed(
@@ -418,6 +425,11 @@ impl Parser {
     }
 
     fn complete_stanza(&mut self, start: usize, end: usize) -> Result<Option<Event>, Error> {
+        // The byte that completes a stanza is checked here: the scanner
+        // returns before its own size check.
+        if end + 1 - start > self.limits.max_stanza_bytes {
+            return Err(Error::TooLarge(self.limits.max_stanza_bytes));
+        }
         self.consumed = end + 1;
         self.stanza_start = None;
         let text = std::str::from_utf8(&self.buf[start..=end]).map_err(|_| Error::InvalidUtf8)?;
@@ -426,6 +438,9 @@ impl Parser {
     }
 
     fn open_header(&mut self, start: usize, end: usize) -> Result<Element, Error> {
+        if end + 1 - start > self.limits.max_stanza_bytes {
+            return Err(Error::TooLarge(self.limits.max_stanza_bytes));
+        }
         let text = std::str::from_utf8(&self.buf[start..=end]).map_err(|_| Error::InvalidUtf8)?;
         let mut reader = Reader::from_str(text);
         let start_tag = match reader.read_event() {
@@ -475,6 +490,7 @@ fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Erro
     for attr in tag.attributes() {
         let attr = attr.map_err(|e| Error::NotWellFormed(e.to_string()))?;
         let key = attr.key.as_ref();
+        check_qname(key, "attribute")?;
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(entity_error)?;
@@ -496,6 +512,7 @@ fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Erro
     }
     let qname = tag.name();
     let qname = qname.as_ref();
+    check_qname(qname, "element")?;
     let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
     let ns = match lookup(scope, prefix) {
         Some(ns) => ns.to_owned(),
@@ -508,6 +525,31 @@ fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Erro
         attrs,
         children: Vec::new(),
     })
+}
+
+/// XML's NCName, close enough: a letter, `_` or any non-ASCII character,
+/// then those, digits, `-` and `.`. quick-xml does not check names, and
+/// the writer copies them as they are.
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
+/// A qualified name: an NCName, or two joined by one `:`.
+fn check_qname(name: &str, what: &str) -> Result<(), Error> {
+    let ok = match name.split_once(':') {
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        None => is_ncname(name),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::NotWellFormed(format!("bad {what} name {name:?}")))
+    }
 }
 
 fn check_chars(s: &str) -> Result<(), Error> {
@@ -827,6 +869,69 @@ mod tests {
                     Error::NotWellFormed(_) | Error::BadNamespace(_) | Error::Restricted(_)
                 ),
                 "{bad:?} gave {e:?}"
+            );
+        }
+    }
+
+    // Found by the fuzzer: the byte that completed a stanza was not
+    // counted, so max_stanza_bytes + 1 got through.
+    #[test]
+    fn a_stanza_one_byte_over_the_limit_is_refused() {
+        let mut parser = Parser::new(Limits {
+            max_stanza_bytes: 512,
+            ..Limits::default()
+        });
+        parser.feed(HEADER.as_bytes());
+        parser.feed(format!("<message><body>{}</body></message>", "x".repeat(481)).as_bytes());
+        assert!(matches!(parser.next_event(), Ok(Some(Event::Open(_)))));
+        assert_eq!(parser.next_event(), Err(Error::TooLarge(512)));
+        let mut parser = Parser::new(Limits {
+            max_stanza_bytes: 512,
+            ..Limits::default()
+        });
+        parser.feed(HEADER.as_bytes());
+        parser.feed(format!("<message><body>{}</body></message>", "x".repeat(480)).as_bytes());
+        assert!(matches!(parser.next_event(), Ok(Some(Event::Open(_)))));
+        assert!(matches!(parser.next_event(), Ok(Some(Event::Stanza(_)))));
+    }
+
+    // Found by the fuzzer: a second XML declaration was accepted when it
+    // arrived in a read of its own.
+    #[test]
+    fn only_one_xml_declaration_whatever_the_segmentation() {
+        for chunks in [vec!["<?xml?><?xml?>"], vec!["<?xml?>", "<?xml?>"]] {
+            let chunks: Vec<&[u8]> = chunks.iter().map(|c| c.as_bytes()).collect();
+            assert_eq!(
+                parse_all(&chunks),
+                Err(Error::Restricted("processing instruction"))
+            );
+        }
+        assert_eq!(
+            parse_all(&[b"<?php x?>"]),
+            Err(Error::Restricted("processing instruction"))
+        );
+        assert!(parse_all(&[HEADER.as_bytes()]).is_ok());
+    }
+
+    // Found by the fuzzer: names that are not XML names were kept, and
+    // written back as broken XML.
+    #[test]
+    fn refuses_bad_names() {
+        for bad in [
+            "<a:b:c xmlns:a='u'/>",
+            "<a='b'/>",
+            "<a b&c='1'/>",
+            "<a: xmlns:a='u'/>",
+            "<:a/>",
+            "<a xml:='1'/>",
+            "<9a/>",
+        ] {
+            assert!(
+                matches!(
+                    first_error(bad),
+                    Error::NotWellFormed(_) | Error::BadNamespace(_)
+                ),
+                "{bad}"
             );
         }
     }
