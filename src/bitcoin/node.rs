@@ -50,7 +50,9 @@ pub struct Node {
 /// Errors that mean "no node right now" rather than "the node said no".
 pub fn is_outage(e: &CallError) -> bool {
     match &e.error {
-        RpcError::Unreachable(_) | RpcError::AuthRefused | RpcError::BadReply(_) => true,
+        RpcError::NotConnected(_) | RpcError::Unreachable(_) | RpcError::AuthRefused => true,
+        // The node answered, oddly: it is there.
+        RpcError::BadReply(_) => false,
         // -28: warming up (loading blocks, verifying); -18: wallet not loaded.
         RpcError::Rpc { code, .. } => *code == -28 || *code == -18,
     }
@@ -86,7 +88,8 @@ impl Node {
             RpcError::Rpc {
                 code: -3 | -5 | -6 | -8 | -13,
                 ..
-            }
+            } | RpcError::NotConnected(_)
+                | RpcError::AuthRefused
         )
     }
 
@@ -435,6 +438,11 @@ mod tests {
         assert!(!Node::is_definite_refusal(&err(RpcError::BadReply(
             "HTTP 500".into()
         ))));
-        assert!(!Node::is_definite_refusal(&err(RpcError::AuthRefused)));
+        // A request that never reached the node did nothing there.
+        assert!(Node::is_definite_refusal(&err(RpcError::NotConnected(
+            "connection refused".into()
+        ))));
+        // HTTP 401 is answered before the request is looked at.
+        assert!(Node::is_definite_refusal(&err(RpcError::AuthRefused)));
     }
 }

@@ -28,7 +28,9 @@ const SLOW_CALL: Duration = Duration::from_millis(500);
 /// request was sent and `BadReply` leave the outcome unknown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RpcError {
-    /// No connection, a timeout, or a connection lost mid-call.
+    /// No connection could be made: the request never reached the node.
+    NotConnected(String),
+    /// A timeout or a connection lost mid-call: the node may have acted.
     Unreachable(String),
     /// HTTP 401: wrong user/password or stale cookie.
     AuthRefused,
@@ -41,7 +43,8 @@ pub enum RpcError {
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RpcError::Unreachable(why) => write!(f, "node unreachable: {why}"),
+            RpcError::NotConnected(why) => write!(f, "node unreachable: {why}"),
+            RpcError::Unreachable(why) => write!(f, "no clear answer from the node: {why}"),
             RpcError::AuthRefused => {
                 write!(f, "authentication refused (check user/password or cookie)")
             }
@@ -132,7 +135,7 @@ impl Client {
             Credentials::Cookie { path, header } => {
                 if reload || header.is_none() {
                     let text = std::fs::read_to_string(&*path).map_err(|e| {
-                        RpcError::Unreachable(format!(
+                        RpcError::NotConnected(format!(
                             "cannot read the cookie file {}: {e}",
                             path.display()
                         ))
@@ -187,7 +190,7 @@ impl Client {
             .header("Authorization", &authorization)
             .header("Content-Type", "application/json")
             .send(body.as_bytes())
-            .map_err(|e| RpcError::Unreachable(e.to_string()))?;
+            .map_err(classify)?;
         let status = response.status().as_u16();
         if status == 401 || status == 403 {
             return Err(RpcError::AuthRefused);
@@ -199,6 +202,26 @@ impl Client {
             .read_to_string()
             .map_err(|e| RpcError::Unreachable(format!("reading the reply: {e}")))?;
         parse_reply(status, &text)
+    }
+}
+
+/// Tells a request that never left (nothing can have happened on the
+/// node) from one whose fate is unknown.
+fn classify(e: ureq::Error) -> RpcError {
+    use ureq::Timeout;
+    let not_sent = match &e {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+        ),
+        _ => false,
+    };
+    if not_sent {
+        RpcError::NotConnected(e.to_string())
+    } else {
+        RpcError::Unreachable(e.to_string())
     }
 }
 
@@ -303,7 +326,7 @@ mod tests {
     fn errors_say_the_method_first() {
         let e = CallError {
             method: "getnewaddress".to_owned(),
-            error: RpcError::Unreachable("connection refused".to_owned()),
+            error: RpcError::NotConnected("connection refused".to_owned()),
         };
         assert_eq!(
             e.to_string(),

@@ -156,7 +156,7 @@ fn to_gateway(
         Match::Command("balance", _) => vec![balance(gateway, lang, user)],
         Match::Command("address", _) => vec![new_address(gateway, lang, user, out)],
         Match::Command("pay", args) => pay(gateway, turn, user, None, args),
-        Match::Command("confirm", code) => confirm(gateway, lang, user, code, out),
+        Match::Command("confirm", code) => confirm(gateway, lang, user, code, true, out),
         Match::Command("cancel", code) => cancel(gateway, lang, user, code),
         Match::Command("history", _) => vec![history(gateway, lang, user, None)],
         Match::Command("language", code) => vec![language(gateway, lang, user, code)],
@@ -218,7 +218,7 @@ fn to_contact(
         Match::Command("help", _) | Match::Empty => vec![contact_help(gateway, lang, turn)],
         Match::Command("pay", args) => pay(gateway, turn, user, Some(target), args),
         Match::Command("history", _) => vec![history(gateway, lang, user, Some(target))],
-        Match::Command("confirm", code) => confirm(gateway, lang, user, code, out),
+        Match::Command("confirm", code) => confirm(gateway, lang, user, code, true, out),
         Match::Command("cancel", code) => cancel(gateway, lang, user, code),
         Match::Ambiguous(candidates) => vec![ambiguous(gateway, lang, body, &candidates)],
         Match::Command(..) | Match::Unknown(_) => {
@@ -454,11 +454,14 @@ fn pending_list(gateway: &Gateway, lang: &str, user: &User) -> String {
     text
 }
 
+/// `confirm [code]`. With `living`, a withdrawal under way is announced
+/// by a message of its own (corrected as it confirms) instead of a reply.
 pub(crate) fn confirm(
     gateway: &mut Gateway,
     lang: &str,
     user: &User,
     code: &str,
+    living: bool,
     out: &mut Vec<Element>,
 ) -> Vec<String> {
     let code = code.split_whitespace().next().unwrap_or_default();
@@ -487,15 +490,26 @@ pub(crate) fn confirm(
             if let Some(me) = fresh(gateway) {
                 presence::send_balance(gateway, &me, out);
             }
+            // A withdrawal under way is told by a living message that
+            // later news corrects (confirmations, reconciliation).
+            if let (true, Outcome::Sent { order, .. } | Outcome::Unknown(order)) =
+                (living, &outcome)
+            {
+                crate::wallet::withdrawals::announce(gateway, order, &text, out);
+                return Vec::new();
+            }
             text
         }
         Confirmed::AlreadyDone(_) => gateway.text(lang, "confirm-already", &[]),
         Confirmed::Expired(_) => gateway.text(lang, "confirm-expired", &[]),
         Confirmed::Cancelled(_) => gateway.text(lang, "confirm-cancelled", &[]),
-        Confirmed::WrongCode { left: 0 } => gateway.text(lang, "confirm-wrong-cancelled", &[]),
-        Confirmed::WrongCode { left } => {
+        Confirmed::WrongCode { left: Some(0) } => {
+            gateway.text(lang, "confirm-wrong-cancelled", &[])
+        }
+        Confirmed::WrongCode { left: Some(left) } => {
             gateway.text(lang, "confirm-wrong", &[("left", &left.to_string())])
         }
+        Confirmed::WrongCode { left: None } => gateway.text(lang, "confirm-wrong-none", &[]),
         Confirmed::Refused(r) => render::refusal(
             &gateway.catalogs,
             lang,
@@ -515,8 +529,9 @@ fn withdrawal_text(gateway: &Gateway, lang: &str, user: &User, outcome: &Outcome
         .map_or(user.balance, |u| u.balance);
     match outcome {
         Outcome::Sent { order, txid, fee } => {
+            let sent = crate::wallet::withdrawals::net_amount(order, *fee);
             let args = [
-                ("amount", order.amount.to_string()),
+                ("amount", sent.to_string()),
                 ("recipient", order.recipient.clone()),
                 ("txid", txid.clone()),
                 ("fee", fee.unwrap_or_default().to_string()),
@@ -536,6 +551,7 @@ fn withdrawal_text(gateway: &Gateway, lang: &str, user: &User, outcome: &Outcome
             &[("message", &format!("{message}, code {code}"))],
         ),
         Outcome::Unknown(_) => gateway.text(lang, "withdraw-unknown", &[]),
+        Outcome::NodeDown(_) => gateway.text(lang, "withdraw-node-down", &[]),
         Outcome::Insufficient { balance, needed } => render::refusal(
             &gateway.catalogs,
             lang,

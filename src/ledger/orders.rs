@@ -91,10 +91,12 @@ pub struct Order {
     pub expires_at: i64,
     /// When the state last changed.
     pub updated_at: i64,
+    /// The chat message announcing it (a withdrawal's living message).
+    pub message_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
-                       comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at";
+                       comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at, message_id";
 
 fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
     Ok(Order {
@@ -117,6 +119,7 @@ fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
         expires_at: r.get(12)?,
         subtract_fee: r.get(13)?,
         updated_at: r.get(14)?,
+        message_id: r.get(15)?,
     })
 }
 
@@ -355,6 +358,18 @@ impl Ledger {
             .query_map([], order_from_row)
             .context("cannot list orders")?;
         rows.collect::<Result<_, _>>().context("cannot list orders")
+    }
+
+    /// Remembers the chat message announcing a withdrawal, so that later
+    /// news corrects it in place.
+    pub fn set_order_message(&mut self, id: i64, message_id: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE orders SET message_id = ?1 WHERE id = ?2",
+                params![message_id, id],
+            )
+            .context("cannot update an order")?;
+        Ok(())
     }
 
     pub fn mark_confirmed(&mut self, id: i64) -> Result<(), LedgerError> {

@@ -36,10 +36,19 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
         Err(e) => log::error!("{e}"),
     }
     for result in withdrawals::reconcile(gateway, out) {
-        let (order, key, txid) = match &result {
-            Reconciled::Sent { order, txid } => (order, "withdraw-reconciled-sent", txid.clone()),
-            Reconciled::NotSent(order) => (order, "withdraw-reconciled-not-sent", String::new()),
-            Reconciled::Settled { .. } => continue,
+        let (order, key, txid, fee) = match &result {
+            Reconciled::Sent { order, txid } => {
+                (order, "withdraw-reconciled-sent", txid.clone(), None)
+            }
+            Reconciled::NotSent(order) => {
+                (order, "withdraw-reconciled-not-sent", String::new(), None)
+            }
+            Reconciled::Settled { order, fee } => (
+                order,
+                "withdraw-settled",
+                order.txid.clone().unwrap_or_default(),
+                Some(*fee),
+            ),
         };
         let Some(user) = withdrawals::owner(gateway, order) else {
             continue;
@@ -49,13 +58,14 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
             lang,
             key,
             &[
-                ("amount", &order.amount.to_string()),
+                ("amount", &withdrawals::net_amount(order, fee).to_string()),
                 ("recipient", &order.recipient),
                 ("txid", &txid),
+                ("fee", &fee.unwrap_or_default().to_string()),
                 ("balance", &user.balance.to_string()),
             ],
         );
-        out.push(crate::bot::chat(&gateway.jid, &user.jid, lang, &text));
+        withdrawals::announce(gateway, order, &text, out);
         crate::presence::send_balance(gateway, &user, out);
     }
     if new_block {

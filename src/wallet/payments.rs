@@ -298,9 +298,10 @@ pub enum Confirmed {
     Expired(Order),
     Cancelled(Order),
     /// No such code for this user: `left` tries before the user's
-    /// waiting orders are cancelled (0: they just were).
+    /// waiting orders are cancelled (0: they just were; `None`: the user
+    /// has no waiting orders).
     WrongCode {
-        left: i64,
+        left: Option<i64>,
     },
     /// The payment could not be made: funds or recipient.
     Refused(Refusal),
@@ -349,18 +350,12 @@ fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
                     user.username,
                     cancelled.len()
                 );
-                return Confirmed::WrongCode { left: 0 };
+                return Confirmed::WrongCode { left: Some(0) };
             }
-            let worst = gateway
-                .ledger
-                .pending_orders(user.id)
-                .unwrap_or_default()
-                .iter()
-                .map(|o| o.wrong_codes)
-                .max()
-                .unwrap_or(0);
+            let pending = gateway.ledger.pending_orders(user.id).unwrap_or_default();
+            let worst = pending.iter().map(|o| o.wrong_codes).max();
             Confirmed::WrongCode {
-                left: (limit - worst).max(1),
+                left: worst.map(|w| (limit - w).max(1)),
             }
         }
         Err(e) => {

@@ -59,6 +59,9 @@ pub enum Outcome {
     /// The node did not answer clearly; the funds stay held until
     /// reconciliation tells whether it was sent.
     Unknown(Order),
+    /// The node could not be reached: nothing was sent, the hold is
+    /// released.
+    NodeDown(Order),
     Insufficient {
         balance: Sats,
         needed: Sats,
@@ -125,16 +128,15 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
             }
         }
         Err(e) if Node::is_definite_refusal(&e) => {
-            let (code, message) = match &e.error {
-                crate::bitcoin::rpc::RpcError::Rpc { code, message } => (*code, message.clone()),
-                _ => (0, e.to_string()),
-            };
             log::warn!("order {}: refused by the node: {e}", order.id);
             match gateway.ledger.fail_withdrawal(order, &[State::Sending]) {
-                Ok(_) => Outcome::Refused {
-                    order: order.clone(),
-                    code,
-                    message,
+                Ok(_) => match &e.error {
+                    crate::bitcoin::rpc::RpcError::Rpc { code, message } => Outcome::Refused {
+                        order: order.clone(),
+                        code: *code,
+                        message: message.clone(),
+                    },
+                    _ => Outcome::NodeDown(order.clone()),
                 },
                 Err(err) => {
                     log::error!("order {}: cannot release: {err:?}", order.id);
@@ -268,6 +270,42 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
     results
 }
 
+/// Tells the owner of a withdrawal its news: the first time as a new
+/// message, then as corrections of it (XEP-0308).
+pub fn announce(gateway: &mut Gateway, order: &Order, text: &str, out: &mut Vec<Element>) {
+    let Some(user) = owner(gateway, order) else {
+        return;
+    };
+    let original = gateway
+        .ledger
+        .order(order.id)
+        .ok()
+        .flatten()
+        .and_then(|o| o.message_id);
+    let id = format!("wd-{}-{}", order.id, crate::ledger::now());
+    out.push(crate::wallet::deposits::living_message(
+        &gateway.jid,
+        &user.jid,
+        &id,
+        original.as_deref(),
+        text,
+    ));
+    if original.is_none() {
+        if let Err(e) = gateway.ledger.set_order_message(order.id, &id) {
+            log::error!("{e}");
+        }
+    }
+}
+
+/// What the recipient of a withdrawal got: the amount, or with `pay all`
+/// the amount less the fee.
+pub fn net_amount(order: &Order, fee: Option<Sats>) -> Sats {
+    match (order.subtract_fee, fee) {
+        (true, Some(fee)) => Sats(order.amount.0 - fee.0),
+        _ => order.amount,
+    }
+}
+
 /// The user an order belongs to.
 pub fn owner(gateway: &Gateway, order: &Order) -> Option<User> {
     gateway.ledger.user_by_id(order.user_id).ok().flatten()
@@ -290,10 +328,35 @@ pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
         let Some(txid) = order.txid.clone() else {
             continue;
         };
+        let required = gateway.config.bitcoin.confirmations;
         match gateway.node.sent_fee(&txid) {
-            Ok((_, confirmations)) if confirmations > 0 => {
-                if let Err(e) = gateway.ledger.mark_confirmed(order.id) {
-                    log::error!("{e}");
+            Ok((fee, confirmations)) if confirmations > 0 => {
+                let fee = order.fee.unwrap_or(fee);
+                let lang = owner(gateway, &order)
+                    .map(|u| crate::wallet::deposits::user_lang(gateway, &u))
+                    .unwrap_or("en");
+                let done = confirmations >= required;
+                let text = gateway.text(
+                    lang,
+                    if done {
+                        "withdraw-confirmed"
+                    } else {
+                        "withdraw-confirming"
+                    },
+                    &[
+                        ("amount", &net_amount(&order, Some(fee)).to_string()),
+                        ("recipient", &order.recipient),
+                        ("txid", &txid),
+                        ("fee", &fee.to_string()),
+                        ("confirmations", &confirmations.to_string()),
+                        ("required", &required.to_string()),
+                    ],
+                );
+                announce(gateway, &order, &text, out);
+                if done {
+                    if let Err(e) = gateway.ledger.mark_confirmed(order.id) {
+                        log::error!("{e}");
+                    }
                 }
             }
             Ok(_) => match gateway.ledger.block_without_confirmation(order.id, limit) {

@@ -478,7 +478,7 @@ fn pay_confirm(
     let Some(code) = session.data.get("code").cloned() else {
         return done_note("error", t(gw, ctx, "internal-error"));
     };
-    let texts = bot::confirm(gw, ctx.lang, ctx.user, &code, out);
+    let texts = bot::confirm(gw, ctx.lang, ctx.user, &code, false, out);
     done_note("info", texts.join("\n"))
 }
 
@@ -585,7 +585,7 @@ fn pending_cancel(
             .get("cancel")
             .is_some_and(|c| c.iter().any(|x| x == confirm))
     {
-        texts.extend(bot::confirm(gw, ctx.lang, ctx.user, confirm, out));
+        texts.extend(bot::confirm(gw, ctx.lang, ctx.user, confirm, false, out));
     }
     if texts.is_empty() {
         texts.push(t(gw, ctx, "adhoc-nothing-done"));
