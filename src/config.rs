@@ -122,6 +122,8 @@ pub struct MainConfig {
     pub max_wrong_codes: i64,
     /// A payment recap warns when the balance left falls under this.
     pub low_balance_warning: Sats,
+    /// Withdrawals, all users together, per hour; 0: no limit.
+    pub max_withdrawals_per_hour: u32,
     /// Stanzas one JID may send at once (0: no limit), and per second.
     pub rate_burst: u32,
     pub rate_per_second: u32,
@@ -190,6 +192,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "low_balance_warning",
             "rate_burst",
             "rate_per_second",
+            "max_withdrawals_per_hour",
         ],
     ),
 ];
@@ -575,6 +578,13 @@ impl Config {
                     "main program",
                     "low_balance_warning",
                     Sats(10_000),
+                )?,
+                max_withdrawals_per_hour: o.number(
+                    "main program",
+                    "max_withdrawals_per_hour",
+                    0,
+                    0,
+                    1_000_000,
                 )?,
                 rate_burst: o.number("main program", "rate_burst", 30, 0, 100_000)?,
                 rate_per_second: o.number("main program", "rate_per_second", 5, 1, 100_000)?,

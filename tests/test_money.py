@@ -1057,3 +1057,28 @@ def test_the_nodes_own_insufficient_funds_then_the_audit_freezes(world_factory):
     code = code_of(ask(alice, GATEWAY, "pay 1 bob"))
     assert ask(alice, GATEWAY, f"confirm {code}") == "Paid 1 BTC to bob. Your balance is 9 BTC."
     assert wallet_balance(world.node) == sats("1.5")
+
+
+def test_the_hourly_withdrawal_limit_refuses_and_alerts_once(world_factory):
+    world = world_factory(extra_config="\n[main program]\nmax_withdrawals_per_hour = 1\n")
+    alice = funded_alice(world)
+    admin = world.client("admin")
+    dest = world.payer.rpc("getnewaddress", "x")
+
+    first = code_of(ask(alice, GATEWAY, f"pay 0.1 {dest}"))
+    second = code_of(ask(alice, GATEWAY, f"pay 0.2 {dest}"))
+    assert ask(alice, GATEWAY, f"confirm {first}").startswith("Sent 0.1 BTC")
+    limited = ("Withdrawals are paused for a while: the gateway's hourly limit is reached. "
+               "Your payment is still waiting; confirm it again later. Payments to users "
+               "still work.")
+    assert ask(alice, GATEWAY, f"confirm {second}") == limited
+    assert order_row(world.daemon, second)["state"] == "pending"
+    assert body(admin.wait_message(GATEWAY, timeout=10)) == (
+        "The limit of 1 withdrawals per hour is reached; further withdrawals are refused "
+        "until the hour has passed.")
+    # Told once, not at every refusal.
+    assert ask(alice, GATEWAY, f"confirm {second}") == limited
+    time.sleep(1)
+    assert messages_from(admin, GATEWAY) == []
+    assert len(order_sends(world.node, order_row(world.daemon, first)["id"])) == 1
+    assert order_sends(world.node, order_row(world.daemon, second)["id"]) == []

@@ -563,6 +563,7 @@ fn withdrawal_text(gateway: &Gateway, lang: &str, user: &User, outcome: &Outcome
             "",
         ),
         Outcome::Frozen => gateway.text(lang, "pay-frozen", &[]),
+        Outcome::RateLimited => gateway.text(lang, "withdraw-rate-limited", &[]),
         Outcome::AlreadyDone(_) => gateway.text(lang, "confirm-already", &[]),
         Outcome::Internal => gateway.text(lang, "internal-error", &[]),
     }

@@ -360,6 +360,18 @@ impl Ledger {
         rows.collect::<Result<_, _>>().context("cannot list orders")
     }
 
+    /// Withdrawals handed towards the node since `since` (held or
+    /// further), all users together.
+    pub fn withdrawals_since(&self, since: i64) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM ledger WHERE kind = 'hold' AND created_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )
+            .context("cannot count withdrawals")
+    }
+
     /// Remembers the chat message announcing a withdrawal, so that later
     /// news corrects it in place.
     pub fn set_order_message(&mut self, id: i64, message_id: &str) -> Result<(), LedgerError> {

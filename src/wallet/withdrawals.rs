@@ -67,13 +67,55 @@ pub enum Outcome {
         needed: Sats,
     },
     Frozen,
+    /// The global limit of withdrawals per hour is reached.
+    RateLimited,
     AlreadyDone(Order),
     Internal,
+}
+
+/// `state` row: when the admins were last told the hourly limit was hit.
+const LIMIT_ALERTED: &str = "withdrawal_limit_alerted";
+
+/// Whether the global hourly limit of withdrawals is reached; the admins
+/// are told once an hour while it is.
+fn over_hourly_limit(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
+    let limit = i64::from(gateway.config.main.max_withdrawals_per_hour);
+    if limit == 0 {
+        return false;
+    }
+    let now = crate::ledger::now();
+    let count = match gateway.ledger.withdrawals_since(now - 3600) {
+        Ok(n) => n,
+        Err(e) => {
+            log::error!("{e}");
+            // Unknown: refuse rather than risk a run of withdrawals.
+            return true;
+        }
+    };
+    if count < limit {
+        return false;
+    }
+    let alerted: i64 = gateway
+        .ledger
+        .state(LIMIT_ALERTED)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if alerted < now - 3600 {
+        let _ = gateway.ledger.set_state(LIMIT_ALERTED, &now.to_string());
+        let limit = limit.to_string();
+        crate::wallet::alert_admins(gateway, "admin-withdrawal-limit", &[("limit", &limit)], out);
+    }
+    true
 }
 
 pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> Outcome {
     if gateway.is_frozen() {
         return Outcome::Frozen;
+    }
+    if over_hourly_limit(gateway, out) {
+        return Outcome::RateLimited;
     }
     match gateway.ledger.hold_withdrawal(order) {
         Ok(true) => {}
