@@ -1082,3 +1082,43 @@ def test_the_hourly_withdrawal_limit_refuses_and_alerts_once(world_factory):
     assert messages_from(admin, GATEWAY) == []
     assert len(order_sends(world.node, order_row(world.daemon, first)["id"])) == 1
     assert order_sends(world.node, order_row(world.daemon, second)["id"]) == []
+
+
+def test_an_encrypted_wallet_is_unlocked_for_each_withdrawal(world_factory, tmp_path):
+    passphrase_file = tmp_path / "wallet-passphrase"
+    passphrase_file.write_text("correct horse battery staple\n")
+    world = world_factory(extra_config=f"\n[bitcoin]\npassphrase_file = {passphrase_file}\n")
+    alice = funded_alice(world)
+    dest = world.payer.rpc("getnewaddress", "x")
+
+    # encryptwallet shuts this node down; it comes back encrypted and locked.
+    node = world.node
+    try:
+        node.rpc("encryptwallet", "correct horse battery staple")
+    except (testbed.RpcError, OSError):
+        pass
+    node.proc.wait(30)
+    node.proc = None
+    node.start()
+    world.wait_synced()
+    with pytest.raises(testbed.RpcError) as locked:
+        node.rpc("sendtoaddress", dest, 0.01)
+    assert locked.value.code == -13
+
+    code = code_of(ask(alice, GATEWAY, f"pay 0.1 {dest}"))
+    reply = ask(alice, GATEWAY, f"confirm {code}", timeout=3 * RPC_TIMEOUT + 5)
+    assert reply.startswith("Sent 0.1 BTC"), reply
+    assert len(order_sends(node, order_row(world.daemon, code)["id"])) == 1
+
+    # A wrong passphrase: nothing is sent and the funds are free again.
+    passphrase_file.write_text("wrong\n")
+    before = balance_of(alice)
+    code = code_of(ask(alice, GATEWAY, f"pay 0.1 {dest}"))
+    reply = ask(alice, GATEWAY, f"confirm {code}", timeout=3 * RPC_TIMEOUT + 5)
+    assert reply.startswith("The Bitcoin node refused this withdrawal (cannot unlock the wallet"), reply
+    assert "code -13" in reply
+    assert balance_of(alice) == before
+    assert order_row(world.daemon, code)["state"] == "failed"
+    assert order_sends(node, order_row(world.daemon, code)["id"]) == []
+    # The passphrase never reaches the log.
+    assert "correct horse" not in world.daemon.log.text()
