@@ -617,7 +617,8 @@ pub(crate) fn cancel(gateway: &mut Gateway, lang: &str, user: &User, code: &str)
 }
 
 /// `language [code]`: shows or sets the language of the user's replies
-/// (the stanza's own xml:lang still wins); `language default` forgets it.
+/// (it then wins over the client's xml:lang); `language default` forgets
+/// it.
 pub(crate) fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &str) -> String {
     let available: Vec<&str> = gateway.catalogs.languages().collect();
     let list = available.join(", ");

@@ -10,6 +10,7 @@
 use crate::amount::Sats;
 use crate::bot;
 use crate::gateway::Gateway;
+use crate::ledger::orders::State;
 use crate::ledger::User;
 use crate::router::{IqHandler, IqResult, Request};
 use crate::wallet::payments::{self, Amount};
@@ -119,6 +120,8 @@ pub struct Session {
     node: &'static str,
     owner: String,
     stage: usize,
+    /// The last form sent offered `complete` (not `next`).
+    last: bool,
     expires: Instant,
     /// Values kept between stages (an order's code).
     data: HashMap<&'static str, String>,
@@ -146,7 +149,8 @@ impl Sessions {
 }
 
 struct Ctx<'a> {
-    user: &'a User,
+    /// `None` only for an admin without a wallet, running admin commands.
+    user: Option<&'a User>,
     lang: &'static str,
     jid: String,
 }
@@ -173,14 +177,14 @@ fn done_note(kind: &'static str, text: String) -> Step {
 
 /// The commands `sender` may run, for disco#items.
 pub fn items(gateway: &Gateway, request: &Request) -> Vec<Element> {
-    let Some(user) = request.sender(gateway) else {
-        return Vec::new();
-    };
+    let registered = request.sender(gateway).is_some();
     let admin = gateway.is_admin(&request.iq.from);
-    let _registered = user;
     COMMANDS
         .iter()
-        .filter(|c| c.access == Access::Registered || admin)
+        .filter(|c| match c.access {
+            Access::Registered => registered,
+            Access::Admin => admin,
+        })
         .map(|c| {
             Element::new("item", ns::DISCO_ITEMS)
                 .attr("jid", &gateway.jid.to_string())
@@ -219,22 +223,29 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
         .iq
         .payload
         .ok_or_else(|| StanzaError::new(Condition::BadRequest))?;
+    let lang = request.lang(gateway);
     let node = payload.get_attr("node").unwrap_or_default();
     let Some(command) = COMMANDS.iter().find(|c| c.node == node) else {
         return Err(StanzaError::with_text(
             Condition::ItemNotFound,
-            format!("no such command: {node}"),
+            gateway.text(lang, "adhoc-no-such-command", &[("command", node)]),
         ));
     };
-    let Some(user) = request.sender(gateway).cloned() else {
-        return Err(StanzaError::with_text(
-            Condition::RegistrationRequired,
-            gateway.text(request.lang(gateway), "not-registered", &[]),
-        ));
-    };
-    if command.access == Access::Admin && !gateway.is_admin(&request.iq.from) {
-        log::warn!("{} tried the admin command {node}", request.iq.from);
-        return Err(StanzaError::new(Condition::Forbidden));
+    let user = request.sender(gateway).cloned();
+    let admin = gateway.is_admin(&request.iq.from);
+    match command.access {
+        // Admins need no wallet to look after the gateway.
+        Access::Admin if !admin => {
+            log::warn!("{} tried the admin command {node}", request.iq.from);
+            return Err(StanzaError::new(Condition::Forbidden));
+        }
+        Access::Registered if user.is_none() => {
+            return Err(StanzaError::with_text(
+                Condition::RegistrationRequired,
+                gateway.text(lang, "not-registered", &[]),
+            ));
+        }
+        _ => {}
     }
     let action = payload.get_attr("action").unwrap_or("execute");
     if !matches!(action, "execute" | "next" | "complete" | "prev" | "cancel") {
@@ -244,33 +255,32 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
     gateway.adhoc.expire(now);
     let from = request.iq.from.to_string();
     let ctx = Ctx {
-        user: &user,
-        lang: request.lang(gateway),
+        user: user.as_ref(),
+        lang,
         jid: from.clone(),
     };
     let (sid, mut session) = match payload.get_attr("sessionid") {
-        Some(sid) => match gateway.adhoc.map.remove(sid) {
-            Some(s) if s.owner == from && s.node == command.node => (sid.to_owned(), s),
-            Some(s) => {
-                // Not theirs: put it back, untouched.
-                gateway.adhoc.map.insert(sid.to_owned(), s);
-                return Err(error(Condition::BadRequest, "bad-sessionid"));
+        Some(sid) => match gateway.adhoc.map.get(sid) {
+            Some(s) if s.owner == from && s.node == command.node => {
+                // Checked before the session is taken out, so that a bad
+                // action leaves it usable.
+                let offered = match action {
+                    "prev" => s.stage >= 2,
+                    "complete" => s.last,
+                    "next" => !s.last,
+                    _ => true,
+                };
+                if !offered {
+                    return Err(error(Condition::BadRequest, "bad-action"));
+                }
+                let s = gateway.adhoc.map.remove(sid).expect("just found");
+                (sid.to_owned(), s)
             }
-            None => return Err(error(Condition::BadRequest, "bad-sessionid")),
+            _ => return Err(error(Condition::BadRequest, "bad-sessionid")),
         },
         None => {
-            let bare = request.iq.from.bare().to_string();
-            let mine = gateway
-                .adhoc
-                .map
-                .values()
-                .filter(|s| s.owner.split('/').next() == Some(bare.as_str()))
-                .count();
-            if mine >= MAX_SESSIONS_PER_USER {
-                return Err(StanzaError::with_text(
-                    Condition::ResourceConstraint,
-                    "too many command sessions; finish or cancel one",
-                ));
+            if command.steps.len() > 1 {
+                make_room(&mut gateway.adhoc, &request.iq.from.bare().to_string());
             }
             gateway.adhoc.next_id += 1;
             let sid = format!("{}-{:x}", command.node, gateway.adhoc.next_id);
@@ -278,6 +288,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
                 node: command.node,
                 owner: from.clone(),
                 stage: 0,
+                last: false,
                 expires: now + SESSION_LIFETIME,
                 data: HashMap::new(),
             };
@@ -290,16 +301,17 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
             .attr("sessionid", &sid)
             .attr("status", status)
     };
-    if action == "cancel" {
-        if let Some(code) = session.data.get("code") {
-            let _ = payments::cancel(gateway, &user, code);
+    // Leaving the recap (cancel, or back to the first form) drops the
+    // order it made: nothing is left waiting behind the user's back.
+    if matches!(action, "cancel" | "prev") {
+        if let (Some(code), Some(user)) = (session.data.remove("code"), &user) {
+            let _ = payments::cancel(gateway, user, &code);
         }
+    }
+    if action == "cancel" {
         return Ok(Some(reply("canceled")));
     }
     if action == "prev" {
-        if session.stage < 2 {
-            return Err(error(Condition::BadRequest, "bad-action"));
-        }
         session.stage -= 2;
     }
     let submitted = payload
@@ -313,6 +325,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
     match step(gateway, &ctx, &mut session, &submitted, out) {
         Step::Form { x, last } => {
             session.stage += 1;
+            session.last = last;
             session.expires = now + SESSION_LIFETIME;
             let mut actions = Element::new("actions", ns::COMMANDS);
             if last {
@@ -346,6 +359,31 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
     }
 }
 
+/// Keeps a user under the bound of open sessions by forgetting their
+/// oldest one: an abandoned form must not lock them out.
+fn make_room(sessions: &mut Sessions, bare: &str) {
+    let mine = |s: &Session| s.owner.split('/').next() == Some(bare);
+    while sessions.map.values().filter(|s| mine(s)).count() >= MAX_SESSIONS_PER_USER {
+        let oldest = sessions
+            .map
+            .iter()
+            .filter(|(_, s)| mine(s))
+            .min_by_key(|(_, s)| s.expires)
+            .map(|(id, _)| id.clone());
+        match oldest {
+            Some(id) => {
+                sessions.map.remove(&id);
+            }
+            None => break,
+        }
+    }
+}
+
+/// The reply to a user command run by an admin without a wallet.
+fn not_registered(gw: &Gateway, ctx: &Ctx) -> Step {
+    done_note("error", t(gw, ctx, "not-registered"))
+}
+
 fn t(gateway: &Gateway, ctx: &Ctx, key: &str) -> String {
     gateway.text(ctx.lang, key, &[])
 }
@@ -357,7 +395,10 @@ fn balance(
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    done_note("info", bot::balance(gw, ctx.lang, ctx.user))
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
+    done_note("info", bot::balance(gw, ctx.lang, user))
 }
 
 fn address(
@@ -367,7 +408,10 @@ fn address(
     _: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
-    let text = bot::new_address(gw, ctx.lang, ctx.user, out);
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
+    let text = bot::new_address(gw, ctx.lang, user, out);
     done_note("info", text)
 }
 
@@ -418,6 +462,9 @@ fn pay_recap(
     values: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
     let lang = ctx.lang;
     let chain = gw.node.network().chain_name();
     let amount_text = form::value(values, "amount");
@@ -448,7 +495,7 @@ fn pay_recap(
     };
     let comment = form::value(values, "comment");
     let comment = (!comment.is_empty()).then_some(comment);
-    match payments::create(gw, ctx.user, amount, &target, comment) {
+    match payments::create(gw, user, amount, &target, comment) {
         Ok(recap) => {
             let text = bot::recap_text(gw, lang, &recap);
             session.data.insert("code", recap.order.code.clone());
@@ -456,7 +503,7 @@ fn pay_recap(
                 x: Form::new("form")
                     .title(&t(gw, ctx, "adhoc-pay"))
                     .instructions(&t(gw, ctx, "adhoc-pay-confirm"))
-                    .field("recap", "fixed", "", &[&text])
+                    .fixed_lines(&text)
                     .build(),
                 last: true,
             }
@@ -475,11 +522,27 @@ fn pay_confirm(
     _: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
     let Some(code) = session.data.get("code").cloned() else {
         return done_note("error", t(gw, ctx, "internal-error"));
     };
-    let texts = bot::confirm(gw, ctx.lang, ctx.user, &code, false, out);
-    done_note("info", texts.join("\n"))
+    let texts = bot::confirm(gw, ctx.lang, user, &code, false, out);
+    // Whatever left the pending state was carried out (or is being);
+    // anything else is a refusal and says so as an error.
+    let state = gw
+        .ledger
+        .order_by_code(user.id, &code)
+        .ok()
+        .flatten()
+        .map(|o| o.state);
+    let kind = match state {
+        Some(State::Done | State::Held | State::Sending | State::Sent | State::Settled) => "info",
+        Some(State::Unknown) => "warn",
+        _ => "error",
+    };
+    done_note(kind, texts.join("\n"))
 }
 
 fn history(
@@ -489,7 +552,10 @@ fn history(
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    let entries = match gw.ledger.history(ctx.user.id, None, 20) {
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
+    let entries = match gw.ledger.history(user.id, None, 20) {
         Ok(e) => e,
         Err(e) => {
             log::error!("{e}");
@@ -532,7 +598,10 @@ fn pending_form(
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    let orders = gw.ledger.pending_orders(ctx.user.id).unwrap_or_default();
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
+    let orders = gw.ledger.pending_orders(user.id).unwrap_or_default();
     if orders.is_empty() {
         return done_note("info", t(gw, ctx, "no-pending"));
     }
@@ -575,9 +644,12 @@ fn pending_cancel(
     values: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
     let mut texts = Vec::new();
     for code in values.get("cancel").into_iter().flatten() {
-        texts.extend(bot::cancel(gw, ctx.lang, ctx.user, code));
+        texts.extend(bot::cancel(gw, ctx.lang, user, code));
     }
     let confirm = form::value(values, "confirm");
     if !confirm.is_empty()
@@ -585,7 +657,7 @@ fn pending_cancel(
             .get("cancel")
             .is_some_and(|c| c.iter().any(|x| x == confirm))
     {
-        texts.extend(bot::confirm(gw, ctx.lang, ctx.user, confirm, false, out));
+        texts.extend(bot::confirm(gw, ctx.lang, user, confirm, false, out));
     }
     if texts.is_empty() {
         texts.push(t(gw, ctx, "adhoc-nothing-done"));
@@ -600,16 +672,15 @@ fn language_form(
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
     let options: Vec<(String, String)> = gw
         .catalogs
         .languages()
         .map(|l| (l.to_owned(), gw.text(l, "language-name", &[])))
         .collect();
-    let current = ctx
-        .user
-        .language
-        .clone()
-        .unwrap_or_else(|| ctx.lang.to_owned());
+    let current = user.language.clone().unwrap_or_else(|| ctx.lang.to_owned());
     Step::Form {
         x: Form::new("form")
             .title(&t(gw, ctx, "adhoc-language"))
@@ -632,7 +703,10 @@ fn language_set(
     values: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    let text = bot::language(gw, ctx.lang, ctx.user, form::value(values, "language"));
+    let Some(user) = ctx.user else {
+        return not_registered(gw, ctx);
+    };
+    let text = bot::language(gw, ctx.lang, user, form::value(values, "language"));
     done_note("info", text)
 }
 
@@ -717,10 +791,9 @@ fn audit_form(
 ) -> Step {
     log::info!("admin {} ran the audit", ctx.jid);
     let text = bot::audit_report(gw, ctx.lang);
-    let mut f =
-        Form::new("form")
-            .title(&t(gw, ctx, "adhoc-audit"))
-            .field("report", "fixed", "", &[&text]);
+    let mut f = Form::new("form")
+        .title(&t(gw, ctx, "adhoc-audit"))
+        .fixed_lines(&text);
     if gw.is_frozen() {
         f = f.field(
             "unfreeze",

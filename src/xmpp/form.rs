@@ -34,6 +34,22 @@ impl Form {
         self
     }
 
+    /// Text shown as it is: one `fixed` field a line, as XEP-0004 asks
+    /// (a fixed field's value should hold no newline).
+    /// Each gets a `var` of its own (`line1`, ...), optional for fixed
+    /// fields but handy for clients that key fields by name.
+    pub fn fixed_lines(mut self, text: &str) -> Form {
+        for (i, line) in text.lines().enumerate() {
+            self.x.push(
+                Element::new("field", ns::DATA)
+                    .attr("type", "fixed")
+                    .attr("var", &format!("line{}", i + 1))
+                    .child(Element::new("value", ns::DATA).text(line)),
+            );
+        }
+        self
+    }
+
     /// A required field.
     pub fn required(mut self, var: &str, kind: &str, label: &str, values: &[&str]) -> Form {
         self.x
