@@ -58,12 +58,21 @@ def run_in_foreground(daemon):
 def instructions(prosody, node, daemon):
     c2s = prosody.c2s_port
     gw = testbed.COMPONENT_JID
-    tries = "\n".join(f"      {command:<40} {what}" for command, what in (
+    cli = (f"{testbed.NODE_DIR}/bitcoin-cli -regtest -rpcport={node.rpc_port} "
+           f"-rpcuser={node.rpc_user} -rpcpassword={node.rpc_password}")
+    tries = "\n".join(f"      {command:<44} {what}" for command, what in (
+        (f"/msg {gw} hello", "the welcome says how to start"),
+        (f"/msg {gw} register alice", "your wallet, and a first deposit address"),
+        ("(accept the two contact requests)", "the gateway and your address"),
+        (f"/msg {gw} help", "every command"),
+        ("(in a shell) BITCOIN-CLI sendtoaddress ADDR 1", "a deposit: announced at once..."),
+        ("(in a shell) BITCOIN-CLI generate 1", "...and credited after a block"),
+        (f"/msg {gw} balance", ""),
+        (f"/msg {gw} pay 0.1 bob lunch", "then: confirm <code> (bob must register)"),
+        (f"/msg {gw} pay 0.2 ADDR2", "a withdrawal: recap with the fee, then confirm"),
+        (f"/msg {gw} history", ""),
         (f"/disco info {gw}", "service discovery: a bitcoin gateway"),
-        (f"/disco items {gw}", "what it offers you"),
-        (f"/serversoftware {gw}", "software version (XEP-0092)"),
-        (f"/lastactivity get {gw}", "uptime (XEP-0012)"),
-        (f"/msg {gw} help", "a chat with the gateway"),
+        (f"/cmd list {gw}", "the same as forms (XEP-0050)"),
     ))
     return f"""
 =====================================================================
@@ -84,9 +93,11 @@ def instructions(prosody, node, daemon):
     and type the password alice-pass.
  3. Try:
 {tries}
- 4. Drive the node yourself:
-      {testbed.NODE_DIR}/bitcoin-cli -regtest -rpcport={node.rpc_port} \\
-        -rpcuser={node.rpc_user} -rpcpassword={node.rpc_password} getblockcount
+ 4. BITCOIN-CLI above is the regtest node's client:
+      {cli}
+    ADDR is your deposit address (from register or address), ADDR2 any
+    other: BITCOIN-CLI getnewaddress. This demo has one node, so a deposit
+    is the node's wallet paying itself: fine to try, not how money flows.
 
  bitcoIM's log follows. Ctrl-C stops bitcoIM, bitcoind and Prosody.
 =====================================================================

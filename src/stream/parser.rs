@@ -527,16 +527,26 @@ fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Erro
     })
 }
 
-/// XML's NCName, close enough: a letter, `_` or any non-ASCII character,
-/// then those, digits, `-` and `.`. quick-xml does not check names, and
-/// the writer copies them as they are.
+/// XML 1.0's `NameStartChar`, less the colon.
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML's NCName (`NameStartChar` then `NameChar`s, no colon). quick-xml
+/// does not check names, and the writer copies them as they are.
 fn is_ncname(s: &str) -> bool {
     let mut chars = s.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
-    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
+    chars.next().is_some_and(is_name_start)
+        && chars.all(|c| {
+            is_name_start(c)
+                || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}'
+                    | '\u{203F}'..='\u{2040}')
+        })
 }
 
 /// A qualified name: an NCName, or two joined by one `:`.
@@ -925,6 +935,8 @@ mod tests {
             "<:a/>",
             "<a xml:='1'/>",
             "<9a/>",
+            "<a fro\u{FFFE}m='1'/>",
+            "<a\u{D7}/>",
         ] {
             assert!(
                 matches!(
