@@ -9,12 +9,10 @@
 
 use std::collections::HashMap;
 
-/// The embedded catalogs: (language, file text). English first: it is the
-/// fallback for every key.
-const SOURCES: &[(&str, &str)] = &[
-    ("en", include_str!("locales/en.txt")),
-    ("fr", include_str!("locales/fr.txt")),
-];
+/// The embedded catalogs: (language, file text), English first (it is the
+/// fallback for every key). build.rs lists every file of `locales/`, so
+/// adding a language is adding one file.
+const SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/locales.rs"));
 
 pub struct Catalogs {
     /// Same order as `SOURCES`.

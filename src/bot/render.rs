@@ -225,4 +225,105 @@ mod tests {
         );
         assert!(text.starts_with("At most 8 decimals"), "{text}");
     }
+
+    /// What a user reads for each amount they may type: the value for good
+    /// ones, the exact reply for bad ones (at least 30 inputs, as the spec
+    /// asks).
+    #[test]
+    fn every_amount_gets_its_exact_reply() {
+        let c = Catalogs::new();
+        let help = "Amounts: 0.5 or .25 (BTC, at most 8 decimals) or 5000 sat.";
+        let good: &[(&str, i64)] = &[
+            ("1", 100_000_000),
+            ("0.5", 50_000_000),
+            (".25", 25_000_000),
+            ("0.00000001", 1),
+            ("21000000", 2_100_000_000_000_000),
+            ("1.10000000", 110_000_000),
+            ("0.29", 29_000_000),
+            ("1000 sat", 1000),
+            ("1000sats", 1000),
+            ("1 SAT", 1),
+        ];
+        for (input, sats) in good {
+            assert_eq!(Sats::parse_user(input), Ok(Sats(*sats)), "{input}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("", "Give an amount, for example 0.001 or 5000 sat."),
+            ("-1", "An amount cannot be negative."),
+            ("-0.5", "An amount cannot be negative."),
+            ("0", "An amount must be more than zero."),
+            ("0.00000000", "An amount must be more than zero."),
+            ("0 sat", "An amount must be more than zero."),
+            (
+                "1e3",
+                "Write the amount in full (0.001), without an exponent.",
+            ),
+            (
+                "1.5E-3",
+                "Write the amount in full (0.001), without an exponent.",
+            ),
+            (
+                "0.000000001",
+                "At most 8 decimals: the smallest amount is 0.00000001 BTC (1 sat).",
+            ),
+            (
+                "1.123456789",
+                "At most 8 decimals: the smallest amount is 0.00000001 BTC (1 sat).",
+            ),
+            (
+                "21000000.00000001",
+                "That is more than the 21 million bitcoins that will ever exist.",
+            ),
+            (
+                "99999999999",
+                "That is more than the 21 million bitcoins that will ever exist.",
+            ),
+            (
+                "2100000000000001 sat",
+                "That is more than the 21 million bitcoins that will ever exist.",
+            ),
+            ("\u{0661}", "Write the amount with the digits 0 to 9."),
+            ("\u{FF11}.5", "Write the amount with the digits 0 to 9."),
+            ("0,5", "Use a dot as the decimal separator: 0.5, not 0,5."),
+            ("1,000", "Use a dot as the decimal separator: 0.5, not 0,5."),
+            (
+                "1.5 sat",
+                "Satoshis are whole: 1 sat is the smallest amount.",
+            ),
+            (
+                "+1",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+            (
+                "abc",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+            (
+                ".",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+            (
+                "1.2.3",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+            (
+                "0x10",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+            (
+                "NaN",
+                "An amount is a number of BTC (0.5, .25) or of satoshis (5000 sat).",
+            ),
+        ];
+        for (input, message) in bad {
+            let e = Sats::parse_user(input).expect_err(input);
+            assert_eq!(
+                refusal(&c, "en", &Refusal::Amount(e), "regtest"),
+                format!("{message} {help}"),
+                "{input:?}"
+            );
+        }
+        assert!(good.len() + bad.len() >= 30);
+    }
 }
