@@ -60,11 +60,20 @@ fn check_database(config: &Config) -> Line {
                 path.display()
             ),
         },
-        Err(e) => Line {
-            what: "database",
-            ok: false,
-            detail: e.to_string(),
-        },
+        Err(e) => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| ".".to_owned(), |d| d.display().to_string());
+            Line {
+                what: "database",
+                ok: false,
+                detail: format!(
+                    "{e}; fix: make {dir} exist and writable by the user bitcoIM runs as \
+                     (with the systemd unit: StateDirectory=bitcoim gives /var/lib/bitcoim)"
+                ),
+            }
+        }
     }
 }
 
@@ -81,14 +90,33 @@ fn check_bitcoind(config: &Config) -> Line {
             format!("{target}: chain {chain}, {blocks} blocks, wallet '{wallet}'"),
         ),
         Ok(Health::Unavailable(why)) => {
-            let hint = if why.contains("authentication") {
-                "; check [bitcoin] user/password or cookie"
+            let hint = if why.contains("cookie file") {
+                "; fix: let bitcoIM's user read it (add it to bitcoind's group and set \
+                 rpccookieperms=group in bitcoin.conf), or set [bitcoin] user and password"
+            } else if why.contains("authentication") {
+                "; fix: set [bitcoin] user/password to bitcoind's rpcauth credentials, or \
+                 cookie = the path of its .cookie file"
+            } else if why.contains("code -28") {
+                "; bitcoind is still starting: run --check again in a minute"
             } else {
-                "; is bitcoind running with server=1?"
+                "; fix: start bitcoind with server=1, and check [bitcoin] host and port"
             };
             (false, format!("{target}: {why}{hint}"))
         }
-        Err(e) => (false, format!("{target}: {e}")),
+        Err(e) => {
+            let text = e.to_string();
+            let hint = if text.contains("chain but [bitcoin] network") {
+                let chain = text
+                    .split('\'')
+                    .nth(1)
+                    .unwrap_or("the node's chain")
+                    .to_owned();
+                format!("; fix: set [bitcoin] network = {chain}, or point [bitcoin] port at the node of the right network")
+            } else {
+                String::new()
+            };
+            (false, format!("{target}: {text}{hint}"))
+        }
     };
     Line {
         what: "bitcoind",
@@ -100,35 +128,113 @@ fn check_bitcoind(config: &Config) -> Line {
 fn check_xmpp(config: &Config) -> Line {
     let x = &config.xmpp;
     let target = format!("{}:{}", x.server, x.port);
-    let addrs = match (x.server.as_str(), x.port).to_socket_addrs() {
-        Ok(a) => a.collect::<Vec<_>>(),
-        Err(e) => {
-            return Line {
-                what: "XMPP",
-                ok: false,
-                detail: format!("{target}: cannot resolve: {e}"),
-            }
+    let (ok, detail) = match handshake(config) {
+        Ok(()) => (true, format!("{target}: handshake accepted for {}", x.jid)),
+        Err(Refused::Conflict) => (
+            true,
+            format!(
+                "{target}: secret accepted, but another bitcoIM is connected as {} already",
+                x.jid
+            ),
+        ),
+        Err(Refused::Unreachable(why)) => (
+            false,
+            format!(
+                "{target}: {why}; fix: start the XMPP server with a component port \
+                 (Prosody: component_ports = {{ {} }}), or check [XMPP] server and port",
+                x.port
+            ),
+        ),
+        Err(Refused::Condition(condition, text)) => {
+            let hint = match condition.as_str() {
+                "not-authorized" => format!(
+                    "wrong component secret; fix: set [XMPP] password to the \
+                     component_secret of Component \"{}\"",
+                    x.jid
+                ),
+                "host-unknown" | "improper-addressing" => format!(
+                    "the server has no component {}; fix: declare it (Prosody: \
+                     Component \"{}\" with component_secret)",
+                    x.jid, x.jid
+                ),
+                _ => "the server refused the component".to_owned(),
+            };
+            let text = text.map_or_else(String::new, |t| format!(" ({t})"));
+            (false, format!("{target}: {condition}{text}: {hint}"))
         }
     };
-    let mut last_error = String::from("no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
-            Ok(_) => {
-                return Line {
-                    what: "XMPP",
-                    ok: true,
-                    detail: format!("{target}: component port reachable"),
-                }
-            }
-            Err(e) => last_error = e.to_string(),
-        }
-    }
     Line {
         what: "XMPP",
-        ok: false,
-        detail: format!(
-            "{target}: {last_error}; is the XMPP server running with a component port for {}?",
-            x.jid
-        ),
+        ok,
+        detail,
+    }
+}
+
+/// Why the XMPP server did not take us.
+enum Refused {
+    Unreachable(String),
+    /// Our previous session is still there: the secret was right.
+    Conflict,
+    Condition(String, Option<String>),
+}
+
+/// A real XEP-0114 handshake, then a polite close: the only way to know
+/// that the name and the secret are right.
+fn handshake(config: &Config) -> Result<(), Refused> {
+    use crate::stream::session::{Error as SessionError, Incoming, Session};
+    use std::io::{Read, Write};
+    let x = &config.xmpp;
+    let addrs: Vec<_> = (x.server.as_str(), x.port)
+        .to_socket_addrs()
+        .map_err(|e| Refused::Unreachable(format!("cannot resolve: {e}")))?
+        .collect();
+    let mut stream = None;
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    let mut stream = stream.ok_or(Refused::Unreachable(last))?;
+    let unreachable = |e: std::io::Error| Refused::Unreachable(e.to_string());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(unreachable)?;
+    let mut session = Session::new(&x.jid.to_string(), &x.password, Default::default());
+    let mut buf = [0u8; 4096];
+    loop {
+        let out = session.out().pending().to_vec();
+        if !out.is_empty() {
+            stream.write_all(&out).map_err(unreachable)?;
+            session.out().advance(out.len());
+        }
+        let n = stream
+            .read(&mut buf)
+            .map_err(|e| Refused::Unreachable(format!("no answer to the handshake: {e}")))?;
+        if n == 0 {
+            return Err(Refused::Unreachable(
+                "the server closed the connection during the handshake".to_owned(),
+            ));
+        }
+        match session.feed(&buf[..n]) {
+            Ok(items) if items.contains(&Incoming::Ready) => {
+                session.close();
+                let bye = session.out().pending().to_vec();
+                let _ = stream.write_all(&bye);
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(SessionError::StreamError { condition, .. }) if condition == "conflict" => {
+                return Err(Refused::Conflict)
+            }
+            Err(SessionError::StreamError { condition, text }) => {
+                return Err(Refused::Condition(condition, text))
+            }
+            Err(e) => return Err(Refused::Unreachable(e.to_string())),
+        }
     }
 }

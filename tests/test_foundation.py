@@ -121,6 +121,16 @@ def test_check_passes_with_node_and_fails_without(prosody, node, tmp_path):
     ok = bitcoim.check()
     assert ok.returncode == 0, f"--check failed:\n{ok.stdout}\n{ok.stderr}"
     assert ok.stdout.strip(), "--check printed no summary"
+    # It really hands shake with the server, so the secret is checked too.
+    assert "handshake accepted for bitcoin.localhost" in ok.stdout, ok.stdout
+
+    config = bitcoim.config.read_text()
+    bitcoim.config.write_text(config.replace(f"password = {prosody.secret}",
+                                             "password = not-the-secret"))
+    wrong = bitcoim.check()
+    assert wrong.returncode == 1, wrong.stdout
+    assert "wrong component secret" in wrong.stdout, wrong.stdout
+    bitcoim.config.write_text(config)
 
     node.stop()
     down = bitcoim.check()
