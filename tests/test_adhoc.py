@@ -29,6 +29,7 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 
 from client import Client, bare, body, error_condition, error_text
+from ledger_db import account, db_query, db_write
 import testbed
 
 GATEWAY = testbed.COMPONENT_JID
@@ -235,18 +236,6 @@ def go_online(client):
     client.wait_presence(GATEWAY)
 
 
-def db_query(daemon, sql, params=()):
-    with closing(sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True,
-                                 timeout=10)) as db:
-        return db.execute(sql, params).fetchall()
-
-
-def db_write(daemon, sql, params=()):
-    with closing(sqlite3.connect(daemon.database, timeout=10)) as db:
-        with db:
-            return db.execute(sql, params).rowcount
-
-
 def give(daemon, username, sats):
     """A balance as a deposit would leave it: the cached balance and its
     ledger entry."""
@@ -257,21 +246,6 @@ def give(daemon, username, sats):
             db.execute("UPDATE users SET balance = balance + ? WHERE id = ?", (sats, user_id))
             db.execute("INSERT INTO ledger (user_id, kind, amount, reference, created_at) "
                        "VALUES (?, 'deposit', ?, 'test:0', 0)", (user_id, sats))
-
-
-def account(daemon, username):
-    """(balance, held), after checking both agree with the ledger."""
-    rows = db_query(daemon, """
-        SELECT balance, held,
-               (SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id),
-               (SELECT -coalesce(sum(amount), 0) FROM ledger
-                 WHERE user_id = u.id AND kind IN ('hold', 'release'))
-        FROM users u WHERE username = ? AND removed_at IS NULL""", (username,))
-    assert len(rows) == 1, rows
-    balance, held, entries, held_entries = rows[0]
-    assert (balance, held) == (entries, held_entries), \
-        f"{username}: cached {balance}/{held} != entries {entries}/{held_entries}"
-    return balance, held
 
 
 def orders(daemon, username):

@@ -23,15 +23,14 @@ wait about that long, never more than a bounded time.
 
 import re
 import signal
-import sqlite3
 import time
-from contextlib import closing
 from decimal import Decimal
 
 import pytest
 
 from client import bare, body
 from rpc_proxy import RpcProxy
+from ledger_db import account, db_query, db_write
 import testbed
 
 GATEWAY = testbed.COMPONENT_JID
@@ -298,33 +297,6 @@ def wait_polls(daemon, since, count=3, timeout=20.0):
 
 
 # --- the database (read to check, written only where no command can) -------------------------
-
-def db_query(daemon, sql, params=()):
-    with closing(sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True,
-                                 timeout=10)) as db:
-        return db.execute(sql, params).fetchall()
-
-
-def db_write(daemon, sql, params=()):
-    with closing(sqlite3.connect(daemon.database, timeout=10)) as db:
-        with db:
-            return db.execute(sql, params).rowcount
-
-
-def account(daemon, username):
-    """(balance, held) of a user, after checking that both agree with the
-    ledger entries they cache."""
-    rows = db_query(daemon, """
-        SELECT balance, held,
-               (SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id),
-               (SELECT -coalesce(sum(amount), 0) FROM ledger
-                 WHERE user_id = u.id AND kind IN ('hold', 'release'))
-        FROM users u WHERE username = ? AND removed_at IS NULL""", (username,))
-    assert len(rows) == 1, rows
-    balance, held, entries, held_entries = rows[0]
-    assert (balance, held) == (entries, held_entries), \
-        f"{username}: cached balance/held {balance}/{held} != entries {entries}/{held_entries}"
-    return balance, held
 
 
 def order_row(daemon, code):

@@ -35,7 +35,7 @@ pub fn history_line(c: &Catalogs, lang: &str, e: &Entry) -> String {
         .unwrap_or(&e.reference)
         .to_owned();
     let reference = if reference.len() > 20 {
-        format!("{}…", &reference[..12])
+        format!("{}…", reference.chars().take(12).collect::<String>())
     } else {
         reference
     };
