@@ -230,7 +230,9 @@ impl Address {
         let mut bit = 0;
         for c in chars.iter_mut().rev() {
             if c.is_ascii_alphabetic() {
-                if mask & (1 << bit) != 0 {
+                // checked_shr: a node may have more letters than the mask
+                // has bits (a long bech32 address, or any long string).
+                if mask.checked_shr(bit).is_some_and(|m| m & 1 == 1) {
                     *c = c.to_ascii_uppercase();
                 }
                 bit += 1;
@@ -453,6 +455,10 @@ mod tests {
             node.to_uppercase(),
             "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4-1".to_owned(),
             "alice".to_owned(),
+            // More letters than a u64 mask has bits: refused, no overflow.
+            "a".repeat(100),
+            format!("{}-1", "a".repeat(100)),
+            format!("{}-zzzzzzzzzzzz", "b".repeat(70)),
         ] {
             assert!(Address::from_node(&bad, n).is_err(), "{bad}");
         }
