@@ -165,48 +165,43 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
     Ok(())
 }
 
-impl Ledger {
-    /// Moves `amount` from one user to another, in one transaction.
-    pub fn transfer(
-        &mut self,
-        from: i64,
-        to: i64,
-        amount: Sats,
-        reference: &str,
-        comment: Option<&str>,
-    ) -> Result<(), MoneyError> {
-        if amount.0 <= 0 {
-            return Err(MoneyError::Db(format!("refusing a transfer of {amount}")));
-        }
-        let tx = self.conn.transaction().context("cannot start a transfer")?;
-        apply(
-            &tx,
-            &Movement {
-                user_id: from,
-                kind: Kind::TransferOut,
-                amount: -amount.0,
-                held: 0,
-                reference,
-                peer: Some(to),
-                comment,
-            },
-        )?;
-        apply(
-            &tx,
-            &Movement {
-                user_id: to,
-                kind: Kind::TransferIn,
-                amount: amount.0,
-                held: 0,
-                reference,
-                peer: Some(from),
-                comment,
-            },
-        )?;
-        tx.commit().context("cannot commit a transfer")?;
-        Ok(())
-    }
+/// Moves `amount` from one user to another inside `tx`: both entries or,
+/// when the sender is short, neither (the caller's transaction rolls back).
+pub(super) fn transfer(
+    tx: &Transaction,
+    from: i64,
+    to: i64,
+    amount: Sats,
+    reference: &str,
+    comment: Option<&str>,
+) -> Result<(), MoneyError> {
+    apply(
+        tx,
+        &Movement {
+            user_id: from,
+            kind: Kind::TransferOut,
+            amount: -amount.0,
+            held: 0,
+            reference,
+            peer: Some(to),
+            comment,
+        },
+    )?;
+    apply(
+        tx,
+        &Movement {
+            user_id: to,
+            kind: Kind::TransferIn,
+            amount: amount.0,
+            held: 0,
+            reference,
+            peer: Some(from),
+            comment,
+        },
+    )
+}
 
+impl Ledger {
     /// The last `limit` entries of a user, newest first; only those with
     /// `peer` when given. Holds and releases are bookkeeping, not history.
     pub fn history(

@@ -5,7 +5,7 @@
 //! in the same transaction as the money it moves, so that replaying a
 //! code, or a crash between two steps, can never pay twice.
 
-use super::money::{apply, Kind, MoneyError, Movement};
+use super::money::{apply, transfer, Kind, MoneyError, Movement};
 use super::{now, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension, Row};
@@ -313,31 +313,13 @@ impl Ledger {
         if n == 0 {
             return Ok(false);
         }
-        let reference = format!("order:{}", order.id);
-        let comment = order.comment.as_deref();
-        apply(
+        transfer(
             &tx,
-            &Movement {
-                user_id: order.user_id,
-                kind: Kind::TransferOut,
-                amount: -order.amount.0,
-                held: 0,
-                reference: &reference,
-                peer: Some(to),
-                comment,
-            },
-        )?;
-        apply(
-            &tx,
-            &Movement {
-                user_id: to,
-                kind: Kind::TransferIn,
-                amount: order.amount.0,
-                held: 0,
-                reference: &reference,
-                peer: Some(order.user_id),
-                comment,
-            },
+            order.user_id,
+            to,
+            order.amount,
+            &format!("order:{}", order.id),
+            order.comment.as_deref(),
         )?;
         tx.commit().context("cannot commit a payment")?;
         Ok(true)
@@ -578,6 +560,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::money::Kind;
     use crate::ledger::Registration;
 
     fn setup() -> (Ledger, i64, i64) {
@@ -722,6 +705,53 @@ mod tests {
         assert_eq!(l.settle_withdrawal(&o, Sats(300)).unwrap(), Some(Sats(100)));
         let u = l.user_by_id(a).unwrap().unwrap();
         assert_eq!(u.balance, Sats(0));
+    }
+
+    // The failure in the middle of a payment: the order is marked done and
+    // the sender's balance lowered, then an entry cannot be written (the
+    // recipient does not exist). Nothing of it may stay.
+    #[test]
+    fn a_transfer_failing_halfway_leaves_nothing() {
+        let (mut l, a, _) = setup();
+        let o = order(&mut l, a, 400, "abcd");
+        assert!(l.execute_transfer(&o, 9999).is_err());
+        assert_eq!(l.user_by_id(a).unwrap().unwrap().balance, Sats(1000));
+        assert_eq!(l.order(o.id).unwrap().unwrap().state, State::Pending);
+        assert!(l
+            .history(a, None, 20)
+            .unwrap()
+            .iter()
+            .all(|e| e.kind == Kind::Deposit));
+        assert!(l.check_balances().unwrap().is_empty());
+    }
+
+    // The failure in the middle of step 1 of a withdrawal: the order is
+    // marked held, then the hold is refused for funds. It stays pending.
+    #[test]
+    fn a_hold_refused_for_funds_leaves_the_order_pending() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 950, 100, false);
+        assert!(matches!(
+            l.hold_withdrawal(&o),
+            Err(MoneyError::Insufficient { .. })
+        ));
+        assert_eq!(l.order(o.id).unwrap().unwrap().state, State::Pending);
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(1000), Sats(0)));
+    }
+
+    // A settlement whose order is no longer 'sent' (settled already, or
+    // failed) moves nothing, even with a fee.
+    #[test]
+    fn a_settlement_of_an_order_not_sent_moves_nothing() {
+        let (mut l, a, _) = setup();
+        let o = withdrawal(&mut l, a, 500, 100, false);
+        l.hold_withdrawal(&o).unwrap();
+        l.set_order_state(o.id, State::Held, State::Sending)
+            .unwrap();
+        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), None);
+        let u = l.user_by_id(a).unwrap().unwrap();
+        assert_eq!((u.balance, u.held), (Sats(400), Sats(600)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use super::deposits::{Change, Report};
 use super::money::MoneyError;
+use super::orders::{NewOrder, Recipient};
 use super::{Ledger, Registration};
 use crate::amount::Sats;
 
@@ -67,8 +68,23 @@ fn run(seed: u64, steps: usize) -> (usize, usize, usize) {
                     continue;
                 }
                 let amount = Sats(1 + rng.below(3_000_000) as i64);
-                match l.transfer(ids[from], ids[to], amount, &format!("o{step}"), None) {
-                    Ok(()) => transfers += 1,
+                // The daemon's own path: an order, then its execution.
+                let order = l
+                    .create_order(&NewOrder {
+                        user_id: ids[from],
+                        code: &format!("c{step}"),
+                        recipient_kind: Recipient::User,
+                        recipient: &format!("user{to}"),
+                        amount,
+                        fee_reserve: Sats(0),
+                        subtract_fee: false,
+                        comment: None,
+                        expires_at: i64::MAX,
+                    })
+                    .unwrap();
+                match l.execute_transfer(&order, ids[to]) {
+                    Ok(true) => transfers += 1,
+                    Ok(false) => panic!("order {} not pending", order.id),
                     Err(MoneyError::Insufficient { .. }) => refused += 1,
                     Err(e) => panic!("{e:?}"),
                 }
