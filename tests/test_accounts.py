@@ -16,6 +16,7 @@ import time
 import pytest
 
 from client import body, error_condition, error_text
+from jids import contact
 import testbed
 
 GATEWAY = testbed.COMPONENT_JID
@@ -77,23 +78,6 @@ def refused(reply, condition):
     assert error_condition(reply) == condition, (
         f"expected {condition}, got {error_condition(reply)}: {error_text(reply)}")
     return error_text(reply) or ""
-
-
-def address_node(address):
-    """The spec's JID node of a base58 address: lowercase, then '-' and the
-    base-36 mask of uppercase letters (bit 0 = rightmost letter)."""
-    letters = [c for c in address if c.isalpha()]
-    mask = sum(1 << bit for bit, c in enumerate(reversed(letters)) if c.isupper())
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    suffix = ""
-    while mask:
-        mask, r = divmod(mask, 36)
-        suffix = digits[r] + suffix
-    return address.lower() + (f"-{suffix}" if suffix else "")
-
-
-def contact(address):
-    return f"{address_node(address)}@{GATEWAY}"
 
 
 def register_iq(client, username):

@@ -138,14 +138,6 @@ impl Sessions {
     fn expire(&mut self, now: Instant) {
         self.map.retain(|_, s| s.expires > now);
     }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
 }
 
 struct Ctx<'a> {

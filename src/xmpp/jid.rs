@@ -91,14 +91,6 @@ impl Jid {
         })
     }
 
-    pub fn domain(domain: &str) -> Jid {
-        Jid {
-            node: None,
-            domain: domain.to_owned(),
-            resource: None,
-        }
-    }
-
     pub fn with_node(&self, node: &str) -> Jid {
         Jid {
             node: Some(node.to_owned()),
