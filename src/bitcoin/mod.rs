@@ -4,3 +4,5 @@
 pub mod address;
 pub mod node;
 pub mod rpc;
+#[cfg(test)]
+pub mod sim;

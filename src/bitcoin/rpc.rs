@@ -79,6 +79,13 @@ enum Credentials {
     },
 }
 
+/// Where JSON-RPC calls go: bitcoind over HTTP in the daemon, a simulated
+/// node in the tests. `params` is a JSON array (positional) or object
+/// (named arguments).
+pub trait Transport {
+    fn call(&mut self, method: &str, params: &Value) -> Result<Value, CallError>;
+}
+
 pub struct Client {
     agent: ureq::Agent,
     url: String,
@@ -146,9 +153,11 @@ impl Client {
             }
         }
     }
+}
 
+impl Transport for Client {
     /// Calls `method` and returns its `result`.
-    pub fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, CallError> {
+    fn call(&mut self, method: &str, params: &Value) -> Result<Value, CallError> {
         let started = Instant::now();
         let mut result = self.call_once(method, params, false);
         // The cookie changes at every bitcoind restart: re-read it once.
@@ -168,13 +177,10 @@ impl Client {
             error,
         })
     }
+}
 
-    fn call_once(
-        &mut self,
-        method: &str,
-        params: &[Value],
-        reload: bool,
-    ) -> Result<Value, RpcError> {
+impl Client {
+    fn call_once(&mut self, method: &str, params: &Value, reload: bool) -> Result<Value, RpcError> {
         self.next_id += 1;
         let body = json!({
             "jsonrpc": "1.0",
