@@ -131,6 +131,8 @@ pub struct MainConfig {
     /// Bare JIDs.
     pub admins: Vec<Jid>,
     pub languages: Vec<String>,
+    /// The domains whose users may register, lowercase; `*` is any.
+    pub allowed_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +195,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "rate_burst",
             "rate_per_second",
             "max_withdrawals_per_hour",
+            "allowed_domains",
         ],
     ),
 ];
@@ -562,6 +565,39 @@ impl Config {
         if languages.is_empty() {
             languages.push("en".to_owned());
         }
+        // By default the server the component is part of: bitcoin.example.org
+        // serves example.org.
+        let own = xmpp.jid.domain.to_lowercase();
+        let parent = own
+            .split_once('.')
+            .map_or(own.as_str(), |(_, p)| p)
+            .to_owned();
+        let mut allowed_domains = Vec::new();
+        for raw in o
+            .get("main program", "allowed_domains")
+            .unwrap_or(&parent)
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            let domain = raw.to_lowercase();
+            let valid = domain == "*"
+                || matches!(Jid::parse(&domain), Ok(j) if j.node.is_none() && j.resource.is_none());
+            if !valid {
+                return Err(o.error(
+                    "main program",
+                    "allowed_domains",
+                    &format!("expected domains such as example.org, or *, got '{raw}'"),
+                ));
+            }
+            allowed_domains.push(domain);
+        }
+        if allowed_domains.is_empty() {
+            return Err(o.error(
+                "main program",
+                "allowed_domains",
+                "expected at least one domain (or * for any)",
+            ));
+        }
 
         Ok(Config {
             path: path.to_owned(),
@@ -591,9 +627,19 @@ impl Config {
                 loglevel,
                 admins,
                 languages,
+                allowed_domains,
             },
             warnings,
         })
+    }
+
+    /// Whether users of `domain` may register.
+    pub fn serves_domain(&self, domain: &str) -> bool {
+        let domain = domain.to_lowercase();
+        self.main
+            .allowed_domains
+            .iter()
+            .any(|d| d == "*" || *d == domain)
     }
 
     pub fn is_admin(&self, jid: &Jid) -> bool {
@@ -677,6 +723,33 @@ mod tests {
         assert_eq!(c.main.loglevel, log::LevelFilter::Info);
         assert_eq!(c.main.languages, vec!["en"]);
         assert!(c.main.admins.is_empty());
+    }
+
+    // Issue 9, item 8: any JID of any domain could register and hold money.
+    #[test]
+    fn allowed_domains_default_to_the_parent_of_the_component() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.xmpp.jid.to_string(), "bitcoin.example.org");
+        assert_eq!(c.main.allowed_domains, vec!["example.org"]);
+        assert!(c.serves_domain("Example.ORG"));
+        assert!(!c.serves_domain("elsewhere.org"));
+        assert!(!c.serves_domain("bitcoin.example.org"));
+        let c = parse(&format!(
+            "{MINIMAL}[main program]\nallowed_domains = a.org, B.org\n"
+        ))
+        .unwrap();
+        assert_eq!(c.main.allowed_domains, vec!["a.org", "b.org"]);
+        let c = parse(&format!("{MINIMAL}[main program]\nallowed_domains = *\n")).unwrap();
+        assert!(c.serves_domain("anywhere.net"));
+        assert_eq!(
+            parse(&format!(
+                "{MINIMAL}[main program]\nallowed_domains = a@b.org\n"
+            ))
+            .unwrap_err()
+            .to_string(),
+            "bitcoim.conf: [main program] allowed_domains: expected domains such as \
+             example.org, or *, got 'a@b.org'"
+        );
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub struct Gateway {
     /// XEP-0050 sessions in progress.
     pub adhoc: crate::xep::adhoc::Sessions,
     pub started: Instant,
+    /// When the daemon started, in Unix seconds (for people).
+    pub started_at: i64,
+    /// Whether the node's wallet was compared with the one this database
+    /// used (once, when the node first answers).
+    pub wallet_checked: bool,
+    /// The deposit poller's health, for the stall alert.
+    pub poller: crate::wallet::deposits::PollerHealth,
     /// The component's own JID.
     pub jid: Jid,
     next_node_retry: Option<Instant>,
@@ -50,6 +57,9 @@ impl Gateway {
             catalogs: Catalogs::new(),
             online: Online::default(),
             started: Instant::now(),
+            started_at: crate::ledger::now(),
+            poller: Default::default(),
+            wallet_checked: false,
             jid,
             next_node_retry: Some(Instant::now()),
             next_poll: None,
@@ -87,9 +97,16 @@ impl Gateway {
         self.config.is_admin(jid)
     }
 
-    /// Whether withdrawals are frozen by a failed audit.
+    /// Whether withdrawals are frozen by a failed audit. A database that
+    /// cannot tell reads as frozen: money never leaves on a guess.
     pub fn is_frozen(&self) -> bool {
-        matches!(self.ledger.state(crate::wallet::audit::FROZEN), Ok(Some(_)))
+        match self.ledger.state(crate::wallet::audit::FROZEN) {
+            Ok(frozen) => frozen.is_some(),
+            Err(e) => {
+                log::error!("{e}; withdrawals refused until the database answers");
+                true
+            }
+        }
     }
 
     /// Whether a stanza from `from` may be handled; users only (the

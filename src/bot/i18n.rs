@@ -98,11 +98,7 @@ impl Catalogs {
 
     /// The text of `key` with its placeholders filled.
     pub fn text(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
-        let mut out = self.raw(lang, key).to_owned();
-        for (name, value) in args {
-            out = out.replace(&format!("{{{name}}}"), value);
-        }
-        out
+        fill(self.raw(lang, key), args)
     }
 
     /// The names of a command in `lang` (`cmd-<id>`), comma-separated in
@@ -117,6 +113,37 @@ impl Catalogs {
     }
 }
 
+/// Fills the `{name}` placeholders of `template` in one pass. Values are
+/// never read again: a comment or a username that looks like a
+/// placeholder ("{balance}") stays as the user typed it. A placeholder
+/// without a value stays as it is.
+pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            args.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +156,28 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    // Issue 9, item 5: a payer's comment "{balance}" reached the payee as
+    // the payee's balance, because placeholders were replaced one after
+    // another over the text already filled.
+    #[test]
+    fn user_text_is_never_a_template() {
+        let filled = fill(
+            "{sender} paid you {amount}{comment}. Your balance is {balance}.",
+            &[
+                ("sender", "{balance}"),
+                ("amount", "1 BTC"),
+                ("comment", ": «{balance} {amount} {nope}»"),
+                ("balance", "7 BTC"),
+            ],
+        );
+        assert_eq!(
+            filled,
+            "{balance} paid you 1 BTC: «{balance} {amount} {nope}». Your balance is 7 BTC."
+        );
+        assert_eq!(fill("{a} {unknown} {", &[("a", "x")]), "x {unknown} {");
+        assert_eq!(fill("{{a}}", &[("a", "x")]), "{x}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "history",
     "language",
 ];
-const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze"];
+const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze", "resolve"];
 const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel"];
 
 /// How many entries `history` shows.
@@ -162,13 +162,11 @@ fn to_gateway(
         Match::Command("language", code) => vec![language(gateway, lang, user, code)],
         Match::Command("audit", _) => vec![audit_report(gateway, lang)],
         Match::Command("unfreeze", _) => {
-            if let Err(e) = gateway.ledger.clear_state(audit::FROZEN) {
-                log::error!("{e:?}");
-                return vec![gateway.text(lang, "internal-error", &[])];
-            }
-            log::info!("withdrawals unfrozen by {}", turn.from.bare());
-            vec![gateway.text(lang, "unfreeze-done", &[])]
+            let by = turn.from.bare().to_string();
+            let unfrozen = audit::unfreeze(gateway, &by, out);
+            vec![unfrozen_text(gateway, lang, &unfrozen)]
         }
+        Match::Command("resolve", args) => vec![resolve(gateway, lang, args, out)],
         Match::Command(other, _) => {
             log::error!("command {other} has no implementation");
             vec![gateway.text(lang, "internal-error", &[])]
@@ -271,6 +269,10 @@ pub(crate) fn balance(gateway: &Gateway, lang: &str, user: &User) -> String {
     if user.held.0 > 0 {
         text.push('\n');
         text.push_str(&gateway.text(lang, "balance-held", &[("amount", &user.held.to_string())]));
+    }
+    if user.debt.0 > 0 {
+        text.push('\n');
+        text.push_str(&gateway.text(lang, "balance-debt", &[("amount", &user.debt.to_string())]));
     }
     text
 }
@@ -565,7 +567,7 @@ fn withdrawal_text(gateway: &Gateway, lang: &str, user: &User, outcome: &Outcome
         Outcome::Frozen => gateway.text(lang, "pay-frozen", &[]),
         Outcome::RateLimited => gateway.text(lang, "withdraw-rate-limited", &[]),
         Outcome::AlreadyDone(_) => gateway.text(lang, "confirm-already", &[]),
-        Outcome::Internal => gateway.text(lang, "internal-error", &[]),
+        Outcome::Internal | Outcome::Crashed => gateway.text(lang, "internal-error", &[]),
     }
 }
 
@@ -654,6 +656,65 @@ pub(crate) fn language(gateway: &mut Gateway, lang: &str, user: &User, code: &st
     gateway.text(new_lang, "language-set", &[("language", new_lang)])
 }
 
+/// What the admin hears after `unfreeze`.
+pub(crate) fn unfrozen_text(gateway: &Gateway, lang: &str, unfrozen: &audit::Unfrozen) -> String {
+    match unfrozen {
+        audit::Unfrozen::Open | audit::Unfrozen::Unaudited => {
+            gateway.text(lang, "unfreeze-done", &[])
+        }
+        audit::Unfrozen::StillShort(r) => gateway.text(
+            lang,
+            "unfreeze-still-short",
+            &[
+                ("wallet", &r.wallet.to_string()),
+                ("owed", &r.owed().to_string()),
+                ("debts", &r.debts.to_string()),
+            ],
+        ),
+        audit::Unfrozen::Internal => gateway.text(lang, "internal-error", &[]),
+    }
+}
+
+/// `resolve <order> sent <txid>` / `resolve <order> notsent`: an admin
+/// settles a withdrawal reconciliation could not.
+fn resolve(gateway: &mut Gateway, lang: &str, args: &str, out: &mut Vec<Element>) -> String {
+    use crate::wallet::withdrawals::{resolve_by_admin, Verdict, VerdictError};
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let order: Option<i64> = words.first().and_then(|w| w.parse().ok());
+    let verdict = match words.get(1).map(|w| w.to_lowercase()).as_deref() {
+        Some("sent") if words.len() == 3 => Some(Verdict::Sent(words[2].to_lowercase())),
+        Some("notsent") if words.len() == 2 => Some(Verdict::NotSent),
+        _ => None,
+    };
+    let (Some(order), Some(verdict)) = (order, verdict) else {
+        return gateway.text(lang, "resolve-usage", &[]);
+    };
+    let id = order.to_string();
+    match resolve_by_admin(gateway, order, &verdict) {
+        Ok(result) => {
+            crate::wallet::tell_reconciled(gateway, &result, out);
+            match verdict {
+                Verdict::Sent(txid) => {
+                    gateway.text(lang, "resolve-sent", &[("order", &id), ("txid", &txid)])
+                }
+                Verdict::NotSent => gateway.text(lang, "resolve-not-sent", &[("order", &id)]),
+            }
+        }
+        Err(VerdictError::NotInDoubt) => {
+            gateway.text(lang, "resolve-not-in-doubt", &[("order", &id)])
+        }
+        Err(VerdictError::UnknownTransaction) => {
+            let txid = match &verdict {
+                Verdict::Sent(t) => t.as_str(),
+                Verdict::NotSent => "",
+            };
+            gateway.text(lang, "resolve-unknown-tx", &[("txid", txid)])
+        }
+        Err(VerdictError::NodeDown) => gateway.text(lang, "node-down", &[]),
+        Err(VerdictError::Internal) => gateway.text(lang, "internal-error", &[]),
+    }
+}
+
 pub(crate) fn audit_report(gateway: &mut Gateway, lang: &str) -> String {
     match audit::report(gateway) {
         Ok(r) => {
@@ -675,6 +736,7 @@ pub(crate) fn audit_report(gateway: &mut Gateway, lang: &str) -> String {
                     ("balances", &r.balances.to_string()),
                     ("held", &r.held.to_string()),
                     ("in_flight", &r.in_flight.to_string()),
+                    ("debts", &r.debts.to_string()),
                     ("covered", &covered),
                     ("state", &state),
                 ],

@@ -48,6 +48,7 @@ pub fn history_line(c: &Catalogs, lang: &str, e: &Entry) -> String {
         Kind::Withdrawal => c.text(lang, "history-withdrawal", &args),
         Kind::Fee => c.text(lang, "history-fee", &args),
         Kind::Reversal => c.text(lang, "history-reversal", &args),
+        Kind::Repayment => c.text(lang, "history-repayment", &args),
         Kind::Hold | Kind::Release => String::new(),
     };
     let sign = if e.amount.0 >= 0 { "+" } else { "-" };
@@ -130,6 +131,9 @@ pub fn refusal(c: &Catalogs, lang: &str, r: &Refusal, network: &str) -> String {
         }
         Refusal::UnknownRecipient(who) => {
             c.text(lang, "pay-unknown-recipient", &[("recipient", who)])
+        }
+        Refusal::RecipientChanged(who) => {
+            c.text(lang, "pay-recipient-changed", &[("recipient", who)])
         }
         Refusal::ToSelf => c.text(lang, "pay-to-self", &[]),
         Refusal::TooManyPending(max) => c.text(lang, "pay-too-many", &[("max", &max.to_string())]),

@@ -20,6 +20,11 @@ pub struct User {
     pub language: Option<String>,
     pub balance: Sats,
     pub held: Sats,
+    /// What the user owes after a reversed deposit they had spent; their
+    /// next credits repay it first.
+    pub debt: Sats,
+    /// Unregistered: the account is kept, its username is free.
+    pub removed: bool,
 }
 
 /// Why a username cannot be had.
@@ -93,7 +98,8 @@ pub enum UnregisterError {
     Db(String),
 }
 
-const USER_COLUMNS: &str = "id, jid, username, language, balance, held";
+const USER_COLUMNS: &str =
+    "id, jid, username, language, balance, held, debt, removed_at IS NOT NULL";
 
 fn user_from_row(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -103,6 +109,8 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
         language: row.get(3)?,
         balance: Sats(row.get(4)?),
         held: Sats(row.get(5)?),
+        debt: Sats(row.get(6)?),
+        removed: row.get(7)?,
     })
 }
 
@@ -112,10 +120,20 @@ impl Ledger {
         // Looked up for most stanzas: the statement is prepared once.
         self.conn
             .prepare_cached(
-                "SELECT id, jid, username, language, balance, held FROM users \
+                "SELECT id, jid, username, language, balance, held, debt, 0 FROM users \
                  WHERE jid = ?1 AND removed_at IS NULL",
             )
             .and_then(|mut stmt| stmt.query_row([jid], user_from_row).optional())
+            .context("cannot look up a user")
+    }
+
+    /// Whether a bare JID has an account, registered now or removed.
+    pub fn has_account(&self, jid: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row("SELECT count(*) FROM users WHERE jid = ?1", [jid], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
             .context("cannot look up a user")
     }
 
@@ -184,7 +202,7 @@ impl Ledger {
             .query_row(
                 &format!("SELECT {USER_COLUMNS}, removed_at FROM users WHERE jid = ?1"),
                 [jid],
-                |r| Ok((user_from_row(r)?, r.get::<_, Option<i64>>(6)?)),
+                |r| Ok((user_from_row(r)?, r.get::<_, Option<i64>>(8)?)),
             )
             .optional()
             .context("cannot register")
@@ -221,6 +239,7 @@ impl Ledger {
                 .context("cannot register")
                 .map_err(RegisterFailure::Db)?;
                 user.username = username.to_owned();
+                user.removed = false;
                 Registration::Created(user)
             }
             None => {
@@ -237,6 +256,8 @@ impl Ledger {
                     language: None,
                     balance: Sats(0),
                     held: Sats(0),
+                    debt: Sats(0),
+                    removed: false,
                 })
             }
         };
@@ -332,6 +353,49 @@ impl Ledger {
         rows.collect::<Result<_, _>>().context("cannot list users")
     }
 
+    /// The accounts imported from a Python bitcoIM, with the JID its
+    /// bitcoind account (now a label) was named after; none for a database
+    /// that was never the Python bitcoIM's.
+    pub fn python_accounts(&self) -> Result<Vec<(i64, String)>, LedgerError> {
+        let exists: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name = 'python_registrations'",
+                [],
+                |r| r.get(0),
+            )
+            .context("cannot read the schema")?;
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT u.id, p.registered_jid FROM python_registrations p \
+                 JOIN users u ON u.jid = lower(trim(p.registered_jid)) ORDER BY p.id",
+            )
+            .context("cannot read Python registrations")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .context("cannot read Python registrations")?;
+        rows.collect::<Result<_, _>>()
+            .context("cannot read Python registrations")
+    }
+
+    /// Records an address of `user_id` unless it is someone's already;
+    /// true when it was added.
+    pub fn adopt_address(&mut self, user_id: i64, address: &str) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO addresses (address, user_id, created_at) VALUES (?1, ?2, ?3)",
+                params![address, user_id, now()],
+            )
+            .context("cannot record a deposit address")?;
+        Ok(n == 1)
+    }
+
     /// Satoshis credited to an address so far.
     pub fn received_on(&self, address: &str) -> Result<Sats, LedgerError> {
         self.conn
@@ -344,11 +408,13 @@ impl Ledger {
             .context("cannot sum deposits")
     }
 
-    /// Satoshis seen on the way to a user's addresses, not credited yet.
+    /// Satoshis seen on the way to a user's addresses, not credited yet
+    /// (conflicted transactions are not on their way any more).
     pub fn incoming_of(&self, user_id: i64) -> Result<Sats, LedgerError> {
         self.conn
             .query_row(
-                "SELECT coalesce(sum(amount), 0) FROM deposits WHERE user_id = ?1 AND state = 'seen'",
+                "SELECT coalesce(sum(amount), 0) FROM deposits \
+                 WHERE user_id = ?1 AND state = 'seen' AND confirmations >= 0",
                 [user_id],
                 |r| r.get(0),
             )

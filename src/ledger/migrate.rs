@@ -16,12 +16,21 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// The migrations in `sql/`, in order. Never edit one that has shipped:
 /// add the next.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../sql/001_initial.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../sql/001_initial.sql")),
+    (2, include_str!("../../sql/002_chain_reality.sql")),
+];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// `meta` row recording how many Python registrations were imported.
 pub const PYTHON_IMPORT_KEY: &str = "python_import";
+
+/// `meta` row holding this database's random id, made once, when the
+/// database is created (or upgraded to a version that has it). Withdrawal
+/// comments carry it, so that two databases on one wallet never take each
+/// other's transactions for their own.
+pub const DATABASE_ID_KEY: &str = "database_id";
 
 pub(super) fn schema_version(conn: &Connection) -> Result<u32, LedgerError> {
     let value: Option<String> = conn
@@ -84,6 +93,25 @@ pub(super) fn run(conn: &mut Connection) -> Result<(), LedgerError> {
         )
         .context("cannot record the schema version")?;
         log::info!("database migrated to schema version {version}");
+    }
+    let has_id: bool = tx
+        .query_row(
+            "SELECT count(*) FROM meta WHERE name = ?1",
+            [DATABASE_ID_KEY],
+            |r| r.get::<_, i64>(0),
+        )
+        .context("cannot read meta")?
+        > 0;
+    if !has_id {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| LedgerError::new(format!("no randomness for the database id: {e}")))?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+            [DATABASE_ID_KEY, &id],
+        )
+        .context("cannot record the database id")?;
     }
     if python {
         let imported = import_python(&tx)?;

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use accounts::{Registration, User};
-pub use migrate::{LATEST_VERSION, PYTHON_IMPORT_KEY};
+pub use migrate::{DATABASE_ID_KEY, LATEST_VERSION, PYTHON_IMPORT_KEY};
 
 /// A database failure, with what we were doing.
 #[derive(Debug)]
@@ -122,6 +122,74 @@ impl Ledger {
             .context("cannot count users")
     }
 
+    /// Runs SQL behind the code's back, for tests of a database that
+    /// fails or was tampered with.
+    #[cfg(test)]
+    pub fn execute_sql(&self, sql: &str) {
+        self.conn.execute_batch(sql).expect("test SQL");
+    }
+
+    /// A database prepared by a test (a Python bitcoIM's, say), migrated.
+    #[cfg(test)]
+    pub fn from_connection(conn: Connection) -> Result<Ledger, LedgerError> {
+        Ledger::setup(conn, "test database")
+    }
+
+    /// A count, for the tests' figures.
+    #[cfg(test)]
+    pub fn count_rows(&self, sql: &str) -> i64 {
+        self.conn
+            .query_row(sql, [], |r| r.get(0))
+            .expect("a count query")
+    }
+
+    /// The deposits, orders and balances as text, for a failing test.
+    #[cfg(test)]
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        for (title, sql) in [
+            (
+                "users",
+                "SELECT id, username, balance, held, debt FROM users",
+            ),
+            (
+                "deposits",
+                "SELECT substr(txid, 1, 8), vout, user_id, amount, confirmations, state, coinbase \
+                 FROM deposits",
+            ),
+            (
+                "orders",
+                "SELECT id, recipient_kind, amount, fee_reserve, state, substr(txid, 1, 8), fee, \
+                 network_fee FROM orders",
+            ),
+            (
+                "ledger",
+                "SELECT id, user_id, kind, amount, debt, substr(reference, 1, 12) FROM ledger",
+            ),
+        ] {
+            out.push_str(title);
+            out.push('\n');
+            let mut stmt = self.conn.prepare(sql).expect("a dump query");
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .expect("a dump query");
+            for row in rows {
+                out.push_str("  ");
+                out.push_str(&row.expect("a row").join(" "));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// A value of the `meta` table.
     pub fn meta(&self, name: &str) -> Result<Option<String>, LedgerError> {
         self.conn
@@ -135,7 +203,29 @@ impl Ledger {
 
 /// Seconds since the Unix epoch, as stored in the database.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
+    let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| d.as_secs() as i64);
+    #[cfg(test)]
+    let real = real + clock::shift();
+    real
+}
+
+/// The tests' clock: the chain simulator moves time on (for grace periods
+/// and expiries) without sleeping. Per thread, as tests run in parallel.
+#[cfg(test)]
+pub mod clock {
+    use std::cell::Cell;
+
+    thread_local! {
+        static SHIFT: Cell<i64> = const { Cell::new(0) };
+    }
+
+    pub fn shift() -> i64 {
+        SHIFT.with(Cell::get)
+    }
+
+    pub fn advance(seconds: i64) {
+        SHIFT.with(|s| s.set(s.get() + seconds));
+    }
 }

@@ -22,6 +22,8 @@ pub enum Kind {
     Hold,
     Release,
     Reversal,
+    /// The part of a credit that repays a debt.
+    Repayment,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Hold => "hold",
             Kind::Release => "release",
             Kind::Reversal => "reversal",
+            Kind::Repayment => "repayment",
         }
     }
 
@@ -47,6 +50,7 @@ impl Kind {
             "fee" => Kind::Fee,
             "hold" => Kind::Hold,
             "release" => Kind::Release,
+            "repayment" => Kind::Repayment,
             _ => Kind::Reversal,
         }
     }
@@ -79,6 +83,14 @@ pub struct Stats {
     pub deposited_day: Sats,
     pub withdrawals_day: i64,
     pub withdrawn_day: Sats,
+}
+
+/// Sums over all users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub balances: Sats,
+    pub held: Sats,
+    pub debts: Sats,
 }
 
 /// One line of a user's history.
@@ -116,6 +128,8 @@ pub(super) struct Movement<'a> {
     pub amount: i64,
     /// Change to the held amount.
     pub held: i64,
+    /// Change to the user's debt.
+    pub debt: i64,
     pub reference: &'a str,
     pub peer: Option<i64>,
     pub comment: Option<&'a str>,
@@ -126,9 +140,9 @@ pub(super) struct Movement<'a> {
 pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
     let changed = tx
         .execute(
-            "UPDATE users SET balance = balance + ?1, held = held + ?2 \
-             WHERE id = ?3 AND balance + ?1 >= 0 AND held + ?2 >= 0",
-            params![m.amount, m.held, m.user_id],
+            "UPDATE users SET balance = balance + ?1, held = held + ?2, debt = debt + ?4 \
+             WHERE id = ?3 AND balance + ?1 >= 0 AND held + ?2 >= 0 AND debt + ?4 >= 0",
+            params![m.amount, m.held, m.user_id, m.debt],
         )
         .context("cannot update a balance")?;
     if changed == 0 {
@@ -149,8 +163,8 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
         });
     }
     tx.execute(
-        "INSERT INTO ledger (user_id, kind, amount, reference, peer_id, comment, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO ledger (user_id, kind, amount, debt, reference, peer_id, comment, created_at) \
+         VALUES (?1, ?2, ?3, ?8, ?4, ?5, ?6, ?7)",
         params![
             m.user_id,
             m.kind.as_str(),
@@ -158,7 +172,8 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
             m.reference,
             m.peer,
             m.comment,
-            now()
+            now(),
+            m.debt
         ],
     )
     .context("cannot write a ledger entry")?;
@@ -182,6 +197,7 @@ pub(super) fn transfer(
             kind: Kind::TransferOut,
             amount: -amount.0,
             held: 0,
+            debt: 0,
             reference,
             peer: Some(to),
             comment,
@@ -194,6 +210,7 @@ pub(super) fn transfer(
             kind: Kind::TransferIn,
             amount: amount.0,
             held: 0,
+            debt: 0,
             reference,
             peer: Some(from),
             comment,
@@ -254,8 +271,8 @@ impl Ledger {
             .context("cannot read the history")
     }
 
-    /// Checks that every cached balance and held amount equals what its
-    /// entries add up to; returns the users where they differ.
+    /// Checks that every cached balance, held amount and debt equals what
+    /// its entries add up to; returns the users where they differ.
     pub fn check_balances(&self) -> Result<Vec<String>, LedgerError> {
         let mut stmt = self
             .conn
@@ -263,7 +280,8 @@ impl Ledger {
                 "SELECT u.username FROM users u WHERE u.balance != \
                    (SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id) \
                  OR u.held != -(SELECT coalesce(sum(amount), 0) FROM ledger \
-                   WHERE user_id = u.id AND kind IN ('hold', 'release'))",
+                   WHERE user_id = u.id AND kind IN ('hold', 'release')) \
+                 OR u.debt != (SELECT coalesce(sum(debt), 0) FROM ledger WHERE user_id = u.id)",
             )
             .context("cannot check balances")?;
         let rows = stmt
@@ -299,14 +317,36 @@ impl Ledger {
             .context("cannot compute statistics")
     }
 
-    /// The sums the audit compares with the wallet: balances and held.
-    pub fn totals(&self) -> Result<(Sats, Sats), LedgerError> {
+    /// The sums the audit compares with the wallet: balances, held
+    /// amounts and debts.
+    pub fn totals(&self) -> Result<Totals, LedgerError> {
         self.conn
             .query_row(
-                "SELECT coalesce(sum(balance), 0), coalesce(sum(held), 0) FROM users",
+                "SELECT coalesce(sum(balance), 0), coalesce(sum(held), 0), \
+                 coalesce(sum(debt), 0) FROM users",
                 [],
-                |r| Ok((Sats(r.get(0)?), Sats(r.get(1)?))),
+                |r| {
+                    Ok(Totals {
+                        balances: Sats(r.get(0)?),
+                        held: Sats(r.get(1)?),
+                        debts: Sats(r.get(2)?),
+                    })
+                },
             )
             .context("cannot sum balances")
+    }
+
+    /// Users who owe a debt, largest first: (username, debt).
+    pub fn debtors(&self) -> Result<Vec<(String, Sats)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT username, debt FROM users WHERE debt > 0 ORDER BY debt DESC, id",
+            )
+            .context("cannot list debts")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, Sats(r.get(1)?))))
+            .context("cannot list debts")?;
+        rows.collect::<Result<_, _>>().context("cannot list debts")
     }
 }

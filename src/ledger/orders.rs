@@ -77,8 +77,11 @@ pub struct Order {
     pub user_id: i64,
     pub code: String,
     pub recipient_kind: Recipient,
-    /// A username or an address.
+    /// A username (as it was when the order was made) or an address.
     pub recipient: String,
+    /// The recipient's account, for payments to a user: what is paid,
+    /// whatever the name is now.
+    pub recipient_id: Option<i64>,
     pub amount: Sats,
     pub fee_reserve: Sats,
     /// The network fee comes out of `amount` ('pay all' to an address).
@@ -93,10 +96,34 @@ pub struct Order {
     pub updated_at: i64,
     /// The chat message announcing it (a withdrawal's living message).
     pub message_id: Option<String>,
+    /// A withdrawal's wallet comment (None for orders made before it was
+    /// stored: see [`Order::comment_in_wallet`]).
+    pub wallet_comment: Option<String>,
+    /// The best block just before a withdrawal was handed to the node.
+    pub sent_block: Option<String>,
+    /// The fee rate (sat/vB) shown in the recap and sent.
+    pub fee_rate: Option<i64>,
+    /// What the network was paid; `fee` is what the user was charged.
+    pub network_fee: Option<Sats>,
+    /// Why reconciliation cannot tell whether it was sent.
+    pub doubt: Option<String>,
+}
+
+impl Order {
+    /// The comment that marks this withdrawal's transaction in the wallet.
+    /// Orders from before comments carried a database id used the bare
+    /// order id.
+    pub fn comment_in_wallet(&self) -> String {
+        self.wallet_comment
+            .clone()
+            .unwrap_or_else(|| format!("bitcoim order {}", self.id))
+    }
 }
 
 const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
-                       comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at, message_id";
+                       comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at, \
+                       message_id, recipient_id, wallet_comment, sent_block, fee_rate, \
+                       network_fee, doubt";
 
 fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
     Ok(Order {
@@ -120,6 +147,12 @@ fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
         subtract_fee: r.get(13)?,
         updated_at: r.get(14)?,
         message_id: r.get(15)?,
+        recipient_id: r.get(16)?,
+        wallet_comment: r.get(17)?,
+        sent_block: r.get(18)?,
+        fee_rate: r.get(19)?,
+        network_fee: r.get::<_, Option<i64>>(20)?.map(Sats),
+        doubt: r.get(21)?,
     })
 }
 
@@ -129,39 +162,59 @@ pub struct NewOrder<'a> {
     pub code: &'a str,
     pub recipient_kind: Recipient,
     pub recipient: &'a str,
+    /// The recipient's account, for payments to a user.
+    pub recipient_id: Option<i64>,
     pub amount: Sats,
     pub fee_reserve: Sats,
+    /// For withdrawals: the fee rate the recap shows and the node is given.
+    pub fee_rate: Option<i64>,
     pub subtract_fee: bool,
     pub comment: Option<&'a str>,
+    /// For withdrawals: a random nonce for the comment that marks its
+    /// transaction in the wallet (`bitcoim <database id> order <id> <nonce>`).
+    pub nonce: Option<&'a str>,
     pub expires_at: i64,
 }
 
 impl Ledger {
     pub fn create_order(&mut self, o: &NewOrder) -> Result<Order, LedgerError> {
         let t = now();
-        self.conn
-            .execute(
-                "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
-                 comment, state, created_at, expires_at, updated_at, subtract_fee) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8, ?10)",
-                params![
-                    o.user_id,
-                    o.code,
-                    match o.recipient_kind {
-                        Recipient::User => "user",
-                        Recipient::Address => "address",
-                    },
-                    o.recipient,
-                    o.amount.0,
-                    o.fee_reserve.0,
-                    o.comment,
-                    t,
-                    o.expires_at,
-                    o.subtract_fee
-                ],
+        let database = self.meta(super::DATABASE_ID_KEY)?.unwrap_or_default();
+        let tx = self.conn.transaction().context("cannot store an order")?;
+        tx.execute(
+            "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
+                 comment, state, created_at, expires_at, updated_at, subtract_fee, recipient_id, \
+                 fee_rate, wallet_comment) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8, ?10, ?11, ?12, ?13)",
+            params![
+                o.user_id,
+                o.code,
+                match o.recipient_kind {
+                    Recipient::User => "user",
+                    Recipient::Address => "address",
+                },
+                o.recipient,
+                o.amount.0,
+                o.fee_reserve.0,
+                o.comment,
+                t,
+                o.expires_at,
+                o.subtract_fee,
+                o.recipient_id,
+                o.fee_rate,
+                Option::<String>::None
+            ],
+        )
+        .context("cannot store an order")?;
+        let id = tx.last_insert_rowid();
+        if let Some(nonce) = o.nonce {
+            tx.execute(
+                "UPDATE orders SET wallet_comment = ?1 WHERE id = ?2",
+                params![format!("bitcoim {database} order {id} {nonce}"), id],
             )
             .context("cannot store an order")?;
-        let id = self.conn.last_insert_rowid();
+        }
+        tx.commit().context("cannot store an order")?;
         self.order(id)?
             .ok_or_else(|| LedgerError::new("the new order vanished"))
     }
@@ -404,6 +457,7 @@ fn release(tx: &rusqlite::Transaction, order: &Order) -> Result<(), MoneyError> 
             kind: Kind::Release,
             amount: held,
             held: -held,
+            debt: 0,
             reference: &format!("order:{}", order.id),
             peer: None,
             comment: None,
@@ -441,6 +495,7 @@ impl Ledger {
                 kind: Kind::Hold,
                 amount: -held,
                 held,
+                debt: 0,
                 reference: &format!("order:{}", order.id),
                 peer: None,
                 comment: None,
@@ -486,15 +541,22 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Withdrawal step 5: the actual fee is known. The hold is released,
-    /// the amount and the fee are debited (sent → settled). Returns the fee
-    /// charged, which is less than `fee` only if the user could not cover
-    /// a fee above the reserve (the admins must then know).
+    /// Withdrawal step 5: the fee the network was paid is known. The hold
+    /// is released, the amount and the fee are debited (sent → settled).
+    /// The user is never charged more than the fee reserve they confirmed
+    /// (with `pay all`, the fee comes out of the amount): returns what was
+    /// charged, which is less than `fee` only if the wallet paid more than
+    /// the reserve (the admins must then know).
     pub fn settle_withdrawal(
         &mut self,
         order: &Order,
         fee: Sats,
     ) -> Result<Option<Sats>, MoneyError> {
+        let charged = if order.subtract_fee {
+            fee
+        } else {
+            Sats(fee.0.min(order.fee_reserve.0))
+        };
         let tx = self
             .conn
             .transaction()
@@ -502,9 +564,9 @@ impl Ledger {
         let reference = format!("order:{}", order.id);
         let n = tx
             .execute(
-                "UPDATE orders SET state = 'settled', fee = ?1, updated_at = ?2 \
-                 WHERE id = ?3 AND state = 'sent'",
-                params![fee.0, now(), order.id],
+                "UPDATE orders SET state = 'settled', fee = ?1, network_fee = ?2, updated_at = ?3 \
+                 WHERE id = ?4 AND state = 'sent'",
+                params![charged.0, fee.0, now(), order.id],
             )
             .context("cannot update an order")?;
         if n == 0 {
@@ -525,27 +587,21 @@ impl Ledger {
                 kind: Kind::Withdrawal,
                 amount: -sent,
                 held: 0,
+                debt: 0,
                 reference: &reference,
                 peer: None,
                 comment: order.comment.as_deref(),
             },
         )?;
-        let balance: i64 = tx
-            .query_row(
-                "SELECT balance FROM users WHERE id = ?1",
-                [order.user_id],
-                |r| r.get(0),
-            )
-            .context("cannot read a balance")?;
-        let charged = fee.0.min(balance);
-        if charged > 0 {
+        if charged.0 > 0 {
             apply(
                 &tx,
                 &Movement {
                     user_id: order.user_id,
                     kind: Kind::Fee,
-                    amount: -charged,
+                    amount: -charged.0,
                     held: 0,
+                    debt: 0,
                     reference: &reference,
                     peer: None,
                     comment: None,
@@ -553,7 +609,48 @@ impl Ledger {
             )?;
         }
         tx.commit().context("cannot commit a settlement")?;
-        Ok(Some(Sats(charged)))
+        Ok(Some(charged))
+    }
+
+    /// Withdrawal step 3: marked sending, with the best block of the moment
+    /// (held → sending).
+    pub fn mark_sending(&mut self, id: i64, best_block: &str) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE orders SET state = 'sending', sent_block = ?1, updated_at = ?2 \
+                 WHERE id = ?3 AND state = 'held'",
+                params![best_block, now(), id],
+            )
+            .context("cannot update an order")?;
+        Ok(n == 1)
+    }
+
+    /// Records why reconciliation cannot tell whether a withdrawal was
+    /// sent; true the first time (the moment to tell the admins).
+    pub fn set_doubt(&mut self, id: i64, why: &str) -> Result<bool, LedgerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE orders SET doubt = ?1 WHERE id = ?2 AND doubt IS NULL",
+                params![why, id],
+            )
+            .context("cannot update an order")?;
+        Ok(n == 1)
+    }
+
+    /// Withdrawals the network was paid more for than their users could be
+    /// charged: what the operator absorbed, in all.
+    pub fn absorbed_fees(&self) -> Result<Sats, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(sum(network_fee - fee), 0) FROM orders \
+                 WHERE state = 'settled' AND subtract_fee = 0 AND network_fee > fee",
+                [],
+                |r| r.get(0),
+            )
+            .map(Sats)
+            .context("cannot sum fees")
     }
 }
 
@@ -586,10 +683,13 @@ mod tests {
             code,
             recipient_kind: Recipient::User,
             recipient: "bob",
+            recipient_id: None,
             amount: Sats(amount),
             fee_reserve: Sats(0),
+            fee_rate: None,
             subtract_fee: false,
             comment: Some("lunch"),
+            nonce: None,
             expires_at: now() + 600,
         })
         .unwrap()
@@ -631,10 +731,13 @@ mod tests {
             code: "wwww",
             recipient_kind: Recipient::Address,
             recipient: "mAddr",
+            recipient_id: None,
             amount: Sats(amount),
             fee_reserve: Sats(reserve),
+            fee_rate: Some(20),
             subtract_fee: subtract,
             comment: None,
+            nonce: Some("n0nce"),
             expires_at: now() + 600,
         })
         .unwrap()
@@ -694,17 +797,23 @@ mod tests {
         assert!(l.check_balances().unwrap().is_empty());
     }
 
+    // Issue 9, item 7: the user confirmed a reserve of 50; the wallet paid
+    // 300. The user is charged 50, never more; the operator absorbed 250.
     #[test]
-    fn a_fee_above_reserve_and_balance_is_charged_as_far_as_possible() {
+    fn a_fee_above_the_reserve_is_never_charged_beyond_the_reserve() {
         let (mut l, a, _) = setup();
         let o = withdrawal(&mut l, a, 900, 50, false);
         l.hold_withdrawal(&o).unwrap();
         l.set_order_state(o.id, State::Held, State::Sending)
             .unwrap();
         l.mark_sent(o.id, "t").unwrap();
-        assert_eq!(l.settle_withdrawal(&o, Sats(300)).unwrap(), Some(Sats(100)));
+        assert_eq!(l.settle_withdrawal(&o, Sats(300)).unwrap(), Some(Sats(50)));
         let u = l.user_by_id(a).unwrap().unwrap();
-        assert_eq!(u.balance, Sats(0));
+        assert_eq!((u.balance, u.held), (Sats(50), Sats(0)));
+        assert_eq!(l.absorbed_fees().unwrap(), Sats(250));
+        let o = l.order(o.id).unwrap().unwrap();
+        assert_eq!((o.fee, o.network_fee), (Some(Sats(50)), Some(Sats(300))));
+        assert!(l.check_balances().unwrap().is_empty());
     }
 
     // The failure in the middle of a payment: the order is marked done and

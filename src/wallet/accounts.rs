@@ -31,6 +31,8 @@ pub enum Registered {
 pub enum Refusal {
     /// A server, a service or ourselves: only user accounts register.
     NotAUser,
+    /// A user of a domain this gateway does not serve (`allowed_domains`).
+    DomainNotServed,
     Username {
         error: UsernameError,
         name: String,
@@ -56,11 +58,22 @@ pub fn register(
     if !may_register(gateway, from) {
         return Err(Refusal::NotAUser);
     }
+    let bare = from.bare().to_string();
+    // Accounts opened before the domain was left out keep working.
+    if !gateway.config.serves_domain(&from.domain) {
+        match gateway.ledger.has_account(&bare) {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::DomainNotServed),
+            Err(e) => {
+                log::error!("{e}");
+                return Err(Refusal::Internal);
+            }
+        }
+    }
     let name = check_username(username).map_err(|error| Refusal::Username {
         error,
         name: username.trim().to_lowercase(),
     })?;
-    let bare = from.bare().to_string();
     let outcome = gateway.ledger.register(&bare, &name).map_err(|e| match e {
         RegisterFailure::Taken => Refusal::Username {
             error: UsernameError::Taken,
@@ -120,7 +133,7 @@ pub fn new_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
             gateway.retry_node_later();
             None
         }
-        Err(NodeError::Unexpected(why)) => {
+        Err(why) => {
             log::error!("no deposit address for {}: {why}", user.username);
             None
         }
@@ -167,6 +180,14 @@ pub fn refusal_text(gateway: &Gateway, lang: &str, from: &Jid, refusal: &Refusal
             lang,
             "register-not-allowed",
             &[("jid", &from.bare().to_string())],
+        ),
+        Refusal::DomainNotServed => gateway.text(
+            lang,
+            "register-domain-not-served",
+            &[
+                ("jid", &from.bare().to_string()),
+                ("domains", &gateway.config.main.allowed_domains.join(", ")),
+            ],
         ),
         Refusal::Username { error, name } => {
             let c = match error {
@@ -230,4 +251,79 @@ pub fn unregister_error_text(gateway: &Gateway, lang: &str, e: &UnregisterError)
             gateway.text(lang, "internal-error", &[])
         }
     }
+}
+
+/// `state` row: the Python bitcoIM's deposit addresses were imported.
+pub const PYTHON_ADDRESSES: &str = "python_addresses_imported";
+
+/// Brings in the deposit addresses of a Python bitcoIM's users, once: that
+/// bitcoIM named each user's bitcoind account after their JID, and
+/// Bitcoin Core turned accounts into labels. Without this, coins sent to
+/// an old address contact would reach the wallet and be credited to
+/// nobody.
+///
+/// Their balances lived in those accounts, which Bitcoin Core removed, so
+/// the deposits they had confirmed before the upgrade are recorded as
+/// skipped, never credited again. Returns false while this cannot be done
+/// (the deposit poller waits for it).
+pub fn import_python_addresses(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
+    match gateway.ledger.state(PYTHON_ADDRESSES) {
+        Ok(Some(_)) => return true,
+        Ok(None) => {}
+        Err(e) => {
+            log::error!("{e}");
+            return false;
+        }
+    }
+    let accounts = match gateway.ledger.python_accounts() {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("{e}");
+            return false;
+        }
+    };
+    let mut imported = 0;
+    if !accounts.is_empty() {
+        for (user_id, label) in &accounts {
+            let addresses = match gateway.node.addresses_of_label(label) {
+                Ok(a) => a,
+                Err(e) => {
+                    log::warn!("Python bitcoIM addresses not imported yet: {e}");
+                    return false;
+                }
+            };
+            for address in addresses {
+                match gateway.ledger.adopt_address(*user_id, &address) {
+                    Ok(true) => imported += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        log::error!("{e}");
+                        return false;
+                    }
+                }
+            }
+        }
+        if !crate::wallet::deposits::skip_history(gateway, "received before the upgrade from the Python bitcoIM, whose balances lived in bitcoind's accounts") {
+            return false;
+        }
+        log::info!(
+            "imported {imported} deposit addresses of {} Python bitcoIM users",
+            accounts.len()
+        );
+        let (users, count) = (accounts.len().to_string(), imported.to_string());
+        crate::wallet::alert_admins(
+            gateway,
+            "admin-python-addresses",
+            &[("users", &users), ("addresses", &count)],
+            out,
+        );
+    }
+    if let Err(e) = gateway
+        .ledger
+        .set_state(PYTHON_ADDRESSES, &imported.to_string())
+    {
+        log::error!("{e}");
+        return false;
+    }
+    true
 }

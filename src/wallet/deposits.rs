@@ -3,20 +3,44 @@
 //!
 //! Each deposit is announced once, from its address's contact, and that
 //! message is then corrected in place (XEP-0308) as the deposit gets
-//! confirmations, is credited, or is reversed. The cursor only moves
-//! after a successful call: on a pruned node an old cursor can fail, and
-//! skipping it would lose deposits.
+//! confirmations, is credited, or is reversed.
+//!
+//! The wallet's current view decides (see `ledger::deposits`). The cursor
+//! is kept `WATCH_DEPTH` blocks (or the required confirmations, if more)
+//! below the tip, so every recent transaction is listed again, with its
+//! current confirmations, at every poll: a reorganization shallower than
+//! that shows as changed confirmations (Bitcoin Core also lists the
+//! transactions of blocks reorganized away under `removed`, with their
+//! CURRENT confirmations: a transaction mined again is in both lists,
+//! positive in both). A watched deposit that the listing does not show
+//! (nodes that drop conflicted transactions from it, a coinbase maturing
+//! beyond the window) is asked about with `gettransaction`.
+//!
+//! The cursor only moves after every entry was taken: a database error
+//! stops the poll and the next one lists them again. An entry the ledger
+//! cannot take (a zero amount, an odd category) is recorded once, told to
+//! the admins once, and skipped; it never stops the others. A poller that
+//! has not completed a poll for `STALL_POLLS` intervals tells the admins.
 
+use crate::amount::{Sats, MAX_MONEY};
 use crate::bitcoin::address::Address;
-use crate::bitcoin::node::{NodeError, Receive};
+use crate::bitcoin::node::{Category, NodeError, WalletEntry};
 use crate::gateway::Gateway;
-use crate::ledger::deposits::{Change, Report};
+use crate::ledger::deposits::{Change, Report, Skipped};
 use crate::ledger::User;
 use crate::presence;
 use crate::xmpp::{ns, Element, Jid};
+use std::collections::HashMap;
 
 /// `state` row holding the poller's cursor.
-const CURSOR: &str = "listsinceblock_cursor";
+pub const CURSOR: &str = "listsinceblock_cursor";
+
+/// Blocks below the tip where the cursor is kept: a reorganization up to
+/// this deep is seen in the listing itself.
+pub const WATCH_DEPTH: i64 = 6;
+
+/// Polls without success after which the admins are told.
+pub const STALL_POLLS: u32 = 10;
 
 pub const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
 
@@ -40,77 +64,373 @@ pub fn living_message(
     m
 }
 
+/// The poller's health, for the stall alert.
+#[derive(Debug, Clone, Default)]
+pub struct PollerHealth {
+    /// When the last poll completed (Unix seconds); 0: none yet.
+    pub last_success: i64,
+    /// Polls that failed since.
+    pub failures: u32,
+    /// Whether the admins were told of the current stall.
+    pub alerted: bool,
+}
+
+/// Why a poll stopped before the cursor could move.
+struct Stop(String);
+
 /// Polls the wallet once; true when the chain moved on since last time.
 pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
+    match poll_once(gateway, out) {
+        Ok(moved) => {
+            let health = &mut gateway.poller;
+            if health.alerted {
+                log::info!("deposit poller: working again");
+                crate::wallet::alert_admins(gateway, "admin-poller-back", &[], out);
+            }
+            gateway.poller = PollerHealth {
+                last_success: crate::ledger::now(),
+                failures: 0,
+                alerted: false,
+            };
+            moved
+        }
+        Err(Stop(why)) => {
+            gateway.poller.failures += 1;
+            if gateway.poller.failures >= STALL_POLLS && !gateway.poller.alerted {
+                gateway.poller.alerted = true;
+                let since = if gateway.poller.last_success == 0 {
+                    crate::bot::render::utc(gateway.started_at)
+                } else {
+                    crate::bot::render::utc(gateway.poller.last_success)
+                };
+                log::error!("deposit poller stalled since {since}: {why}");
+                crate::wallet::alert_admins(
+                    gateway,
+                    "admin-poller-stalled",
+                    &[("since", &since), ("why", &why)],
+                    out,
+                );
+            }
+            false
+        }
+    }
+}
+
+fn poll_once(gateway: &mut Gateway, out: &mut Vec<Element>) -> Result<bool, Stop> {
     let required = gateway.config.bitcoin.confirmations;
-    let cursor = match gateway.ledger.state(CURSOR) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("deposit poller: {e:?}");
-            return false;
-        }
-    };
-    let since = match gateway.node.list_since_block(cursor.as_deref(), required) {
+    let depth = required.max(WATCH_DEPTH);
+    let cursor = gateway
+        .ledger
+        .state(CURSOR)
+        .map_err(|e| Stop(e.to_string()))?;
+    let since = match gateway.node.list_since_block(cursor.as_deref(), depth) {
         Ok(since) => since,
-        Err(NodeError::Down(_)) => return false,
-        Err(NodeError::Unexpected(e)) => {
-            log::error!("deposit poller: {e}; the cursor stays where it was");
-            return false;
+        Err(NodeError::UnknownBlock(why)) => {
+            // A reindex, another wallet or another chain: list everything
+            // again (crediting is idempotent) rather than stall for ever.
+            log::warn!("deposit poller: the node does not know the cursor ({why}); listing the whole wallet again");
+            gateway
+                .node
+                .list_since_block(None, depth)
+                .map_err(|e| Stop(e.to_string()))?
         }
+        Err(e) => return Err(Stop(e.to_string())),
     };
-    let mut touched: Vec<i64> = Vec::new();
-    let removed = since.removed.iter().map(|r| Receive {
-        confirmations: -1,
-        ..r.clone()
-    });
-    for receive in since.receives.iter().cloned().chain(removed) {
-        let Some(user_id) = gateway
-            .ledger
-            .address_owner(&receive.address)
-            .ok()
-            .flatten()
-        else {
+    // One view per output: `removed` entries carry the same current
+    // confirmations as `transactions`; the listing wins where both are.
+    let mut views: HashMap<(String, i64), WalletEntry> = HashMap::new();
+    let mut order: Vec<(String, i64)> = Vec::new();
+    for entry in since.removed.iter().chain(since.entries.iter()) {
+        if matches!(&entry.category, Category::Other(c) if c == "send") {
             continue;
-        };
-        let report = Report {
-            txid: &receive.txid,
-            vout: receive.vout,
-            address: &receive.address,
-            user_id,
-            amount: receive.amount,
-            confirmations: receive.confirmations,
-        };
-        match gateway.ledger.report_deposit(&report, required) {
-            Ok(Change::Nothing) => {}
-            Ok(change) => {
-                announce(gateway, &receive, user_id, &change, out);
-                if !touched.contains(&user_id) {
-                    touched.push(user_id);
-                }
-            }
-            Err(e) => {
-                // Not committed: the next poll reports it again.
-                log::error!("deposit {}:{}: {e:?}", receive.txid, receive.vout);
-                return false;
-            }
         }
+        let key = (entry.txid.clone(), entry.vout);
+        if !views.contains_key(&key) {
+            order.push(key.clone());
+        }
+        views.insert(key, entry.clone());
     }
-    let moved = cursor.as_deref() != Some(since.lastblock.as_str());
-    if let Err(e) = gateway.ledger.set_state(CURSOR, &since.lastblock) {
-        log::error!("deposit poller: {e:?}");
+    let mut touched: Vec<i64> = Vec::new();
+    for key in &order {
+        let entry = &views[key];
+        take(gateway, entry, required, &mut touched, out)?;
     }
+    let moved = cursor.as_deref() != Some(since.lastblock.as_str()) || !since.removed.is_empty();
+    recheck_unlisted(gateway, &views, depth, required, moved, &mut touched, out)?;
+    gateway
+        .ledger
+        .set_state(CURSOR, &since.lastblock)
+        .map_err(|e| Stop(e.to_string()))?;
     for user_id in touched {
         if let Ok(Some(user)) = gateway.ledger.user_by_id(user_id) {
             presence::send_balance(gateway, &user, out);
         }
     }
-    moved
+    Ok(moved)
+}
+
+/// Whether a txid is 64 hexadecimal digits.
+fn is_txid(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Takes one wallet entry: a deposit's news, a skipped output, or nothing
+/// (not one of our addresses). `Err` only for what must stop the poll.
+fn take(
+    gateway: &mut Gateway,
+    entry: &WalletEntry,
+    required: i64,
+    touched: &mut Vec<i64>,
+    out: &mut Vec<Element>,
+) -> Result<(), Stop> {
+    let owner = gateway
+        .ledger
+        .address_owner(&entry.address)
+        .map_err(|e| Stop(e.to_string()))?;
+    let Some(user_id) = owner else {
+        return Ok(());
+    };
+    if gateway
+        .ledger
+        .is_skipped(&entry.txid, entry.vout)
+        .map_err(|e| Stop(e.to_string()))?
+    {
+        return Ok(());
+    }
+    let (coinbase, mature, orphan) = match &entry.category {
+        Category::Receive => (false, true, false),
+        Category::Generate => (true, true, false),
+        Category::Immature => (true, false, false),
+        Category::Orphan => (true, false, true),
+        Category::Other(_) => (false, false, false),
+    };
+    let refusal = match (&entry.category, entry.amount) {
+        (Category::Other(c), _) => Some(format!("unknown category '{c}'")),
+        _ if !is_txid(&entry.txid) || entry.vout < 0 => Some("malformed txid or vout".to_owned()),
+        (_, None) => Some("the amount is not a whole number of satoshis".to_owned()),
+        (_, Some(Sats(0))) => Some("zero amount".to_owned()),
+        (_, Some(a)) if a.0 < 0 || a.0 > MAX_MONEY => Some("amount out of range".to_owned()),
+        _ => None,
+    };
+    if let Some(reason) = refusal {
+        return skip(gateway, entry, user_id, &reason, out);
+    }
+    let confirmations = match entry.confirmations {
+        Some(c) => c,
+        // When in doubt, the wallet's own view of the transaction.
+        None => match gateway.node.transaction(&entry.txid) {
+            Ok(Some(tx)) => tx.confirmations,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(Stop(e.to_string())),
+        },
+    };
+    let report = Report {
+        txid: &entry.txid,
+        vout: entry.vout,
+        address: &entry.address,
+        user_id,
+        amount: entry.amount.unwrap_or_default(),
+        confirmations,
+        coinbase,
+        mature,
+        orphan,
+    };
+    match gateway.ledger.report_deposit(&report, required) {
+        Ok(Change::Nothing) => Ok(()),
+        Ok(change) => {
+            if matches!(change, Change::Credited { .. }) {
+                crate::wallet::withdrawals::remember_wallet(gateway, &entry.txid);
+            }
+            let owner = gateway
+                .ledger
+                .deposit(&entry.txid, entry.vout)
+                .ok()
+                .flatten()
+                .map_or(user_id, |d| d.user_id);
+            announce(gateway, &report, owner, &change, out);
+            if !touched.contains(&owner) {
+                touched.push(owner);
+            }
+            Ok(())
+        }
+        // Not committed: the next poll reports it again.
+        Err(e) => Err(Stop(format!(
+            "deposit {}:{}: {e:?}",
+            entry.txid, entry.vout
+        ))),
+    }
+}
+
+/// Records every confirmed receive of the wallet on our addresses that the
+/// ledger does not know yet as skipped, with `reason`, so that it is never
+/// credited: deposits from before an upgrade, whose value the old system
+/// had already counted. False while the node cannot answer.
+pub fn skip_history(gateway: &mut Gateway, reason: &str) -> bool {
+    let since = match gateway.node.list_since_block(None, 1) {
+        Ok(since) => since,
+        Err(e) => {
+            log::warn!("cannot list the wallet's history: {e}");
+            return false;
+        }
+    };
+    for entry in since.entries {
+        if matches!(entry.category, Category::Other(_)) || entry.confirmations.unwrap_or(0) < 1 {
+            continue;
+        }
+        let owner = match gateway.ledger.address_owner(&entry.address) {
+            Ok(Some(owner)) => owner,
+            Ok(None) => continue,
+            Err(e) => {
+                log::error!("{e}");
+                return false;
+            }
+        };
+        if let Ok(Some(_)) = gateway.ledger.deposit(&entry.txid, entry.vout) {
+            continue;
+        }
+        let recorded = gateway.ledger.record_skipped(&Skipped {
+            txid: &entry.txid,
+            vout: entry.vout,
+            address: &entry.address,
+            user_id: Some(owner),
+            amount: &entry.amount_text,
+            category: "receive",
+            reason,
+        });
+        if let Err(e) = recorded {
+            log::error!("{e}");
+            return false;
+        }
+    }
+    true
+}
+
+/// Records an output the ledger cannot take; the admins hear of it once.
+fn skip(
+    gateway: &mut Gateway,
+    entry: &WalletEntry,
+    user_id: i64,
+    reason: &str,
+    out: &mut Vec<Element>,
+) -> Result<(), Stop> {
+    let category = match &entry.category {
+        Category::Receive => "receive",
+        Category::Generate => "generate",
+        Category::Immature => "immature",
+        Category::Orphan => "orphan",
+        Category::Other(c) => c.as_str(),
+    };
+    let first = gateway
+        .ledger
+        .record_skipped(&Skipped {
+            txid: &entry.txid,
+            vout: entry.vout,
+            address: &entry.address,
+            user_id: Some(user_id),
+            amount: &entry.amount_text,
+            category,
+            reason,
+        })
+        .map_err(|e| Stop(e.to_string()))?;
+    if first {
+        let username = gateway
+            .ledger
+            .user_by_id(user_id)
+            .ok()
+            .flatten()
+            .map(|u| u.username)
+            .unwrap_or_default();
+        log::warn!(
+            "output {}:{} to {} ({username}) not credited: {reason}",
+            entry.txid,
+            entry.vout,
+            entry.address
+        );
+        let output = format!("{}:{}", entry.txid, entry.vout);
+        crate::wallet::alert_admins(
+            gateway,
+            "admin-skipped-output",
+            &[
+                ("output", &output),
+                ("address", &entry.address),
+                ("username", &username),
+                ("amount", &entry.amount_text),
+                ("reason", reason),
+            ],
+            out,
+        );
+    }
+    Ok(())
+}
+
+/// The watched deposits the listing did not show are asked about one by
+/// one. Every watched deposit is within the listing's window, so one that
+/// is missing has left the chain in a way the listing does not show (a
+/// double-spent deposit loses its receive entries); a coinbase maturing
+/// beyond the window is asked about once per new block.
+fn recheck_unlisted(
+    gateway: &mut Gateway,
+    listed: &HashMap<(String, i64), WalletEntry>,
+    depth: i64,
+    required: i64,
+    new_block: bool,
+    touched: &mut Vec<i64>,
+    out: &mut Vec<Element>,
+) -> Result<(), Stop> {
+    let watched = gateway
+        .ledger
+        .watched_deposits(depth)
+        .map_err(|e| Stop(e.to_string()))?;
+    for deposit in watched {
+        if listed.contains_key(&(deposit.txid.clone(), deposit.vout))
+            || (deposit.coinbase && !new_block)
+        {
+            continue;
+        }
+        let tx = match gateway.node.transaction(&deposit.txid) {
+            Ok(Some(tx)) => tx,
+            Ok(None) => {
+                log::warn!(
+                    "deposit {}:{}: the wallet does not know its transaction any more",
+                    deposit.txid,
+                    deposit.vout
+                );
+                continue;
+            }
+            Err(e) => return Err(Stop(e.to_string())),
+        };
+        // A conflicted transaction may have lost its details; the row
+        // knows what it was.
+        let detail = tx
+            .details
+            .into_iter()
+            .find(|d| d.vout == deposit.vout && d.address == deposit.address);
+        let category = detail.map_or(
+            if deposit.coinbase {
+                Category::Immature
+            } else {
+                Category::Receive
+            },
+            |d| d.category,
+        );
+        let entry = WalletEntry {
+            txid: deposit.txid.clone(),
+            vout: deposit.vout,
+            address: deposit.address.clone(),
+            category,
+            amount_text: deposit.amount.btc_fixed(),
+            amount: Some(deposit.amount),
+            confirmations: Some(tx.confirmations),
+        };
+        take(gateway, &entry, required, touched, out)?;
+    }
+    Ok(())
 }
 
 /// Announces a deposit's news, correcting its first message.
 fn announce(
     gateway: &mut Gateway,
-    r: &Receive,
+    r: &Report,
     user_id: i64,
     change: &Change,
     out: &mut Vec<Element>,
@@ -127,23 +447,37 @@ fn announce(
         ("confirmations", r.confirmations.max(0).to_string()),
         ("required", required.to_string()),
         ("balance", user.balance.to_string()),
+        ("debt", user.debt.to_string()),
+        (
+            "repaid",
+            match change {
+                Change::Credited { repaid } => *repaid,
+                _ => Sats(0),
+            }
+            .to_string(),
+        ),
     ];
     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let key = match change {
+        Change::Seen if !r.mature => "deposit-immature",
         Change::Seen => "deposit-seen",
+        Change::Confirmations(_) if !r.mature => "deposit-immature",
         Change::Confirmations(_) => "deposit-confirming",
-        Change::Credited => "deposit-credited",
+        Change::Credited { repaid } if repaid.0 > 0 => "deposit-credited-repaid",
+        Change::Credited { .. } => "deposit-credited",
+        Change::Reversed { debt } if debt.0 > 0 => "deposit-reversed-debt",
         Change::Reversed { .. } => "deposit-reversed",
+        Change::Conflicted => "deposit-conflicted",
         Change::Nothing => return,
     };
     let body = gateway.text(lang, key, &args);
-    let from = match Address::parse(&r.address, gateway.node.network()) {
+    let from = match Address::parse(r.address, gateway.node.network()) {
         Ok(a) => gateway.contact_jid(&a.to_node()),
         Err(_) => gateway.jid.clone(),
     };
     let original = gateway
         .ledger
-        .deposit(&r.txid, r.vout)
+        .deposit(r.txid, r.vout)
         .ok()
         .flatten()
         .and_then(|d| d.message_id);
@@ -156,19 +490,24 @@ fn announce(
         &body,
     ));
     if original.is_none() {
-        if let Err(e) = gateway.ledger.set_deposit_message(&r.txid, r.vout, &id) {
+        if let Err(e) = gateway.ledger.set_deposit_message(r.txid, r.vout, &id) {
             log::error!("{e:?}");
         }
     }
-    if let Change::Reversed { shortfall } = change {
+    if let Change::Reversed { debt } = change {
         log::warn!(
-            "deposit {}:{} of {} reversed (shortfall {shortfall})",
+            "deposit {}:{} of {} reversed ({} confirmations; debt {debt})",
             r.txid,
             r.vout,
-            user.username
+            user.username,
+            r.confirmations
         );
         let reference = format!("{}:{}", r.txid, r.vout);
-        let (amount, shortfall) = (r.amount.to_string(), shortfall.to_string());
+        let (amount, debt, total) = (
+            r.amount.to_string(),
+            debt.to_string(),
+            user.debt.to_string(),
+        );
         crate::wallet::alert_admins(
             gateway,
             "admin-deposit-reversed",
@@ -176,8 +515,9 @@ fn announce(
                 ("deposit", &reference),
                 ("amount", &amount),
                 ("username", &user.username),
-                ("address", &r.address),
-                ("shortfall", &shortfall),
+                ("address", r.address),
+                ("debt", &debt),
+                ("total_debt", &total),
             ],
             out,
         );

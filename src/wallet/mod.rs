@@ -7,6 +7,11 @@ pub mod deposits;
 pub mod payments;
 pub mod withdrawals;
 
+#[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
+mod scenario_tests;
+
 use crate::gateway::Gateway;
 use crate::xmpp::{ns, Element};
 use withdrawals::Reconciled;
@@ -14,7 +19,12 @@ use withdrawals::Reconciled;
 /// The wallet's periodic work: deposits, expired orders, withdrawals
 /// caught mid-flight, and the audit after each new block.
 pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
-    let new_block = deposits::poll(gateway, out);
+    if !gateway.wallet_checked {
+        gateway.wallet_checked = withdrawals::check_wallet_identity(gateway, out);
+    }
+    // The Python bitcoIM's addresses come before the first poll, which
+    // must not credit what was deposited before the upgrade.
+    let new_block = accounts::import_python_addresses(gateway, out) && deposits::poll(gateway, out);
     match gateway.ledger.expire_orders(crate::ledger::now()) {
         Ok(expired) => {
             for order in expired {
@@ -36,42 +46,43 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
         Err(e) => log::error!("{e}"),
     }
     for result in withdrawals::reconcile(gateway, out) {
-        let (order, key, txid, fee) = match &result {
-            Reconciled::Sent { order, txid } => {
-                (order, "withdraw-reconciled-sent", txid.clone(), None)
-            }
-            Reconciled::NotSent(order) => {
-                (order, "withdraw-reconciled-not-sent", String::new(), None)
-            }
-            Reconciled::Settled { order, fee } => (
-                order,
-                "withdraw-settled",
-                order.txid.clone().unwrap_or_default(),
-                Some(*fee),
-            ),
-        };
-        let Some(user) = withdrawals::owner(gateway, order) else {
-            continue;
-        };
-        let lang = deposits::user_lang(gateway, &user);
-        let text = gateway.text(
-            lang,
-            key,
-            &[
-                ("amount", &withdrawals::net_amount(order, fee).to_string()),
-                ("recipient", &order.recipient),
-                ("txid", &txid),
-                ("fee", &fee.unwrap_or_default().to_string()),
-                ("balance", &user.balance.to_string()),
-            ],
-        );
-        withdrawals::announce(gateway, order, &text, out);
-        crate::presence::send_balance(gateway, &user, out);
+        tell_reconciled(gateway, &result, out);
     }
     if new_block {
         withdrawals::watch_unconfirmed(gateway, out);
         audit::run(gateway, out);
     }
+}
+
+/// Tells the owner of a withdrawal what reconciliation found.
+pub fn tell_reconciled(gateway: &mut Gateway, result: &Reconciled, out: &mut Vec<Element>) {
+    let (order, key, txid, fee) = match result {
+        Reconciled::Sent { order, txid } => (order, "withdraw-reconciled-sent", txid.clone(), None),
+        Reconciled::NotSent(order) => (order, "withdraw-reconciled-not-sent", String::new(), None),
+        Reconciled::Settled { order, fee } => (
+            order,
+            "withdraw-settled",
+            order.txid.clone().unwrap_or_default(),
+            Some(*fee),
+        ),
+    };
+    let Some(user) = withdrawals::owner(gateway, order) else {
+        return;
+    };
+    let lang = deposits::user_lang(gateway, &user);
+    let text = gateway.text(
+        lang,
+        key,
+        &[
+            ("amount", &withdrawals::net_amount(order, fee).to_string()),
+            ("recipient", &order.recipient),
+            ("txid", &txid),
+            ("fee", &fee.unwrap_or_default().to_string()),
+            ("balance", &user.balance.to_string()),
+        ],
+    );
+    withdrawals::announce(gateway, order, &text, out);
+    crate::presence::send_balance(gateway, &user, out);
 }
 
 /// Tells every admin something that needs a human, in their language.

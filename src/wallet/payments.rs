@@ -46,6 +46,8 @@ pub enum Refusal {
     Amount(AmountError),
     Address(AddressError),
     UnknownRecipient(String),
+    /// The user named in the recap left or changed their username since.
+    RecipientChanged(String),
     ToSelf,
     TooManyPending(usize),
     /// Funds: what is spendable, what the payment takes, and the
@@ -79,21 +81,26 @@ pub struct Recap {
     pub low_balance: bool,
 }
 
+/// `length` characters of the code alphabet from the CSPRNG.
+fn random_word(length: usize) -> Result<String, Refusal> {
+    let mut bytes = vec![0u8; length];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        log::error!("no randomness: {e}");
+        Refusal::Internal
+    })?;
+    // 256 is not a multiple of 31: rejecting high bytes would remove the
+    // bias, but the bias is below 1% per character and a code is valid
+    // for minutes, not years.
+    Ok(bytes
+        .iter()
+        .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+        .collect())
+}
+
 /// A fresh confirmation code.
 fn new_code(gateway: &Gateway) -> Result<String, Refusal> {
     for _ in 0..10 {
-        let mut bytes = [0u8; CODE_LENGTH];
-        getrandom::fill(&mut bytes).map_err(|e| {
-            log::error!("no randomness for a confirmation code: {e}");
-            Refusal::Internal
-        })?;
-        // 256 is not a multiple of 31: rejecting high bytes would remove
-        // the bias, but the bias is below 1% per character and a code is
-        // valid for minutes, not years.
-        let code: String = bytes
-            .iter()
-            .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
-            .collect();
+        let code = random_word(CODE_LENGTH)?;
         match gateway.ledger.code_in_use(&code) {
             Ok(false) => return Ok(code),
             Ok(true) => continue,
@@ -156,93 +163,102 @@ pub fn create(
     }
     let incoming = gateway.ledger.incoming_of(user.id).unwrap_or_default();
     let balance = user.balance;
-    let (recipient_kind, recipient, amount, fee, reserve, subtract) = match target {
-        Target::User(to) => {
-            if to.id == user.id {
-                return Err(Refusal::ToSelf);
-            }
-            let amount = match amount {
-                Amount::Exactly(a) => a,
-                Amount::All => balance,
-            };
-            if amount.0 <= 0 || amount > balance {
-                return Err(Refusal::Insufficient {
-                    balance,
-                    needed: amount,
-                    incoming,
-                });
-            }
-            (
-                Recipient::User,
-                to.username.clone(),
-                amount,
-                None,
-                Sats(0),
-                false,
-            )
-        }
-        Target::Address(address) => {
-            if gateway.is_frozen() {
-                return Err(Refusal::Frozen);
-            }
-            let rate = match gateway
-                .node
-                .fee_rate(gateway.config.bitcoin.fallback_fee_rate)
-            {
-                Ok(rate) => rate,
-                Err(NodeError::Down(_)) => return Err(Refusal::NodeDown),
-                Err(NodeError::Unexpected(e)) => {
-                    log::error!("fee estimate: {e}");
-                    return Err(Refusal::Internal);
+    let (recipient_kind, recipient, recipient_id, amount, fee, rate, reserve, subtract) =
+        match target {
+            Target::User(to) => {
+                if to.id == user.id {
+                    return Err(Refusal::ToSelf);
                 }
-            };
-            let estimate = Sats(rate * TYPICAL_VSIZE);
-            let (amount, reserve, subtract) = match amount {
-                // The whole balance leaves; the fee comes out of it.
-                Amount::All => (balance, Sats(0), true),
-                Amount::Exactly(a) => (a, Sats(estimate.0 * RESERVE_FACTOR), false),
-            };
-            let min = gateway.config.bitcoin.min_withdrawal;
-            let net = if subtract {
-                amount.0 - estimate.0
-            } else {
-                amount.0
-            };
-            if amount.0 <= 0 || net < min.0 {
-                if amount > balance || (subtract && balance.0 < min.0 + estimate.0) {
+                let amount = match amount {
+                    Amount::Exactly(a) => a,
+                    Amount::All => balance,
+                };
+                if amount.0 <= 0 || amount > balance {
                     return Err(Refusal::Insufficient {
                         balance,
-                        needed: Sats(min.0 + if subtract { estimate.0 } else { 0 }),
+                        needed: amount,
                         incoming,
                     });
                 }
-                return Err(Refusal::BelowMinimum(min));
-            }
-            if amount > balance {
-                return Err(Refusal::Insufficient {
-                    balance,
-                    needed: amount,
-                    incoming,
-                });
-            }
-            if amount.0 + reserve.0 > balance.0 {
-                return Err(Refusal::FeeReserve {
-                    balance,
+                (
+                    Recipient::User,
+                    to.username.clone(),
+                    Some(to.id),
                     amount,
-                    reserve,
-                });
+                    None,
+                    None,
+                    Sats(0),
+                    false,
+                )
             }
-            (
-                Recipient::Address,
-                address.as_str().to_owned(),
-                amount,
-                Some(estimate),
-                reserve,
-                subtract,
-            )
-        }
-    };
+            Target::Address(address) => {
+                if gateway.is_frozen() {
+                    return Err(Refusal::Frozen);
+                }
+                let rate = match gateway
+                    .node
+                    .fee_rate(gateway.config.bitcoin.fallback_fee_rate)
+                {
+                    Ok(rate) => rate,
+                    Err(NodeError::Down(_)) => return Err(Refusal::NodeDown),
+                    Err(e) => {
+                        log::error!("fee estimate: {e}");
+                        return Err(Refusal::Internal);
+                    }
+                };
+                let estimate = Sats(rate * TYPICAL_VSIZE);
+                let (amount, reserve, subtract) = match amount {
+                    // The whole balance leaves; the fee comes out of it.
+                    Amount::All => (balance, Sats(0), true),
+                    Amount::Exactly(a) => (a, Sats(estimate.0 * RESERVE_FACTOR), false),
+                };
+                let min = gateway.config.bitcoin.min_withdrawal;
+                let net = if subtract {
+                    amount.0 - estimate.0
+                } else {
+                    amount.0
+                };
+                if amount.0 <= 0 || net < min.0 {
+                    if amount > balance || (subtract && balance.0 < min.0 + estimate.0) {
+                        return Err(Refusal::Insufficient {
+                            balance,
+                            needed: Sats(min.0 + if subtract { estimate.0 } else { 0 }),
+                            incoming,
+                        });
+                    }
+                    return Err(Refusal::BelowMinimum(min));
+                }
+                if amount > balance {
+                    return Err(Refusal::Insufficient {
+                        balance,
+                        needed: amount,
+                        incoming,
+                    });
+                }
+                if amount.0 + reserve.0 > balance.0 {
+                    return Err(Refusal::FeeReserve {
+                        balance,
+                        amount,
+                        reserve,
+                    });
+                }
+                (
+                    Recipient::Address,
+                    address.as_str().to_owned(),
+                    None,
+                    amount,
+                    Some(estimate),
+                    Some(rate),
+                    reserve,
+                    subtract,
+                )
+            }
+        };
     let code = new_code(gateway)?;
+    let nonce = match recipient_kind {
+        Recipient::Address => Some(random_word(8)?),
+        Recipient::User => None,
+    };
     let expires_at = crate::ledger::now() + gateway.config.main.order_expiry.as_secs() as i64;
     let order = gateway
         .ledger
@@ -251,10 +267,13 @@ pub fn create(
             code: &code,
             recipient_kind,
             recipient: &recipient,
+            recipient_id,
             amount,
             fee_reserve: reserve,
+            fee_rate: rate,
             subtract_fee: subtract,
             comment,
+            nonce: nonce.as_deref(),
             expires_at,
         })
         .map_err(internal)?;
@@ -365,10 +384,17 @@ fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
     }
 }
 
+/// Pays the account the recap named. A recipient who left or renamed
+/// themself since is refused: the name in the recap may belong to a
+/// stranger by now, and the payer confirmed a payment to that name.
 fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
-    let to = match gateway.ledger.user_by_username(&order.recipient) {
-        Ok(Some(to)) => to,
-        Ok(None) => return Confirmed::Refused(Refusal::UnknownRecipient(order.recipient)),
+    let account = match order.recipient_id {
+        Some(id) => gateway.ledger.user_by_id(id),
+        None => Ok(None),
+    };
+    let to = match account {
+        Ok(Some(to)) if to.username == order.recipient && !to.removed => to,
+        Ok(_) => return Confirmed::Refused(Refusal::RecipientChanged(order.recipient)),
         Err(e) => {
             log::error!("{e}");
             return Confirmed::Refused(Refusal::Internal);

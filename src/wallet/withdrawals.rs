@@ -1,45 +1,160 @@
 //! Withdrawals, following the spec's durable steps to the letter:
 //!
-//! 1. order stored (`pending`);
+//! 1. order stored (`pending`), with its wallet comment: this database's
+//!    random id, the order id and a random nonce;
 //! 2. code accepted: amount + fee reserve held (`held`, committed);
-//! 3. marked `sending` (committed);
-//! 4. `sendtoaddress` with the order's reference as the wallet comment;
-//! 5. txid stored (`sent`, committed), then the actual fee settled from
-//!    `gettransaction` (`settled`).
+//! 3. marked `sending` with the node's best block (committed);
+//! 4. `sendtoaddress` with the wallet comment and the fee rate the recap
+//!    showed;
+//! 5. txid stored (`sent`, committed), then the fee settled from
+//!    `gettransaction` (`settled`): the user is charged at most the
+//!    reserve they confirmed.
 //!
 //! Only a definite refusal from the node (RPC -3, -5, -6, -8, -13: nothing
 //! was committed) releases the hold. Any other failure leaves the order
-//! `unknown`, holding its funds, until reconciliation finds the comment in
-//! the wallet's transactions (it was sent: settle it) or proves it absent
-//! (it was not: release). Nothing is ever re-sent blindly.
+//! `unknown`, holding its funds, until reconciliation finds its comment
+//! among every wallet transaction since the block of step 3 (it was sent:
+//! settle it) or proves it absent: nothing resembling it there, in the
+//! very wallet this database has used (its identity, a transaction this
+//! database knows, is checked first). Anything short of that proof leaves
+//! the order held and tells the admins. Nothing is ever re-sent.
 
 use crate::amount::Sats;
-use crate::bitcoin::node::{Node, NodeError};
+use crate::bitcoin::node::{Node, NodeError, SendSearch};
 use crate::gateway::Gateway;
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{Order, State};
 use crate::ledger::User;
 use crate::xmpp::Element;
 
-/// How many of the wallet's last transactions reconciliation searches.
-const RECONCILE_DEPTH: u32 = 10_000;
+/// `state` row: a transaction of the wallet this database uses (its first
+/// credited deposit or sent withdrawal). A wallet that does not know it is
+/// another wallet, or one restored without its history.
+pub const WALLET_IDENTITY: &str = "wallet_identity";
 
-/// The wallet comment of an order's transaction.
-pub fn comment(order_id: i64) -> String {
-    format!("bitcoim order {order_id}")
+/// Records the wallet's identity the first time a transaction of it is
+/// known to this database.
+pub fn remember_wallet(gateway: &mut Gateway, txid: &str) {
+    match gateway.ledger.state(WALLET_IDENTITY) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(e) = gateway.ledger.set_state(WALLET_IDENTITY, txid) {
+                log::error!("{e}");
+            }
+        }
+        Err(e) => log::error!("{e}"),
+    }
 }
 
-/// Aborts the process at a named step when the crash tests ask for it.
+/// What the node's wallet is to this database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletIdentity {
+    /// It knows the transaction this database recorded: the same wallet.
+    Same,
+    /// No transaction is recorded yet: nothing to compare.
+    NotYetKnown,
+    /// It does not know that transaction.
+    Other(String),
+}
+
+/// Compares the node's wallet with the one this database has used.
+pub fn wallet_identity(gateway: &mut Gateway) -> Result<WalletIdentity, NodeError> {
+    let identity = gateway
+        .ledger
+        .state(WALLET_IDENTITY)
+        .map_err(|e| NodeError::Unexpected(e.to_string()))?;
+    let Some(txid) = identity else {
+        return Ok(WalletIdentity::NotYetKnown);
+    };
+    Ok(match gateway.node.transaction(&txid)? {
+        Some(_) => WalletIdentity::Same,
+        None => WalletIdentity::Other(format!(
+            "the wallet does not know transaction {txid}, which this database recorded: \
+             it is another wallet, or one restored without its history"
+        )),
+    })
+}
+
+/// Checked once the node answers after start-up: another wallet than the
+/// one this database used freezes withdrawals and tells the admins.
+/// Returns false while the node cannot say.
+pub fn check_wallet_identity(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
+    match wallet_identity(gateway) {
+        Ok(WalletIdentity::Same) => {
+            log::info!("bitcoind's wallet is the one this database has used");
+            true
+        }
+        Ok(WalletIdentity::NotYetKnown) => true,
+        Ok(WalletIdentity::Other(why)) => {
+            log::error!("{why}; withdrawals frozen");
+            if !gateway.is_frozen() {
+                if let Err(e) = gateway.ledger.set_state(crate::wallet::audit::FROZEN, &why) {
+                    log::error!("cannot freeze withdrawals: {e}");
+                }
+            }
+            crate::wallet::alert_admins(gateway, "admin-wallet-unknown", &[("why", &why)], out);
+            true
+        }
+        Err(NodeError::Down(_)) => false,
+        Err(e) => {
+            log::warn!("cannot check the wallet's identity: {e}");
+            false
+        }
+    }
+}
+
+/// Crash points for the tests: a withdrawal can stop dead between any two
+/// of its steps, as when the process is killed there. The integration
+/// tests abort the process (`--features fault-injection`, BITCOIM_FAULT);
+/// the chain simulator stops the call (`crash::arm`).
 #[cfg(feature = "fault-injection")]
-fn fault(step: &str) {
+fn crashed(step: &str) -> bool {
     if std::env::var("BITCOIM_FAULT").as_deref() == Ok(step) {
         log::error!("fault injection: aborting at {step}");
         std::process::abort();
     }
+    false
 }
 
-#[cfg(not(feature = "fault-injection"))]
-fn fault(_: &str) {}
+#[cfg(all(test, not(feature = "fault-injection")))]
+fn crashed(step: &str) -> bool {
+    crash::hit(step)
+}
+
+#[cfg(not(any(test, feature = "fault-injection")))]
+fn crashed(_: &str) -> bool {
+    false
+}
+
+#[cfg(test)]
+pub mod crash {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ARMED: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// The next withdrawal stops dead at `step`.
+    pub fn arm(step: &str) {
+        ARMED.with(|a| *a.borrow_mut() = Some(step.to_owned()));
+    }
+
+    pub fn disarm() {
+        ARMED.with(|a| *a.borrow_mut() = None);
+    }
+
+    pub(super) fn hit(step: &str) -> bool {
+        ARMED.with(|a| {
+            let mut armed = a.borrow_mut();
+            if armed.as_deref() == Some(step) {
+                *armed = None;
+                true
+            } else {
+                false
+            }
+        })
+    }
+}
 
 /// What confirming a withdrawal did.
 #[derive(Debug)]
@@ -71,6 +186,8 @@ pub enum Outcome {
     RateLimited,
     AlreadyDone(Order),
     Internal,
+    /// The tests' simulated crash between two steps.
+    Crashed,
 }
 
 /// `state` row: when the admins were last told the hourly limit was hit.
@@ -128,40 +245,65 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
             return Outcome::Internal;
         }
     }
-    fault("held");
-    match gateway
-        .ledger
-        .set_order_state(order.id, State::Held, State::Sending)
-    {
+    if crashed("held") {
+        return Outcome::Crashed;
+    }
+    // Where reconciliation will start its search, should the reply of
+    // sendtoaddress be lost.
+    let best = match gateway.node.best_block() {
+        Ok(best) => best,
+        Err(e) => {
+            log::warn!("order {}: no best block ({e}); nothing sent", order.id);
+            return match gateway.ledger.fail_withdrawal(order, &[State::Held]) {
+                Ok(_) => Outcome::NodeDown(order.clone()),
+                Err(err) => {
+                    log::error!("order {}: cannot release: {err:?}", order.id);
+                    Outcome::Internal
+                }
+            };
+        }
+    };
+    match gateway.ledger.mark_sending(order.id, &best) {
         Ok(true) => {}
         other => {
             log::error!("order {}: cannot mark it sending: {other:?}", order.id);
             return Outcome::Internal;
         }
     }
-    fault("sending");
+    if crashed("sending") {
+        return Outcome::Crashed;
+    }
     log::info!(
         "order {}: sending {} to {}",
         order.id,
         order.amount,
         order.recipient
     );
+    let fee_rate = order
+        .fee_rate
+        .unwrap_or(gateway.config.bitcoin.fallback_fee_rate);
     let result = gateway.node.send_to_address(
         &order.recipient,
         order.amount,
-        &comment(order.id),
+        &order.comment_in_wallet(),
         order.subtract_fee,
+        fee_rate,
     );
     match result {
         Ok(txid) => {
-            fault("sent-unrecorded");
+            if crashed("sent-unrecorded") {
+                return Outcome::Crashed;
+            }
             if let Err(e) = gateway.ledger.mark_sent(order.id, &txid) {
                 // Reconciliation will find the txid by its comment.
                 log::error!("order {}: sent as {txid} but not recorded: {e}", order.id);
                 return Outcome::Unknown(order.clone());
             }
             log::info!("order {}: sent as {txid}", order.id);
-            fault("sent");
+            remember_wallet(gateway, &txid);
+            if crashed("sent") {
+                return Outcome::Crashed;
+            }
             let fee = settle(gateway, order, &txid, out);
             Outcome::Sent {
                 order: order.clone(),
@@ -199,16 +341,20 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
     }
 }
 
-/// Charges the actual fee of a sent withdrawal; `None` while the node
-/// cannot say (it is retried by [`reconcile`]).
+/// Charges the fee of a sent withdrawal; `None` while the node cannot
+/// say (it is retried by [`reconcile`]).
 fn settle(
     gateway: &mut Gateway,
     order: &Order,
     txid: &str,
     out: &mut Vec<Element>,
 ) -> Option<Sats> {
-    let (fee, _) = match gateway.node.sent_fee(txid) {
-        Ok(found) => found,
+    let fee = match gateway.node.transaction(txid) {
+        Ok(Some(tx)) => tx.fee?,
+        Ok(None) => {
+            log::warn!("order {}: the wallet does not know {txid} yet", order.id);
+            return None;
+        }
         Err(e) => {
             log::warn!("order {}: fee of {txid} not known yet: {e}", order.id);
             return None;
@@ -281,18 +427,19 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
                 }
             }
             State::Sending | State::Unknown if order.updated_at + grace <= now => {
-                match gateway.node.find_send(&comment(order.id), RECONCILE_DEPTH) {
-                    Ok(Some(txid)) => {
+                match resolve(gateway, &order) {
+                    Ok(Resolution::Sent(txid)) => {
                         log::warn!("order {}: found in the wallet as {txid}", order.id);
                         if let Ok(true) = gateway.ledger.mark_sent(order.id, &txid) {
+                            remember_wallet(gateway, &txid);
                             if let Ok(Some(o)) = gateway.ledger.order(order.id) {
                                 settle(gateway, &o, &txid, out);
                             }
                             results.push(Reconciled::Sent { order, txid });
                         }
                     }
-                    Ok(None) => {
-                        log::warn!("order {}: not in the wallet; released", order.id);
+                    Ok(Resolution::NotSent) => {
+                        log::warn!("order {}: certainly not in the wallet; released", order.id);
                         if let Ok(true) = gateway
                             .ledger
                             .fail_withdrawal(&order, &[State::Sending, State::Unknown])
@@ -300,16 +447,154 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
                             results.push(Reconciled::NotSent(order));
                         }
                     }
+                    Ok(Resolution::Doubt(why)) => doubt(gateway, &order, &why, out),
                     Err(NodeError::Down(_)) => return results,
-                    Err(NodeError::Unexpected(e)) => {
-                        log::error!("order {}: cannot reconcile: {e}", order.id);
-                    }
+                    Err(e) => log::error!("order {}: cannot reconcile: {e}", order.id),
                 }
             }
             _ => {}
         }
     }
     results
+}
+
+/// What the wallet says of a withdrawal in doubt.
+enum Resolution {
+    Sent(String),
+    NotSent,
+    Doubt(String),
+}
+
+fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError> {
+    let Some(since) = order.sent_block.clone() else {
+        return Ok(Resolution::Doubt(
+            "it was handed to the node by a version that did not record where to search".to_owned(),
+        ));
+    };
+    let found = gateway.node.search_send(
+        &since,
+        &order.comment_in_wallet(),
+        &order.recipient,
+        order.amount,
+    )?;
+    Ok(match found {
+        SendSearch::Found(txid) => Resolution::Sent(txid),
+        SendSearch::Doubt(why) => Resolution::Doubt(why),
+        SendSearch::NotFound => match wallet_identity(gateway)? {
+            WalletIdentity::Same => Resolution::NotSent,
+            WalletIdentity::NotYetKnown => Resolution::Doubt(
+                "no transaction of the wallet is known yet to prove it is the wallet \
+                 this database used"
+                    .to_owned(),
+            ),
+            WalletIdentity::Other(why) => Resolution::Doubt(why),
+        },
+    })
+}
+
+/// A withdrawal nobody can prove sent or not sent: its funds stay held,
+/// and the admins are told once.
+fn doubt(gateway: &mut Gateway, order: &Order, why: &str, out: &mut Vec<Element>) {
+    match gateway.ledger.set_doubt(order.id, why) {
+        Ok(true) => {
+            log::error!(
+                "order {}: cannot tell whether it was sent ({why}); its funds stay held",
+                order.id
+            );
+            let (id, amount) = (order.id.to_string(), order.amount.to_string());
+            crate::wallet::alert_admins(
+                gateway,
+                "admin-withdrawal-doubt",
+                &[
+                    ("order", &id),
+                    ("amount", &amount),
+                    ("recipient", &order.recipient),
+                    ("comment", &order.comment_in_wallet()),
+                    ("why", why),
+                ],
+                out,
+            );
+        }
+        Ok(false) => {}
+        Err(e) => log::error!("{e}"),
+    }
+}
+
+/// An admin's verdict on a withdrawal in doubt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Sent(String),
+    NotSent,
+}
+
+/// Why an admin's verdict was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerdictError {
+    NotInDoubt,
+    UnknownTransaction,
+    NodeDown,
+    Internal,
+}
+
+/// An admin settles a withdrawal that reconciliation could not: sent in a
+/// transaction the wallet knows, or not sent (its hold is released).
+pub fn resolve_by_admin(
+    gateway: &mut Gateway,
+    order_id: i64,
+    verdict: &Verdict,
+) -> Result<Reconciled, VerdictError> {
+    let order = match gateway.ledger.order(order_id) {
+        Ok(Some(o)) if matches!(o.state, State::Sending | State::Unknown) => o,
+        Ok(_) => return Err(VerdictError::NotInDoubt),
+        Err(e) => {
+            log::error!("{e}");
+            return Err(VerdictError::Internal);
+        }
+    };
+    match verdict {
+        Verdict::Sent(txid) => {
+            match gateway.node.transaction(txid) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(VerdictError::UnknownTransaction),
+                Err(NodeError::Down(_)) => return Err(VerdictError::NodeDown),
+                Err(e) => {
+                    log::error!("{e}");
+                    return Err(VerdictError::UnknownTransaction);
+                }
+            }
+            match gateway.ledger.mark_sent(order.id, txid) {
+                Ok(true) => {
+                    log::warn!("order {}: an admin says it was sent as {txid}", order.id);
+                    Ok(Reconciled::Sent {
+                        order,
+                        txid: txid.clone(),
+                    })
+                }
+                Ok(false) => Err(VerdictError::NotInDoubt),
+                Err(e) => {
+                    log::error!("{e}");
+                    Err(VerdictError::Internal)
+                }
+            }
+        }
+        Verdict::NotSent => match gateway
+            .ledger
+            .fail_withdrawal(&order, &[State::Sending, State::Unknown])
+        {
+            Ok(true) => {
+                log::warn!(
+                    "order {}: an admin says it was not sent; released",
+                    order.id
+                );
+                Ok(Reconciled::NotSent(order))
+            }
+            Ok(false) => Err(VerdictError::NotInDoubt),
+            Err(e) => {
+                log::error!("{e:?}");
+                Err(VerdictError::Internal)
+            }
+        },
+    }
 }
 
 /// Tells the owner of a withdrawal its news: the first time as a new
@@ -371,9 +656,10 @@ pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
             continue;
         };
         let required = gateway.config.bitcoin.confirmations;
-        match gateway.node.sent_fee(&txid) {
-            Ok((fee, confirmations)) if confirmations > 0 => {
-                let fee = order.fee.unwrap_or(fee);
+        match gateway.node.transaction(&txid) {
+            Ok(Some(tx)) if tx.confirmations > 0 => {
+                let confirmations = tx.confirmations;
+                let fee = order.fee.or(tx.fee).unwrap_or_default();
                 let lang = owner(gateway, &order)
                     .map(|u| crate::wallet::deposits::user_lang(gateway, &u))
                     .unwrap_or("en");
@@ -415,7 +701,7 @@ pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
                 Err(e) => log::error!("{e}"),
             },
             Err(NodeError::Down(_)) => return,
-            Err(NodeError::Unexpected(e)) => log::warn!("order {}: {e}", order.id),
+            Err(e) => log::warn!("order {}: {e}", order.id),
         }
     }
 }

@@ -805,15 +805,17 @@ fn audit_clear(
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
-    _: &mut Vec<Element>,
+    out: &mut Vec<Element>,
 ) -> Step {
     if form::boolean(values, "unfreeze") {
-        if let Err(e) = gw.ledger.clear_state(crate::wallet::audit::FROZEN) {
-            log::error!("{e:?}");
-            return done_note("error", t(gw, ctx, "internal-error"));
-        }
-        log::info!("withdrawals unfrozen by {}", ctx.jid);
-        return done_note("info", t(gw, ctx, "unfreeze-done"));
+        let unfrozen = crate::wallet::audit::unfreeze(gw, &ctx.jid.to_string(), out);
+        let kind = match unfrozen {
+            crate::wallet::audit::Unfrozen::Open | crate::wallet::audit::Unfrozen::Unaudited => {
+                "info"
+            }
+            _ => "error",
+        };
+        return done_note(kind, crate::bot::unfrozen_text(gw, ctx.lang, &unfrozen));
     }
     done_note("info", t(gw, ctx, "adhoc-nothing-done"))
 }

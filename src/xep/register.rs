@@ -111,7 +111,7 @@ fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> I
         Ok(_) => Ok(None),
         Err(refusal) => {
             let condition = match &refusal {
-                Refusal::NotAUser => Condition::NotAllowed,
+                Refusal::NotAUser | Refusal::DomainNotServed => Condition::NotAllowed,
                 Refusal::Username {
                     error: UsernameError::Taken,
                     ..
