@@ -14,7 +14,7 @@ from client import Client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contrib" / "dev"))
 import testbed  # noqa: E402
 
-USERS = {"alice": "alice-pass", "bob": "bob-pass", "admin": "admin-pass"}
+USERS = {"alice": "alice-pass", "bob": "bob-pass", "carol": "carol-pass", "admin": "admin-pass"}
 
 
 def _print_log(name, log):

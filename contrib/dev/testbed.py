@@ -136,7 +136,11 @@ class LogFile:
 class Prosody:
     """A private Prosody: own config, data and log in `workdir`."""
 
-    def __init__(self, workdir, c2s_port=None, component_port=None, secret=None):
+    def __init__(self, workdir, c2s_port=None, component_port=None, secret=None,
+                 extra_hosts=()):
+        # extra_hosts: more VirtualHosts beside DOMAIN (users of another
+        # domain on the same server, for the allowed-domains tests).
+        self.extra_hosts = tuple(extra_hosts)
         self.dir = Path(workdir) / "prosody"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.c2s_port = c2s_port or free_port()
@@ -153,6 +157,7 @@ class Prosody:
         # An empty certificate directory: TLS is off, but Prosody logs an
         # error at every start when the directory is missing.
         (self.dir / "certs").mkdir(exist_ok=True)
+        extra_hosts = "".join(f'VirtualHost "{host}"\n' for host in self.extra_hosts)
         self.config.write_text(f"""\
 -- Written by contrib/dev/testbed.py: a throwaway Prosody on loopback.
 run_as_root = true  -- as root it would otherwise switch to the prosody user
@@ -177,7 +182,7 @@ modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "register"; "version
 modules_disabled = {{ "s2s"; "tls" }}
 
 VirtualHost "{DOMAIN}"
-
+{extra_hosts}
 Component "{COMPONENT_JID}"
     component_secret = "{self.secret}"
 """)
@@ -207,9 +212,9 @@ Component "{COMPONENT_JID}"
         time.sleep(pause)
         self.start()
 
-    def register(self, user, password):
+    def register(self, user, password, host=DOMAIN):
         subprocess.run(
-            ["prosodyctl", "--config", str(self.config), "register", user, DOMAIN, password],
+            ["prosodyctl", "--config", str(self.config), "register", user, host, password],
             check=True, stdin=subprocess.DEVNULL, capture_output=True,
         )
 
@@ -270,6 +275,12 @@ class RegtestNode:
             # Mandatory for this node (Bitcoin SV 1.0.13), see TESTBED.md.
             "-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0",
             "-minminingtxfee=0.00000500",
+            # After a reorganisation of 6 blocks or more this node enters
+            # "safe mode" and refuses wallet calls (listunspent,
+            # sendtoaddress, gettransaction...) with -2 "Safe mode: ... A
+            # large valid fork has been detected". Bitcoin Core has had no
+            # safe mode since 0.17; the deep-reorg tests need it off.
+            "-disablesafemode=1",
         ], self.log.path)
         deadline = time.monotonic() + timeout
         while True:
@@ -320,6 +331,18 @@ class RegtestNode:
 
     def generate(self, n):
         return self.rpc("generate", n)
+
+    def set_network_active(self, active, timeout=20.0):
+        """`setnetworkactive`: False drops every peer (and accepts none),
+        True lets the node connect again (to its -connect peer). Returns
+        once the node has no peer left, or at least one again."""
+        self.rpc("setnetworkactive", bool(active))
+        deadline = time.monotonic() + timeout
+        while (self.rpc("getconnectioncount") > 0) != bool(active):
+            if time.monotonic() > deadline:
+                state = "reconnected" if active else "dropped its peers"
+                raise TimeoutError(f"the node has not {state} after {timeout} s")
+            time.sleep(0.05)
 
     def stop(self, timeout=30.0):
         if self.proc is None:
