@@ -543,17 +543,22 @@ impl Ledger {
 
     /// Withdrawal step 5: the fee the network was paid is known. The hold
     /// is released, the amount and the fee are debited (sent → settled).
-    /// The user is never charged more than the fee reserve they confirmed
-    /// (with `pay all`, the fee comes out of the amount): returns what was
-    /// charged, which is less than `fee` only if the wallet paid more than
-    /// the reserve (the admins must then know).
+    /// The user is never charged more than the fee reserve they confirmed;
+    /// with `pay all` they pay the amount in all, the recipient getting
+    /// `delivered` (the amount less the fee, when the wallet does not say).
+    /// Returns the fee charged, which is less than `fee` only if the wallet
+    /// paid more than the user could be charged (a fee above the reserve,
+    /// or dust change the wallet gave to the miners): the admins must then
+    /// know.
     pub fn settle_withdrawal(
         &mut self,
         order: &Order,
         fee: Sats,
+        delivered: Option<Sats>,
     ) -> Result<Option<Sats>, MoneyError> {
         let charged = if order.subtract_fee {
-            fee
+            let delivered = delivered.unwrap_or(Sats(order.amount.0 - fee.0));
+            Sats((order.amount.0 - delivered.0).clamp(0, order.amount.0))
         } else {
             Sats(fee.0.min(order.fee_reserve.0))
         };
@@ -573,10 +578,9 @@ impl Ledger {
             return Ok(None);
         }
         release(&tx, order)?;
-        // With subtract_fee the recipient got amount - fee: the user pays
-        // the amount in all, fee included.
+        // With subtract_fee the user pays the amount in all, fee included.
         let sent = if order.subtract_fee {
-            order.amount.0 - fee.0
+            order.amount.0 - charged.0
         } else {
             order.amount.0
         };
@@ -645,7 +649,7 @@ impl Ledger {
         self.conn
             .query_row(
                 "SELECT coalesce(sum(network_fee - fee), 0) FROM orders \
-                 WHERE state = 'settled' AND subtract_fee = 0 AND network_fee > fee",
+                 WHERE state = 'settled' AND network_fee > fee",
                 [],
                 |r| r.get(0),
             )
@@ -755,9 +759,12 @@ mod tests {
             .set_order_state(o.id, State::Held, State::Sending)
             .unwrap());
         assert!(l.mark_sent(o.id, "txid1").unwrap());
-        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), Some(Sats(45)));
         assert_eq!(
-            l.settle_withdrawal(&o, Sats(45)).unwrap(),
+            l.settle_withdrawal(&o, Sats(45), None).unwrap(),
+            Some(Sats(45))
+        );
+        assert_eq!(
+            l.settle_withdrawal(&o, Sats(45), None).unwrap(),
             None,
             "settled once"
         );
@@ -791,7 +798,10 @@ mod tests {
         l.set_order_state(o.id, State::Held, State::Sending)
             .unwrap();
         l.mark_sent(o.id, "t").unwrap();
-        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), Some(Sats(45)));
+        assert_eq!(
+            l.settle_withdrawal(&o, Sats(45), None).unwrap(),
+            Some(Sats(45))
+        );
         let u = l.user_by_id(a).unwrap().unwrap();
         assert_eq!((u.balance, u.held), (Sats(0), Sats(0)));
         assert!(l.check_balances().unwrap().is_empty());
@@ -807,7 +817,10 @@ mod tests {
         l.set_order_state(o.id, State::Held, State::Sending)
             .unwrap();
         l.mark_sent(o.id, "t").unwrap();
-        assert_eq!(l.settle_withdrawal(&o, Sats(300)).unwrap(), Some(Sats(50)));
+        assert_eq!(
+            l.settle_withdrawal(&o, Sats(300), None).unwrap(),
+            Some(Sats(50))
+        );
         let u = l.user_by_id(a).unwrap().unwrap();
         assert_eq!((u.balance, u.held), (Sats(50), Sats(0)));
         assert_eq!(l.absorbed_fees().unwrap(), Sats(250));
@@ -858,7 +871,7 @@ mod tests {
         l.hold_withdrawal(&o).unwrap();
         l.set_order_state(o.id, State::Held, State::Sending)
             .unwrap();
-        assert_eq!(l.settle_withdrawal(&o, Sats(45)).unwrap(), None);
+        assert_eq!(l.settle_withdrawal(&o, Sats(45), None).unwrap(), None);
         let u = l.user_by_id(a).unwrap().unwrap();
         assert_eq!((u.balance, u.held), (Sats(400), Sats(600)));
     }

@@ -390,11 +390,15 @@ fn recheck_unlisted(
         let tx = match gateway.node.transaction(&deposit.txid) {
             Ok(Some(tx)) => tx,
             Ok(None) => {
-                log::warn!(
-                    "deposit {}:{}: the wallet does not know its transaction any more",
-                    deposit.txid,
-                    deposit.vout
-                );
+                // Another wallet: the identity check froze withdrawals and
+                // told the admins; once per block is enough here.
+                if new_block {
+                    log::warn!(
+                        "deposit {}:{}: the wallet does not know its transaction",
+                        deposit.txid,
+                        deposit.vout
+                    );
+                }
                 continue;
             }
             Err(e) => return Err(Stop(e.to_string())),

@@ -163,6 +163,13 @@ fn seed_3_zero_value_output_does_not_stop_the_poller() {
     crate::wallet::chain_tests::run_sequence(3, 60, false);
 }
 
+// Found by the long run: a 'pay all' whose dust change the wallet gave to
+// the miners took that dust from another user's coins.
+#[test]
+fn seed_1001873_pay_all_with_dust_change_is_charged_what_left() {
+    crate::wallet::chain_tests::run_sequence(1_001_873, 60, false);
+}
+
 // Issue 9, item 1, as a user sees it.
 #[test]
 fn a_credited_deposit_mined_again_in_another_block_stays_credited() {

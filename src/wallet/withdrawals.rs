@@ -20,7 +20,7 @@
 //! the order held and tells the admins. Nothing is ever re-sent.
 
 use crate::amount::Sats;
-use crate::bitcoin::node::{Node, NodeError, SendSearch};
+use crate::bitcoin::node::{Category, Node, NodeError, SendSearch};
 use crate::gateway::Gateway;
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{Order, State};
@@ -349,8 +349,20 @@ fn settle(
     txid: &str,
     out: &mut Vec<Element>,
 ) -> Option<Sats> {
-    let fee = match gateway.node.transaction(txid) {
-        Ok(Some(tx)) => tx.fee?,
+    let (fee, delivered) = match gateway.node.transaction(txid) {
+        Ok(Some(tx)) => {
+            // What the recipient got, as the wallet's send entries say.
+            let sends: Vec<Sats> = tx
+                .details
+                .iter()
+                .filter(|d| {
+                    d.category == Category::Other("send".into()) && d.address == order.recipient
+                })
+                .filter_map(|d| d.amount.map(|a| Sats(-a.0)))
+                .collect();
+            let delivered = (!sends.is_empty()).then(|| Sats(sends.iter().map(|s| s.0).sum()));
+            (tx.fee?, delivered)
+        }
         Ok(None) => {
             log::warn!("order {}: the wallet does not know {txid} yet", order.id);
             return None;
@@ -360,7 +372,7 @@ fn settle(
             return None;
         }
     };
-    match gateway.ledger.settle_withdrawal(order, fee) {
+    match gateway.ledger.settle_withdrawal(order, fee, delivered) {
         Ok(Some(charged)) => {
             if charged < fee {
                 let (id, fee_s, charged_s) =
