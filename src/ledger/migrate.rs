@@ -299,6 +299,73 @@ mod tests {
         assert_eq!(n, 3);
     }
 
+    // A version 1 database with money in it: migration 2 rebuilds the
+    // ledger table; nothing may be lost or renumbered.
+    #[test]
+    fn version_1_data_survives_migration_2() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (id INTEGER NOT NULL, name varchar(256) NOT NULL,
+                                value varchar(256) NOT NULL, PRIMARY KEY (id));
+             INSERT INTO meta (name, value) VALUES ('schema_version', '1');",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, jid, username, balance, held, created_at)
+                 VALUES (1, 'a@x', 'alice', 700, 300, 0), (2, 'b@x', 'bob', 0, 0, 0);
+             INSERT INTO addresses VALUES ('mA', 1, 0);
+             INSERT INTO deposits (txid, vout, address, user_id, amount, confirmations, state,
+                                   first_seen_at) VALUES ('t', 0, 'mA', 1, 1000, 3, 'credited', 0);
+             INSERT INTO ledger (id, user_id, kind, amount, reference, created_at) VALUES
+                 (5, 1, 'deposit', 1000, 't:0', 0), (9, 1, 'hold', -300, 'order:1', 0);
+             INSERT INTO orders (id, user_id, code, recipient_kind, recipient, amount, state,
+                                 created_at, expires_at, updated_at)
+                 VALUES (1, 1, 'abcd', 'address', 'mB', 290, 'held', 0, 0, 0),
+                        (2, 1, 'efgh', 'user', 'bob', 10, 'pending', 0, 0, 0);",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), LATEST_VERSION);
+        let ledger: Vec<(i64, String, i64, i64)> = conn
+            .prepare("SELECT id, kind, amount, debt FROM ledger ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ledger,
+            vec![
+                (5, "deposit".to_owned(), 1000, 0),
+                (9, "hold".to_owned(), -300, 0)
+            ]
+        );
+        let recipient: Option<i64> = conn
+            .query_row("SELECT recipient_id FROM orders WHERE id = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(recipient, Some(2), "a waiting payment keeps its recipient");
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2);
+        let ledger = Ledger::from_connection(conn).unwrap();
+        assert!(ledger.check_balances().unwrap().is_empty());
+        assert!(ledger
+            .meta(DATABASE_ID_KEY)
+            .unwrap()
+            .is_some_and(|id| id.len() == 16));
+        let fk: i64 = ledger.count_rows("SELECT count(*) FROM pragma_foreign_key_check");
+        assert_eq!(fk, 0);
+    }
+
     #[test]
     fn refuses_a_newer_schema() {
         let mut conn = Connection::open_in_memory().unwrap();
