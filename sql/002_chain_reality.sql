@@ -39,8 +39,36 @@ CREATE INDEX ledger_reference ON ledger(reference);
 ALTER TABLE deposits ADD COLUMN coinbase INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX deposits_user_state ON deposits(user_id, state);
 CREATE INDEX deposits_address ON deposits(address);
--- Deposits still watched for reorganizations (see src/wallet/deposits.rs).
-CREATE INDEX deposits_state_confirmations ON deposits(state, confirmations);
+-- Whether the deposit poller still watches it: a deposit leaves the watch
+-- once a completed poll saw it deep enough (src/wallet/deposits.rs).
+ALTER TABLE deposits ADD COLUMN watched INTEGER NOT NULL DEFAULT 1;
+UPDATE deposits SET watched = 0 WHERE state = 'credited' AND confirmations >= 6;
+CREATE INDEX deposits_watched ON deposits(watched) WHERE watched = 1;
+
+-- Version 1 reversed a deposit by what the user still had and kept no
+-- record of the rest, and credited the whole amount again when it
+-- confirmed again. Per deposit, credits minus reversals must be 0 (not
+-- credited now) or its amount (credited): what is above is recorded as the
+-- user's debt, by a reversal entry that takes nothing.
+INSERT INTO ledger (user_id, kind, amount, debt, reference, created_at)
+    SELECT d.user_id, 'reversal', 0,
+           n.net - CASE WHEN d.state = 'credited' THEN d.amount ELSE 0 END,
+           d.txid || ':' || d.vout, CAST(strftime('%s', 'now') AS INTEGER)
+    FROM deposits d
+    JOIN (SELECT reference, sum(amount) AS net FROM ledger GROUP BY reference) n
+      ON n.reference = d.txid || ':' || d.vout
+    WHERE n.net > CASE WHEN d.state = 'credited' THEN d.amount ELSE 0 END;
+UPDATE users SET debt = (SELECT coalesce(sum(l.debt), 0) FROM ledger l WHERE l.user_id = users.id);
+-- A debt is repaid before anything is spendable.
+INSERT INTO ledger (user_id, kind, amount, debt, reference, created_at)
+    SELECT id, 'repayment', -min(debt, balance), -min(debt, balance), 'migration:2',
+           CAST(strftime('%s', 'now') AS INTEGER)
+    FROM users WHERE debt > 0 AND balance > 0;
+UPDATE users SET balance = balance - min(debt, balance), debt = debt - min(debt, balance)
+    WHERE debt > 0 AND balance > 0;
+-- Version 1 took a deposit mined again after a reorganization for a
+-- conflicted one: every reversed deposit is asked about again.
+UPDATE deposits SET confirmations = 0, watched = 1 WHERE state = 'reversed';
 
 -- Wallet outputs to our deposit addresses that the ledger cannot take (a
 -- zero amount, an amount that is not whole satoshis, an unknown category):
@@ -73,6 +101,11 @@ ALTER TABLE orders ADD COLUMN wallet_comment TEXT;
 -- The node's best block just before sendtoaddress: reconciliation searches
 -- every wallet transaction since.
 ALTER TABLE orders ADD COLUMN sent_block TEXT;
+-- An address labelled with the wallet comment, made just before
+-- sendtoaddress: a wallet that still has it is the wallet as it was when
+-- the order was handed over (a wallet restored from its seed or from an
+-- older backup has lost it, and may have lost the transaction too).
+ALTER TABLE orders ADD COLUMN marker TEXT;
 -- The fee rate (sat/vB) the recap showed and sendtoaddress was given.
 ALTER TABLE orders ADD COLUMN fee_rate INTEGER;
 -- The fee the network was paid; `fee` is what the user was charged (at

@@ -817,6 +817,10 @@ def test_crash_at_each_withdrawal_step(world_factory, step):
     assert order["state"] == expected_state, order
 
     daemon.start()  # without BITCOIM_FAULT
+    if step == "sending":
+        # Not found in the wallet is proof of "not sent" only once a block
+        # has come since (a call still queued in the node would have run).
+        world.mine(1)
     order = wait_order_state(daemon, code, ("settled", "failed"),
                              timeout=GRACE + RESOLVE_TIMEOUT)
     resolved_after = time.monotonic() - crashed
@@ -986,6 +990,13 @@ def test_ambiguous_failure_holds_until_reconciliation(world_factory, action):
     assert order_row(world.daemon, order_code)["state"] == "unknown"
     assert balance_of(alice) == (sats("1.5") - hold, 0, hold)
 
+    # Past the grace period, the wallet has no trace of it, but no block has
+    # come since: a call still queued in the node could run yet. It stays held.
+    while time.monotonic() - started < GRACE + 1:
+        time.sleep(0.2)
+    wait_polls(world.daemon, world.daemon.log.mark(), count=2)
+    assert order_row(world.daemon, order_code)["state"] == "unknown"
+    world.mine(1)
     text = body(alice.wait_message(GATEWAY, timeout=RESOLVE_TIMEOUT))
     elapsed = time.monotonic() - started
     assert text == (f"Your withdrawal of 0.1 BTC to {dest} did not go out; the funds are "

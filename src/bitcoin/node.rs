@@ -461,6 +461,16 @@ impl Node {
             .map_err(|e| NodeError::Unexpected(format!("getnewaddress returned {text:?}: {e}")))
     }
 
+    /// A fresh address with `label`: a mark in the wallet, made just
+    /// before a withdrawal is handed over (see `wallet::withdrawals`).
+    pub fn mark(&mut self, label: &str) -> Result<String, NodeError> {
+        let value = self.call("getnewaddress", json!([label]))?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| NodeError::Unexpected("getnewaddress did not return a string".into()))
+    }
+
     /// The addresses of a label: a Python bitcoIM's account (named after
     /// the user's JID) became a label when Bitcoin Core dropped accounts.
     /// Nodes older than labels still have the accounts call.
@@ -542,6 +552,8 @@ pub struct WalletEntry {
     pub amount: Option<Sats>,
     /// Negative for a conflicted transaction; `None` when missing.
     pub confirmations: Option<i64>,
+    /// When its block was made (Unix seconds), for a confirmed one.
+    pub blocktime: Option<i64>,
 }
 
 /// A wallet transaction, as `gettransaction` shows it now.
@@ -597,6 +609,7 @@ fn entries(list: Option<&Value>) -> Vec<WalletEntry> {
                 amount_text: amount.to_string(),
                 amount: Sats::from_rpc(amount),
                 confirmations: e.get("confirmations").and_then(Value::as_i64),
+                blocktime: e.get("blocktime").and_then(Value::as_i64),
             })
         })
         .collect()

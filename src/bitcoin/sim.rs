@@ -62,6 +62,8 @@ struct Block {
     height: usize,
     parent: Option<String>,
     txids: Vec<String>,
+    /// When it was mined (the tests' clock).
+    time: i64,
 }
 
 /// A fault for the next call of a method (`None`: of any method).
@@ -73,6 +75,9 @@ pub enum Fault {
     Error(i64, &'static str),
     /// The node does the work, the reply is lost.
     LostReply,
+    /// The call times out, but stays queued in the node and runs later,
+    /// before the next block (a busy node).
+    Delayed,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +108,11 @@ pub struct Chain {
     /// Answer `fee_rate` as an unknown named parameter, as nodes older
     /// than Bitcoin Core 0.21 do.
     pub without_fee_rate: bool,
+    /// Calls that timed out but run before the next block.
+    delayed: Vec<(String, Value)>,
+    /// Unconfirmed transactions a restored wallet does not know (until a
+    /// block brings them back to it).
+    forgotten: HashSet<String>,
 }
 
 /// The transport the daemon's `Node` talks to.
@@ -150,6 +160,7 @@ impl Chain {
                 height: 0,
                 parent: None,
                 txids: Vec::new(),
+                time: crate::ledger::now(),
             },
         );
         chain.active.push(genesis);
@@ -269,6 +280,38 @@ impl Chain {
         }
     }
 
+    /// The wallet's transactions with their state, for a failing test.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "tip {} mempool {:?}\n",
+            self.tip(),
+            self.mempool.iter().map(|t| &t[..8]).collect::<Vec<_>>()
+        );
+        for txid in self.wallet_txids() {
+            let tx = &self.txs[&txid];
+            out.push_str(&format!(
+                "  {} depth {} trusted {} from_me {} in {:?} out {:?}\n",
+                &txid[..8],
+                self.depth(&txid),
+                self.trusted(&txid, 0),
+                self.debits_wallet(tx),
+                tx.inputs
+                    .iter()
+                    .map(|(t, v)| format!("{}:{v}", &t[..8]))
+                    .collect::<Vec<_>>(),
+                tx.outputs
+                    .iter()
+                    .map(|(a, v)| format!(
+                        "{}{}:{v}",
+                        if self.is_ours(a) { "*" } else { "" },
+                        &a[a.len() - 4..]
+                    ))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        out
+    }
+
     pub fn mempool(&self) -> &[String] {
         &self.mempool
     }
@@ -277,6 +320,9 @@ impl Chain {
     /// transaction whose inputs are not available is left out), and a
     /// coinbase paying `coinbase_to` (or the world).
     pub fn mine(&mut self, txids: &[String], coinbase_to: Option<String>) -> String {
+        for (method, params) in std::mem::take(&mut self.delayed) {
+            let _ = self.answer(&method, &params);
+        }
         let to = coinbase_to.unwrap_or_else(|| self.world_address());
         let coinbase = self.hash();
         self.txs.insert(
@@ -316,6 +362,7 @@ impl Chain {
                 height,
                 parent: Some(self.tip_hash()),
                 txids: included,
+                time: crate::ledger::now(),
             },
         );
         self.connect(&hash);
@@ -466,7 +513,37 @@ impl Chain {
     }
 
     fn is_wallet_tx(&self, tx: &Tx) -> bool {
+        if self.forgotten.contains(&tx.txid) && !self.confirmed.contains_key(&tx.txid) {
+            return false;
+        }
         tx.outputs.iter().any(|(a, _)| self.is_ours(a)) || self.debits_wallet(tx)
+    }
+
+    /// The wallet restored from its seed (or from an older backup), as
+    /// far as withdrawals are concerned: its transactions come back
+    /// without their comments, its addresses without their labels, and its
+    /// own unconfirmed sends are gone from it (the network's mempools may
+    /// still mine them; a block brings them back to the wallet). Incoming
+    /// transactions stay known: a real rescan would not find a deposit
+    /// conflicted out of the chain, and the daemon could not tell it from
+    /// one the rescan has not reached yet; that case is the audit's (it
+    /// freezes withdrawals), not this simulator's.
+    pub fn restore_from_seed(&mut self) {
+        for tx in self.txs.values_mut() {
+            tx.comment = None;
+        }
+        for label in self.ours.values_mut() {
+            if label.is_some() {
+                *label = Some(String::new());
+            }
+        }
+        let unconfirmed_sends: Vec<String> = self
+            .txs
+            .values()
+            .filter(|t| !self.confirmed.contains_key(&t.txid) && self.debits_wallet(t))
+            .map(|t| t.txid.clone())
+            .collect();
+        self.forgotten.extend(unconfirmed_sends);
     }
 
     fn in_mempool(&self, txid: &str) -> bool {
@@ -525,6 +602,29 @@ impl Chain {
         self.spendable().iter().map(|(_, a)| a).sum()
     }
 
+    /// What the wallet's keys hold for good or will hold: mature confirmed
+    /// outputs and the change of its own sends in the mempool, unspent,
+    /// even while one of their ancestors waits for a block again after a
+    /// reorganization (getbalance leaves those out until then), or while a
+    /// restored wallet does not know its own send yet.
+    pub fn holdings(&self) -> i64 {
+        let mut total = 0;
+        for (txid, tx) in &self.txs {
+            let depth = self.depth(txid);
+            let counted = (depth >= 1 && !(tx.coinbase && depth < MATURITY))
+                || (depth == 0 && self.in_mempool(txid) && self.debits_wallet(tx));
+            if !counted {
+                continue;
+            }
+            for (vout, (a, amount)) in tx.outputs.iter().enumerate() {
+                if self.is_ours(a) && !self.spent(&(txid.clone(), vout as u32)) {
+                    total += amount;
+                }
+            }
+        }
+        total
+    }
+
     /// The listsinceblock/gettransaction entries of a transaction.
     fn entries(&self, tx: &Tx, min_depth: i64, long: bool) -> Vec<Value> {
         let depth = self.depth(&tx.txid);
@@ -555,9 +655,14 @@ impl Chain {
             if let Some(c) = &tx.comment {
                 entry.insert("comment".into(), json!(c));
             }
+            if let Some(h) = self.confirmed.get(&tx.txid) {
+                let time = self.blocks[&self.active[*h]].time;
+                entry.insert("blocktime".into(), json!(time));
+            }
         };
         for (vout, (a, amount)) in tx.outputs.iter().enumerate() {
-            if from_me && !self.is_ours(a) {
+            // Core: every output that is not change, ours or not.
+            if from_me && !self.is_change(a) {
                 let mut e = Map::new();
                 e.insert("address".into(), json!(a));
                 e.insert("category".into(), json!("send"));
@@ -644,6 +749,13 @@ impl Chain {
                 Err(CallError {
                     method: method.to_owned(),
                     error: RpcError::Unreachable("connection reset (simulated)".into()),
+                })
+            }
+            Some(Fault::Delayed) => {
+                self.delayed.push((method.to_owned(), params.clone()));
+                Err(CallError {
+                    method: method.to_owned(),
+                    error: RpcError::Unreachable("timed out (simulated)".into()),
                 })
             }
             None => self.answer(method, params),
@@ -821,9 +933,9 @@ impl Chain {
             .and_then(Value::as_str)
             .filter(|c| !c.is_empty())
             .map(str::to_owned);
-        // Largest coins first, until amount and fee are covered.
-        let mut coins = self.spendable();
-        coins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Coins in the wallet's order (by txid), until amount and fee are
+        // covered: many small coins make a big transaction.
+        let coins = self.spendable();
         let mut inputs = Vec::new();
         let mut total = 0;
         let mut fee = 0;

@@ -737,6 +737,7 @@ pub(crate) fn audit_report(gateway: &mut Gateway, lang: &str) -> String {
                     ("held", &r.held.to_string()),
                     ("in_flight", &r.in_flight.to_string()),
                     ("debts", &r.debts.to_string()),
+                    ("absorbed", &r.absorbed.to_string()),
                     ("covered", &covered),
                     ("state", &state),
                 ],

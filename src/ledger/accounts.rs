@@ -354,9 +354,9 @@ impl Ledger {
     }
 
     /// The accounts imported from a Python bitcoIM, with the JID its
-    /// bitcoind account (now a label) was named after; none for a database
-    /// that was never the Python bitcoIM's.
-    pub fn python_accounts(&self) -> Result<Vec<(i64, String)>, LedgerError> {
+    /// bitcoind account (now a label) was named after, and when they were
+    /// imported; none for a database that was never the Python bitcoIM's.
+    pub fn python_accounts(&self) -> Result<(Vec<(i64, String)>, i64), LedgerError> {
         let exists: i64 = self
             .conn
             .query_row(
@@ -367,20 +367,26 @@ impl Ledger {
             )
             .context("cannot read the schema")?;
         if exists == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT u.id, p.registered_jid FROM python_registrations p \
+                "SELECT u.id, p.registered_jid, u.created_at FROM python_registrations p \
                  JOIN users u ON u.jid = lower(trim(p.registered_jid)) ORDER BY p.id",
             )
             .context("cannot read Python registrations")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        let rows: Vec<(i64, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .context("cannot read Python registrations")?
+            .collect::<Result<_, _>>()
             .context("cannot read Python registrations")?;
-        rows.collect::<Result<_, _>>()
-            .context("cannot read Python registrations")
+        // The accounts were made by the upgrade, all at once.
+        let imported_at = rows.iter().map(|r| r.2).min().unwrap_or(0);
+        Ok((
+            rows.into_iter().map(|(id, jid, _)| (id, jid)).collect(),
+            imported_at,
+        ))
     }
 
     /// Records an address of `user_id` unless it is someone's already;

@@ -18,7 +18,7 @@
 //! reversing write the ledger entries and the deposit's state in one
 //! transaction, so a crash between two polls cannot do either twice.
 
-use super::money::{apply, Kind, MoneyError, Movement};
+use super::money::{apply, settle_debt, Kind, MoneyError, Movement};
 use super::{now, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension};
@@ -128,28 +128,7 @@ fn credit(
             comment: None,
         },
     )?;
-    let debt: i64 = tx
-        .query_row("SELECT debt FROM users WHERE id = ?1", [user_id], |r| {
-            r.get(0)
-        })
-        .context("cannot read a debt")?;
-    let repaid = debt.min(amount.0);
-    if repaid > 0 {
-        apply(
-            tx,
-            &Movement {
-                user_id,
-                kind: Kind::Repayment,
-                amount: -repaid,
-                held: 0,
-                debt: -repaid,
-                reference,
-                peer: None,
-                comment: None,
-            },
-        )?;
-    }
-    Ok(Sats(repaid))
+    settle_debt(tx, user_id, reference)
 }
 
 /// Takes deposit `reference` back: what the user has, the rest as debt.
@@ -230,9 +209,11 @@ impl Ledger {
             // they decide, whatever this report says.
             Some((state, old_confs, amount, user_id)) => {
                 let amount = Sats(amount);
+                // Any change puts it back under watch until a completed
+                // poll sees it deep enough.
                 let set = |state: &str| {
                     tx.execute(
-                        "UPDATE deposits SET state = ?1, confirmations = ?2 \
+                        "UPDATE deposits SET state = ?1, confirmations = ?2, watched = 1 \
                          WHERE txid = ?3 AND vout = ?4",
                         params![state, r.confirmations, r.txid, r.vout],
                     )
@@ -273,24 +254,36 @@ impl Ledger {
         Ok(change)
     }
 
-    /// Deposits whose fate may still change without the poller's window
-    /// showing it: not credited yet (a coinbase maturing beyond the
-    /// window), or credited with fewer than `depth` confirmations. The
-    /// poller asks the wallet about those it did not see listed.
-    pub fn watched_deposits(&self, depth: i64) -> Result<Vec<Deposit>, LedgerError> {
+    /// Deposits whose fate may still change without the poller's listing
+    /// showing it: watched and not conflicted. The poller asks the wallet
+    /// about those it did not see listed.
+    pub fn watched_deposits(&self) -> Result<Vec<Deposit>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {DEPOSIT_COLUMNS} FROM deposits \
-                 WHERE (state = 'seen' AND confirmations >= 0) \
-                 OR (state = 'credited' AND confirmations < ?1)"
+                "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE watched = 1 AND confirmations >= 0"
             ))
             .context("cannot list deposits")?;
         let rows = stmt
-            .query_map([depth], deposit_from_row)
+            .query_map([], deposit_from_row)
             .context("cannot list deposits")?;
         rows.collect::<Result<_, _>>()
             .context("cannot list deposits")
+    }
+
+    /// After a completed poll (its cursor stored `depth` blocks deep): the
+    /// credited deposits it saw at least that deep leave the watch. A
+    /// reorganization that reaches them now leaves the cursor on a stale
+    /// block, and Bitcoin Core then lists them under `removed`.
+    pub fn unwatch_deep_deposits(&mut self, depth: i64) -> Result<(), LedgerError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deposits SET watched = 0 \
+                 WHERE watched = 1 AND state = 'credited' AND confirmations >= ?1",
+            )
+            .and_then(|mut stmt| stmt.execute([depth]))
+            .context("cannot update deposits")?;
+        Ok(())
     }
 
     /// Records a wallet output to one of our addresses that the ledger

@@ -180,6 +180,41 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
     Ok(())
 }
 
+/// Repays the user's debt from their balance, as far as it goes: a user
+/// who owes has nothing spendable. Called at the end of every movement
+/// that can give a user money (a credit, an incoming payment, a released
+/// hold). Returns what was repaid.
+pub(super) fn settle_debt(
+    tx: &Transaction,
+    user_id: i64,
+    reference: &str,
+) -> Result<Sats, MoneyError> {
+    let (balance, debt): (i64, i64) = tx
+        .query_row(
+            "SELECT balance, debt FROM users WHERE id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .context("cannot read a debt")?;
+    let repaid = balance.min(debt);
+    if repaid > 0 {
+        apply(
+            tx,
+            &Movement {
+                user_id,
+                kind: Kind::Repayment,
+                amount: -repaid,
+                held: 0,
+                debt: -repaid,
+                reference,
+                peer: None,
+                comment: None,
+            },
+        )?;
+    }
+    Ok(Sats(repaid.max(0)))
+}
+
 /// Moves `amount` from one user to another inside `tx`: both entries or,
 /// when the sender is short, neither (the caller's transaction rolls back).
 pub(super) fn transfer(
@@ -215,7 +250,9 @@ pub(super) fn transfer(
             peer: Some(from),
             comment,
         },
-    )
+    )?;
+    settle_debt(tx, to, reference)?;
+    Ok(())
 }
 
 impl Ledger {

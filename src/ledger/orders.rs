@@ -5,7 +5,7 @@
 //! in the same transaction as the money it moves, so that replaying a
 //! code, or a crash between two steps, can never pay twice.
 
-use super::money::{apply, transfer, Kind, MoneyError, Movement};
+use super::money::{apply, settle_debt, transfer, Kind, MoneyError, Movement};
 use super::{now, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension, Row};
@@ -101,6 +101,8 @@ pub struct Order {
     pub wallet_comment: Option<String>,
     /// The best block just before a withdrawal was handed to the node.
     pub sent_block: Option<String>,
+    /// The address labelled with the wallet comment, made just before.
+    pub marker: Option<String>,
     /// The fee rate (sat/vB) shown in the recap and sent.
     pub fee_rate: Option<i64>,
     /// What the network was paid; `fee` is what the user was charged.
@@ -123,7 +125,7 @@ impl Order {
 const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
                        comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at, \
                        message_id, recipient_id, wallet_comment, sent_block, fee_rate, \
-                       network_fee, doubt";
+                       network_fee, doubt, marker";
 
 fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
     Ok(Order {
@@ -153,6 +155,7 @@ fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
         fee_rate: r.get(19)?,
         network_fee: r.get::<_, Option<i64>>(20)?.map(Sats),
         doubt: r.get(21)?,
+        marker: r.get(22)?,
     })
 }
 
@@ -537,6 +540,7 @@ impl Ledger {
             return Ok(false);
         }
         release(&tx, order)?;
+        settle_debt(&tx, order.user_id, &format!("order:{}", order.id))?;
         tx.commit().context("cannot commit a release")?;
         Ok(true)
     }
@@ -612,19 +616,27 @@ impl Ledger {
                 },
             )?;
         }
+        // The part of the reserve not charged is spendable again: a debt
+        // takes it first.
+        settle_debt(&tx, order.user_id, &reference)?;
         tx.commit().context("cannot commit a settlement")?;
         Ok(Some(charged))
     }
 
     /// Withdrawal step 3: marked sending, with the best block of the moment
-    /// (held → sending).
-    pub fn mark_sending(&mut self, id: i64, best_block: &str) -> Result<bool, LedgerError> {
+    /// and the wallet's mark (held → sending).
+    pub fn mark_sending(
+        &mut self,
+        id: i64,
+        best_block: &str,
+        marker: &str,
+    ) -> Result<bool, LedgerError> {
         let n = self
             .conn
             .execute(
-                "UPDATE orders SET state = 'sending', sent_block = ?1, updated_at = ?2 \
-                 WHERE id = ?3 AND state = 'held'",
-                params![best_block, now(), id],
+                "UPDATE orders SET state = 'sending', sent_block = ?1, marker = ?2, \
+                 updated_at = ?3 WHERE id = ?4 AND state = 'held'",
+                params![best_block, marker, now(), id],
             )
             .context("cannot update an order")?;
         Ok(n == 1)

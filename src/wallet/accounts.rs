@@ -262,68 +262,74 @@ pub const PYTHON_ADDRESSES: &str = "python_addresses_imported";
 /// an old address contact would reach the wallet and be credited to
 /// nobody.
 ///
-/// Their balances lived in those accounts, which Bitcoin Core removed, so
-/// the deposits they had confirmed before the upgrade are recorded as
-/// skipped, never credited again. Returns false while this cannot be done
-/// (the deposit poller waits for it).
-pub fn import_python_addresses(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
+/// Their balances lived in those accounts, which Bitcoin Core removed: what
+/// those addresses received in blocks older than the upgrade of the
+/// database is recorded as skipped, never credited (the old system counted
+/// it). Anything later is a deposit like any other. `Err` while this
+/// cannot be done: the deposit poller waits for it.
+pub fn import_python_addresses(
+    gateway: &mut Gateway,
+    out: &mut Vec<Element>,
+) -> Result<(), String> {
     match gateway.ledger.state(PYTHON_ADDRESSES) {
-        Ok(Some(_)) => return true,
+        Ok(Some(_)) => return Ok(()),
         Ok(None) => {}
-        Err(e) => {
-            log::error!("{e}");
-            return false;
-        }
+        Err(e) => return Err(e.to_string()),
     }
-    let accounts = match gateway.ledger.python_accounts() {
-        Ok(a) => a,
-        Err(e) => {
-            log::error!("{e}");
-            return false;
-        }
-    };
-    let mut imported = 0;
-    if !accounts.is_empty() {
-        for (user_id, label) in &accounts {
-            let addresses = match gateway.node.addresses_of_label(label) {
-                Ok(a) => a,
-                Err(e) => {
-                    log::warn!("Python bitcoIM addresses not imported yet: {e}");
-                    return false;
-                }
-            };
-            for address in addresses {
-                match gateway.ledger.adopt_address(*user_id, &address) {
-                    Ok(true) => imported += 1,
-                    Ok(false) => {}
-                    Err(e) => {
-                        log::error!("{e}");
-                        return false;
-                    }
-                }
+    let (accounts, upgraded_at) = gateway
+        .ledger
+        .python_accounts()
+        .map_err(|e| e.to_string())?;
+    let mut adopted: Vec<String> = Vec::new();
+    for (user_id, label) in &accounts {
+        let addresses = gateway
+            .node
+            .addresses_of_label(label)
+            .map_err(|e| format!("Python bitcoIM addresses not imported yet: {e}"))?;
+        for address in addresses {
+            if gateway
+                .ledger
+                .adopt_address(*user_id, &address)
+                .map_err(|e| e.to_string())?
+            {
+                adopted.push(address);
             }
         }
-        if !crate::wallet::deposits::skip_history(gateway, "received before the upgrade from the Python bitcoIM, whose balances lived in bitcoind's accounts") {
-            return false;
-        }
+    }
+    if !adopted.is_empty() {
+        let (count, total) = crate::wallet::deposits::skip_history(
+            gateway,
+            &adopted,
+            upgraded_at,
+            "received before the upgrade from the Python bitcoIM, whose balances \
+             lived in bitcoind's accounts",
+        )?;
         log::info!(
-            "imported {imported} deposit addresses of {} Python bitcoIM users",
+            "imported {} deposit addresses of {} Python bitcoIM users; {count} older \
+             receives ({total}) not credited",
+            adopted.len(),
             accounts.len()
         );
-        let (users, count) = (accounts.len().to_string(), imported.to_string());
+        let (users, addresses, count, total) = (
+            accounts.len().to_string(),
+            adopted.len().to_string(),
+            count.to_string(),
+            total.to_string(),
+        );
         crate::wallet::alert_admins(
             gateway,
             "admin-python-addresses",
-            &[("users", &users), ("addresses", &count)],
+            &[
+                ("users", &users),
+                ("addresses", &addresses),
+                ("count", &count),
+                ("total", &total),
+            ],
             out,
         );
     }
-    if let Err(e) = gateway
+    gateway
         .ledger
-        .set_state(PYTHON_ADDRESSES, &imported.to_string())
-    {
-        log::error!("{e}");
-        return false;
-    }
-    true
+        .set_state(PYTHON_ADDRESSES, &adopted.len().to_string())
+        .map_err(|e| e.to_string())
 }

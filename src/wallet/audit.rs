@@ -29,6 +29,9 @@ pub struct Report {
     /// hole, told to the admins when it opened, repaid by those users'
     /// next deposits.
     pub debts: Sats,
+    /// Network fees the wallet paid beyond what users could be charged:
+    /// the operator's, told to the admins each time.
+    pub absorbed: Sats,
     /// Users whose cached balance disagrees with their entries.
     pub drifted: Vec<String>,
 }
@@ -38,12 +41,12 @@ impl Report {
         Sats(self.balances.0 + self.held.0)
     }
 
-    /// Whether the wallet covers what is owed, but for the debts: a
-    /// shortfall the debts explain is known and was reported already;
-    /// freezing everyone's withdrawals for it would punish the others.
-    /// Any other shortfall freezes them.
+    /// Whether the wallet covers what is owed, but for the known holes
+    /// (users' debts, fees the operator absorbed): those were reported when
+    /// they opened, and freezing everyone's withdrawals for them would
+    /// punish the others. Any other shortfall freezes them.
     pub fn covered(&self) -> bool {
-        self.wallet.0 + self.debts.0 >= self.owed().0 && self.drifted.is_empty()
+        self.wallet.0 + self.debts.0 + self.absorbed.0 >= self.owed().0 && self.drifted.is_empty()
     }
 }
 
@@ -66,6 +69,7 @@ pub fn report(gateway: &mut Gateway) -> Result<Report, NodeError> {
         wallet,
         balances: totals.balances,
         debts: totals.debts,
+        absorbed: gateway.ledger.absorbed_fees().map_err(fail)?,
         held: Sats(held),
         in_flight: Sats(in_flight),
         drifted: gateway.ledger.check_balances().map_err(fail)?,

@@ -95,25 +95,32 @@ pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
             moved
         }
         Err(Stop(why)) => {
-            gateway.poller.failures += 1;
-            if gateway.poller.failures >= STALL_POLLS && !gateway.poller.alerted {
-                gateway.poller.alerted = true;
-                let since = if gateway.poller.last_success == 0 {
-                    crate::bot::render::utc(gateway.started_at)
-                } else {
-                    crate::bot::render::utc(gateway.poller.last_success)
-                };
-                log::error!("deposit poller stalled since {since}: {why}");
-                crate::wallet::alert_admins(
-                    gateway,
-                    "admin-poller-stalled",
-                    &[("since", &since), ("why", &why)],
-                    out,
-                );
-            }
+            stalled(gateway, &why, out);
             false
         }
     }
+}
+
+/// A poll that could not be done: after `STALL_POLLS` in a row, the
+/// admins are told, once.
+pub fn stalled(gateway: &mut Gateway, why: &str, out: &mut Vec<Element>) {
+    gateway.poller.failures += 1;
+    if gateway.poller.failures < STALL_POLLS || gateway.poller.alerted {
+        return;
+    }
+    gateway.poller.alerted = true;
+    let since = crate::bot::render::utc(if gateway.poller.last_success == 0 {
+        gateway.started_at
+    } else {
+        gateway.poller.last_success
+    });
+    log::error!("deposit poller stalled since {since}: {why}");
+    crate::wallet::alert_admins(
+        gateway,
+        "admin-poller-stalled",
+        &[("since", &since), ("why", why)],
+        out,
+    );
 }
 
 fn poll_once(gateway: &mut Gateway, out: &mut Vec<Element>) -> Result<bool, Stop> {
@@ -156,10 +163,16 @@ fn poll_once(gateway: &mut Gateway, out: &mut Vec<Element>) -> Result<bool, Stop
         take(gateway, entry, required, &mut touched, out)?;
     }
     let moved = cursor.as_deref() != Some(since.lastblock.as_str()) || !since.removed.is_empty();
-    recheck_unlisted(gateway, &views, depth, required, moved, &mut touched, out)?;
+    recheck_unlisted(gateway, &views, required, moved, &mut touched, out)?;
     gateway
         .ledger
         .set_state(CURSOR, &since.lastblock)
+        .map_err(|e| Stop(e.to_string()))?;
+    // Only now: had the poll stopped half-way, the cursor would not have
+    // moved, and those deposits must stay watched.
+    gateway
+        .ledger
+        .unwatch_deep_deposits(depth)
         .map_err(|e| Stop(e.to_string()))?;
     for user_id in touched {
         if let Ok(Some(user)) = gateway.ledger.user_by_id(user_id) {
@@ -216,6 +229,10 @@ fn take(
         return skip(gateway, entry, user_id, &reason, out);
     }
     let confirmations = match entry.confirmations {
+        // A coinbase of a block that left the chain can never confirm
+        // again by itself (its block would have to come back): it counts
+        // as conflicted, not as incoming.
+        Some(c) if orphan => c.min(-1),
         Some(c) => c,
         // When in doubt, the wallet's own view of the transaction.
         None => match gateway.node.transaction(&entry.txid) {
@@ -261,48 +278,60 @@ fn take(
     }
 }
 
-/// Records every confirmed receive of the wallet on our addresses that the
-/// ledger does not know yet as skipped, with `reason`, so that it is never
-/// credited: deposits from before an upgrade, whose value the old system
-/// had already counted. False while the node cannot answer.
-pub fn skip_history(gateway: &mut Gateway, reason: &str) -> bool {
-    let since = match gateway.node.list_since_block(None, 1) {
-        Ok(since) => since,
-        Err(e) => {
-            log::warn!("cannot list the wallet's history: {e}");
-            return false;
-        }
-    };
+/// Records what `addresses` received in blocks made before `before` (Unix
+/// seconds; a receive whose block time the node does not give counts as
+/// older) as skipped with `reason`, so that it is never credited: deposits
+/// from before an upgrade, whose value the old system had already counted.
+/// Returns how many, and their total.
+pub fn skip_history(
+    gateway: &mut Gateway,
+    addresses: &[String],
+    before: i64,
+    reason: &str,
+) -> Result<(usize, Sats), String> {
+    let since = gateway
+        .node
+        .list_since_block(None, 1)
+        .map_err(|e| format!("cannot list the wallet's history: {e}"))?;
+    let (mut count, mut total) = (0, Sats(0));
     for entry in since.entries {
-        if matches!(entry.category, Category::Other(_)) || entry.confirmations.unwrap_or(0) < 1 {
+        let old =
+            entry.confirmations.unwrap_or(0) >= 1 && entry.blocktime.is_none_or(|t| t < before);
+        if matches!(entry.category, Category::Other(_))
+            || !old
+            || !addresses.contains(&entry.address)
+        {
             continue;
         }
-        let owner = match gateway.ledger.address_owner(&entry.address) {
-            Ok(Some(owner)) => owner,
-            Ok(None) => continue,
-            Err(e) => {
-                log::error!("{e}");
-                return false;
-            }
-        };
-        if let Ok(Some(_)) = gateway.ledger.deposit(&entry.txid, entry.vout) {
+        let owner = gateway
+            .ledger
+            .address_owner(&entry.address)
+            .map_err(|e| e.to_string())?;
+        let known = gateway
+            .ledger
+            .deposit(&entry.txid, entry.vout)
+            .map_err(|e| e.to_string())?;
+        if known.is_some() {
             continue;
         }
-        let recorded = gateway.ledger.record_skipped(&Skipped {
-            txid: &entry.txid,
-            vout: entry.vout,
-            address: &entry.address,
-            user_id: Some(owner),
-            amount: &entry.amount_text,
-            category: "receive",
-            reason,
-        });
-        if let Err(e) = recorded {
-            log::error!("{e}");
-            return false;
+        let recorded = gateway
+            .ledger
+            .record_skipped(&Skipped {
+                txid: &entry.txid,
+                vout: entry.vout,
+                address: &entry.address,
+                user_id: owner,
+                amount: &entry.amount_text,
+                category: "receive",
+                reason,
+            })
+            .map_err(|e| e.to_string())?;
+        if recorded {
+            count += 1;
+            total = Sats(total.0 + entry.amount.unwrap_or_default().0);
         }
     }
-    true
+    Ok((count, total))
 }
 
 /// Records an output the ledger cannot take; the admins hear of it once.
@@ -364,14 +393,14 @@ fn skip(
 }
 
 /// The watched deposits the listing did not show are asked about one by
-/// one. Every watched deposit is within the listing's window, so one that
-/// is missing has left the chain in a way the listing does not show (a
-/// double-spent deposit loses its receive entries); a coinbase maturing
+/// one. A deposit stays watched until a completed poll saw it deeper than
+/// the cursor, so a watched deposit is within the listing's window: one
+/// that is missing has left the chain in a way the listing does not show
+/// (a double-spent deposit loses its receive entries). A coinbase maturing
 /// beyond the window is asked about once per new block.
 fn recheck_unlisted(
     gateway: &mut Gateway,
     listed: &HashMap<(String, i64), WalletEntry>,
-    depth: i64,
     required: i64,
     new_block: bool,
     touched: &mut Vec<i64>,
@@ -379,7 +408,7 @@ fn recheck_unlisted(
 ) -> Result<(), Stop> {
     let watched = gateway
         .ledger
-        .watched_deposits(depth)
+        .watched_deposits()
         .map_err(|e| Stop(e.to_string()))?;
     for deposit in watched {
         if listed.contains_key(&(deposit.txid.clone(), deposit.vout))
@@ -405,10 +434,13 @@ fn recheck_unlisted(
         };
         // A conflicted transaction may have lost its details; the row
         // knows what it was.
-        let detail = tx
-            .details
-            .into_iter()
-            .find(|d| d.vout == deposit.vout && d.address == deposit.address);
+        // (A send to ourselves has a send entry on the same output: it is
+        // not the deposit's.)
+        let detail = tx.details.into_iter().find(|d| {
+            d.vout == deposit.vout
+                && d.address == deposit.address
+                && d.category != Category::Other("send".into())
+        });
         let category = detail.map_or(
             if deposit.coinbase {
                 Category::Immature
@@ -425,6 +457,7 @@ fn recheck_unlisted(
             amount_text: deposit.amount.btc_fixed(),
             amount: Some(deposit.amount),
             confirmations: Some(tx.confirmations),
+            blocktime: None,
         };
         take(gateway, &entry, required, touched, out)?;
     }

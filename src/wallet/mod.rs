@@ -24,7 +24,14 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
     }
     // The Python bitcoIM's addresses come before the first poll, which
     // must not credit what was deposited before the upgrade.
-    let new_block = accounts::import_python_addresses(gateway, out) && deposits::poll(gateway, out);
+    let new_block = match accounts::import_python_addresses(gateway, out) {
+        Ok(()) => deposits::poll(gateway, out),
+        Err(why) => {
+            log::warn!("{why}");
+            deposits::stalled(gateway, &why, out);
+            false
+        }
+    };
     match gateway.ledger.expire_orders(crate::ledger::now()) {
         Ok(expired) => {
             for order in expired {

@@ -250,6 +250,48 @@ fn a_spent_deposit_reversed_then_confirmed_again_nets_its_amount_once() {
     assert!(s.gw.ledger.check_balances().unwrap().is_empty());
 }
 
+// A released hold repays a debt before it is spendable: a user whose
+// deposit was reversed while a withdrawal of it was in doubt must not get
+// the coins back to spend.
+#[test]
+fn a_released_hold_repays_a_debt_first() {
+    let mut s = Scene::new();
+    let alice = s.register("alice", "alice");
+    let txid = s.deposit(&alice, BTC);
+    let (id, _) = s.withdraw(&alice, 50_000_000, Some(Fault::Error(-1, "odd")));
+    let spend = s.chain.borrow_mut().double_spend(&txid).unwrap();
+    s.chain.borrow_mut().reorg(1, &[spend], &[]);
+    // Polled before the reconciliation's grace period is over.
+    crate::wallet::tick(&mut s.gw, &mut s.out);
+    let a = s.user(alice.id);
+    let hold = 50_000_000 + s.gw.ledger.order(id).unwrap().unwrap().fee_reserve.0;
+    assert_eq!(
+        (a.balance, a.held, a.debt),
+        (Sats(0), Sats(hold), Sats(hold))
+    );
+    s.chain.borrow_mut().mine(&[], None);
+    s.reconcile();
+    assert_eq!(s.order_state(id), State::Failed);
+    let a = s.user(alice.id);
+    assert_eq!((a.balance, a.held, a.debt), (Sats(0), Sats(0), Sats(0)));
+    assert!(s.gw.ledger.check_balances().unwrap().is_empty());
+}
+
+// A coinbase whose block left the chain is not incoming any more.
+#[test]
+fn an_orphaned_coinbase_is_not_incoming() {
+    let mut s = Scene::new();
+    let alice = s.register("alice", "alice");
+    let to = s.address_of(&alice);
+    s.chain.borrow_mut().mine(&[], Some(to));
+    s.tick();
+    assert_eq!(s.gw.ledger.incoming_of(alice.id).unwrap(), Sats(50 * BTC));
+    s.chain.borrow_mut().reorg(1, &[], &[]);
+    s.tick();
+    assert_eq!(s.gw.ledger.incoming_of(alice.id).unwrap(), Sats(0));
+    assert_eq!(s.gw.ledger.watched_deposits().unwrap(), vec![]);
+}
+
 // A new deposit repays a debt before anything else.
 #[test]
 fn the_next_deposit_repays_a_debt_first() {
@@ -365,7 +407,9 @@ fn wallet_comments_never_repeat_even_when_order_ids_do() {
 }
 
 // Issue 9, item 6: a withdrawal whose outcome is unknown is released only
-// on positive evidence, in the same wallet.
+// on positive evidence: absent from every wallet transaction since it was
+// handed over, a block later (a call still queued in the node would have
+// run), in the wallet as it was then.
 #[test]
 fn an_unknown_withdrawal_is_released_only_when_the_same_wallet_proves_it_absent() {
     let mut s = Scene::new();
@@ -381,22 +425,50 @@ fn an_unknown_withdrawal_is_released_only_when_the_same_wallet_proves_it_absent(
         "never before the grace period"
     );
     s.reconcile();
+    assert_eq!(
+        s.order_state(id),
+        State::Unknown,
+        "never before a new block"
+    );
+    s.chain.borrow_mut().mine(&[], None);
+    s.reconcile();
     assert_eq!(s.order_state(id), State::Failed);
     assert_eq!(s.user(alice.id).balance, Sats(BTC));
     assert!(s.chain.borrow().sends.is_empty());
 }
 
+// A send the node still had queued when the call timed out runs before
+// the next block: it is found, never released.
 #[test]
-fn another_wallet_cannot_prove_a_withdrawal_absent() {
+fn a_send_that_ran_late_is_found_not_released() {
+    let mut s = Scene::new();
+    let alice = s.register("alice", "alice");
+    s.deposit(&alice, BTC);
+    let (id, outcome) = s.withdraw(&alice, 10_000_000, Some(Fault::Delayed));
+    assert!(matches!(outcome, Outcome::Unknown(_)), "{outcome:?}");
+    s.reconcile();
+    assert_eq!(s.order_state(id), State::Unknown);
+    s.chain.borrow_mut().mine(&[], None);
+    s.reconcile();
+    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    assert_eq!(order.state, State::Settled);
+    assert_eq!(s.chain.borrow().sends.len(), 1);
+    assert_eq!(
+        order.txid.as_deref(),
+        Some(s.chain.borrow().sends[0].1.as_str())
+    );
+}
+
+#[test]
+fn a_restored_wallet_cannot_prove_a_withdrawal_absent() {
     let mut s = Scene::new();
     let alice = s.register("alice", "alice");
     s.deposit(&alice, BTC);
     let (id, _) = s.withdraw(&alice, 10_000_000, Some(Fault::Error(-1, "odd")));
-    // [bitcoin] wallet now points at a wallet that never saw our deposit.
-    s.gw.ledger.execute_sql(&format!(
-        "UPDATE state SET value = '{}' WHERE name = 'wallet_identity'",
-        "ab".repeat(32)
-    ));
+    // Restored from its seed: the mark made just before the order was
+    // handed over is gone with the labels.
+    s.chain.borrow_mut().restore_from_seed();
+    s.chain.borrow_mut().mine(&[], None);
     s.reconcile();
     s.reconcile();
     assert_eq!(s.order_state(id), State::Unknown);
@@ -412,11 +484,38 @@ fn another_wallet_cannot_prove_a_withdrawal_absent() {
         .filter(|m| m.contains("may or may not have been sent"))
         .collect();
     assert_eq!(doubts.len(), 1, "told once: {doubts:?}");
+    assert!(
+        doubts[0].contains("restored from its seed"),
+        "{}",
+        doubts[0]
+    );
     // An admin who checked by hand settles it.
     let result = withdrawals::resolve_by_admin(&mut s.gw, id, &Verdict::NotSent).unwrap();
     assert!(matches!(result, withdrawals::Reconciled::NotSent(_)));
     assert_eq!(s.user(alice.id).balance, Sats(BTC));
     assert_eq!(s.user(alice.id).held, Sats(0));
+}
+
+// The node's wallet must be the one this database used: at start-up, a
+// wallet that does not know the database's transaction freezes
+// withdrawals.
+#[test]
+fn another_wallet_freezes_withdrawals_at_start_up() {
+    let mut s = Scene::new();
+    let alice = s.register("alice", "alice");
+    s.deposit(&alice, BTC);
+    assert!(!s.gw.is_frozen());
+    s.gw.ledger.execute_sql(&format!(
+        "UPDATE state SET value = '{}' WHERE name = 'wallet_identity'",
+        "ab".repeat(32)
+    ));
+    s.gw.wallet_checked = false;
+    s.tick();
+    assert!(s.gw.is_frozen());
+    assert!(s
+        .admin_messages()
+        .iter()
+        .any(|m| m.contains("not the one this database has used")));
 }
 
 #[test]
@@ -681,17 +780,37 @@ fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     )
     .unwrap();
     let mut s = Scene::with(Ledger::from_connection(conn).unwrap(), "");
-    // The old node: alice's account address, and a deposit of long ago.
+    // The old node: alice's account address, and a deposit of long ago
+    // (the upgrade of the database came after it).
     let old = s
         .chain
         .borrow_mut()
         .call("getnewaddress", &serde_json::json!(["alice@example.org"]))
         .unwrap();
     let old = old.as_str().unwrap().to_owned();
+    // An address the previous bitcoIM version gave her, and what it got
+    // while the daemon was stopped for the upgrade: hers.
+    let alice_id =
+        s.gw.ledger
+            .user_by_jid("alice@example.org")
+            .unwrap()
+            .unwrap()
+            .id;
+    let recent = s
+        .chain
+        .borrow_mut()
+        .call("getnewaddress", &serde_json::json!(["alice"]))
+        .unwrap();
+    let recent = recent.as_str().unwrap().to_owned();
+    s.gw.ledger.add_address(alice_id, &recent).unwrap();
+    s.chain.borrow_mut().pay_from_world(vec![(recent, BTC)]);
     s.chain
         .borrow_mut()
         .pay_from_world(vec![(old.clone(), 7 * BTC)]);
     s.chain.borrow_mut().mine_mempool();
+    s.gw.ledger
+        .execute_sql("UPDATE users SET created_at = created_at + 100");
+    clock::advance(200);
     s.tick();
     let alice =
         s.gw.ledger
@@ -701,8 +820,8 @@ fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     assert_eq!(s.gw.ledger.address_owner(&old).unwrap(), Some(alice.id));
     assert_eq!(
         s.user(alice.id).balance,
-        Sats(0),
-        "the old balance is not credited again"
+        Sats(BTC),
+        "the old balance is not credited again; the recent deposit is"
     );
     assert!(s
         .admin_messages()
@@ -712,5 +831,5 @@ fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     s.chain.borrow_mut().pay_from_world(vec![(old, 2 * BTC)]);
     s.chain.borrow_mut().mine_mempool();
     s.tick();
-    assert_eq!(s.user(alice.id).balance, Sats(2 * BTC));
+    assert_eq!(s.user(alice.id).balance, Sats(3 * BTC));
 }

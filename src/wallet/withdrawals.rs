@@ -3,7 +3,8 @@
 //! 1. order stored (`pending`), with its wallet comment: this database's
 //!    random id, the order id and a random nonce;
 //! 2. code accepted: amount + fee reserve held (`held`, committed);
-//! 3. marked `sending` with the node's best block (committed);
+//! 3. marked `sending` with the node's best block and a fresh address
+//!    labelled with the wallet comment (committed);
 //! 4. `sendtoaddress` with the wallet comment and the fee rate the recap
 //!    showed;
 //! 5. txid stored (`sent`, committed), then the fee settled from
@@ -14,10 +15,13 @@
 //! was committed) releases the hold. Any other failure leaves the order
 //! `unknown`, holding its funds, until reconciliation finds its comment
 //! among every wallet transaction since the block of step 3 (it was sent:
-//! settle it) or proves it absent: nothing resembling it there, in the
-//! very wallet this database has used (its identity, a transaction this
-//! database knows, is checked first). Anything short of that proof leaves
-//! the order held and tells the admins. Nothing is ever re-sent.
+//! settle it) or proves it absent: nothing resembling it there, a block
+//! has come since (a call still queued in the node would have run), and
+//! the wallet still has the address labelled with the comment that step 3
+//! made just before the send (a wallet restored from its seed or from an
+//! older backup, or another wallet, does not). Anything short of that
+//! proof leaves the order held and tells the admins. Nothing is ever
+//! re-sent.
 
 use crate::amount::Sats;
 use crate::bitcoin::node::{Category, Node, NodeError, SendSearch};
@@ -249,9 +253,14 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
         return Outcome::Crashed;
     }
     // Where reconciliation will start its search, should the reply of
-    // sendtoaddress be lost.
-    let best = match gateway.node.best_block() {
-        Ok(best) => best,
+    // sendtoaddress be lost, and a mark in the wallet that a wallet
+    // restored from an older state would not have.
+    let prepared = gateway.node.best_block().and_then(|best| {
+        let marker = gateway.node.mark(&order.comment_in_wallet())?;
+        Ok((best, marker))
+    });
+    let (best, marker) = match prepared {
+        Ok(prepared) => prepared,
         Err(e) => {
             log::warn!("order {}: no best block ({e}); nothing sent", order.id);
             return match gateway.ledger.fail_withdrawal(order, &[State::Held]) {
@@ -263,7 +272,7 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
             };
         }
     };
-    match gateway.ledger.mark_sending(order.id, &best) {
+    match gateway.ledger.mark_sending(order.id, &best, &marker) {
         Ok(true) => {}
         other => {
             log::error!("order {}: cannot mark it sending: {other:?}", order.id);
@@ -460,6 +469,7 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
                         }
                     }
                     Ok(Resolution::Doubt(why)) => doubt(gateway, &order, &why, out),
+                    Ok(Resolution::Wait) => {}
                     Err(NodeError::Down(_)) => return results,
                     Err(e) => log::error!("order {}: cannot reconcile: {e}", order.id),
                 }
@@ -475,6 +485,9 @@ enum Resolution {
     Sent(String),
     NotSent,
     Doubt(String),
+    /// Not found yet, but no block has come since it was handed over: a
+    /// call still queued in the node could run yet.
+    Wait,
 }
 
 fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError> {
@@ -489,18 +502,37 @@ fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError
         &order.recipient,
         order.amount,
     )?;
-    Ok(match found {
-        SendSearch::Found(txid) => Resolution::Sent(txid),
-        SendSearch::Doubt(why) => Resolution::Doubt(why),
-        SendSearch::NotFound => match wallet_identity(gateway)? {
-            WalletIdentity::Same => Resolution::NotSent,
-            WalletIdentity::NotYetKnown => Resolution::Doubt(
-                "no transaction of the wallet is known yet to prove it is the wallet \
-                 this database used"
-                    .to_owned(),
-            ),
-            WalletIdentity::Other(why) => Resolution::Doubt(why),
-        },
+    match found {
+        SendSearch::Found(txid) => return Ok(Resolution::Sent(txid)),
+        SendSearch::Doubt(why) => return Ok(Resolution::Doubt(why)),
+        SendSearch::NotFound => {}
+    }
+    if gateway.node.best_block()? == since {
+        return Ok(Resolution::Wait);
+    }
+    // The wallet must be the one the order was handed to, as it was then.
+    if let Some(marker) = &order.marker {
+        let marked = gateway
+            .node
+            .addresses_of_label(&order.comment_in_wallet())?;
+        return Ok(if marked.contains(marker) {
+            Resolution::NotSent
+        } else {
+            Resolution::Doubt(format!(
+                "the wallet has lost the address {marker} made just before the order was \
+                 handed over: it was restored from its seed or an older backup, or it is \
+                 another wallet"
+            ))
+        });
+    }
+    Ok(match wallet_identity(gateway)? {
+        WalletIdentity::Same => Resolution::NotSent,
+        WalletIdentity::NotYetKnown => Resolution::Doubt(
+            "no transaction of the wallet is known yet to prove it is the wallet \
+             this database used"
+                .to_owned(),
+        ),
+        WalletIdentity::Other(why) => Resolution::Doubt(why),
     })
 }
 
