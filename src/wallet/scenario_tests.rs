@@ -87,6 +87,26 @@ impl Scene {
         txid
     }
 
+    /// The gateway's reply to a chat message of the admin.
+    fn admin_says(&mut self, text: &str) -> String {
+        let stanza = Element::new("message", crate::xmpp::ns::COMPONENT)
+            .attr("type", "chat")
+            .attr("from", "admin@example.org/desk")
+            .attr("to", "bitcoin.example.org")
+            .attr("id", "m1")
+            .text_child("body", text);
+        let mut out = Vec::new();
+        crate::router::route(&mut self.gw, stanza, &mut out);
+        let reply = out
+            .iter()
+            .find(|m| m.get_attr("to") == Some("admin@example.org/desk"))
+            .and_then(|m| m.get_child("body", crate::xmpp::ns::COMPONENT))
+            .map(Element::text_content)
+            .unwrap_or_default();
+        self.out.extend(out);
+        reply
+    }
+
     fn admin_messages(&self) -> Vec<String> {
         self.out
             .iter()
@@ -489,11 +509,23 @@ fn a_restored_wallet_cannot_prove_a_withdrawal_absent() {
         "{}",
         doubts[0]
     );
-    // An admin who checked by hand settles it.
-    let result = withdrawals::resolve_by_admin(&mut s.gw, id, &Verdict::NotSent).unwrap();
-    assert!(matches!(result, withdrawals::Reconciled::NotSent(_)));
+    // An admin who checked by hand settles it, by chat.
+    s.register("admin", "boss");
+    let reply = s.admin_says(&format!("resolve {id} notsent"));
+    assert_eq!(
+        reply,
+        format!("Order {id} is recorded as not sent; its funds are free again.")
+    );
     assert_eq!(s.user(alice.id).balance, Sats(BTC));
     assert_eq!(s.user(alice.id).held, Sats(0));
+    assert_eq!(
+        s.admin_says(&format!("resolve {id} notsent")),
+        format!("Order {id} is not a withdrawal in doubt.")
+    );
+    assert_eq!(
+        s.admin_says("resolve soon"),
+        "Type: resolve <order> sent <txid>, or resolve <order> notsent."
+    );
 }
 
 // The node's wallet must be the one this database used: at start-up, a
