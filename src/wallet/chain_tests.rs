@@ -637,10 +637,13 @@ impl World {
                     self.fail(format!("order {} sent twice: {sends:?}", order.id));
                 }
                 match state {
-                    State::Failed if !sends.is_empty() => self.fail(format!(
-                        "order {} released as not sent, but sent in {sends:?}",
-                        order.id
-                    )),
+                    // A send conflicted out of the chain never left.
+                    State::Failed if sends.iter().any(|t| chain.depth(t) >= 0) => {
+                        self.fail(format!(
+                            "order {} released as not sent, but sent in {sends:?}",
+                            order.id
+                        ))
+                    }
                     State::Sent | State::Settled
                         if sends.first().copied() != order.txid.as_deref() =>
                     {
@@ -704,9 +707,17 @@ impl World {
                 .iter()
                 .find(|(c, _)| *c == comment)
                 .map(|(_, t)| t.clone());
-            let verdict = match &sent {
-                Some(txid) => crate::wallet::withdrawals::Verdict::Sent(txid.clone()),
-                None => crate::wallet::withdrawals::Verdict::NotSent,
+            // What the wallet shows: a send in the chain went out; one
+            // conflicted out of it (its coins double-spent) did not.
+            let depth = sent.as_ref().map(|t| self.chain.borrow().depth(t));
+            let verdict = match (&sent, depth) {
+                (Some(txid), Some(d)) if d >= 1 => {
+                    crate::wallet::withdrawals::Verdict::Sent(txid.clone())
+                }
+                (Some(txid), Some(0)) => {
+                    self.fail(format!("order {}: its send {txid} is still unconfirmed", order.id))
+                }
+                _ => crate::wallet::withdrawals::Verdict::NotSent,
             };
             self.note(|| format!("admin resolves order {}: {verdict:?}", order.id));
             if let Err(e) =
