@@ -262,7 +262,7 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
     let (best, marker) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
-            log::warn!("order {}: no best block ({e}); nothing sent", order.id);
+            log::warn!("order {}: cannot prepare it ({e}); nothing sent", order.id);
             return match gateway.ledger.fail_withdrawal(order, &[State::Held]) {
                 Ok(_) => Outcome::NodeDown(order.clone()),
                 Err(err) => {
