@@ -602,6 +602,28 @@ impl Chain {
         self.spendable().iter().map(|(_, a)| a).sum()
     }
 
+    /// What a transaction of ours took from the wallet: what it spent of
+    /// ours less what came back to us.
+    pub fn outflow(&self, txid: &str) -> i64 {
+        let Some(tx) = self.txs.get(txid) else {
+            return 0;
+        };
+        let debit: i64 = tx
+            .inputs
+            .iter()
+            .filter_map(|(p, v)| self.txs.get(p).and_then(|p| p.outputs.get(*v as usize)))
+            .filter(|(a, _)| self.is_ours(a))
+            .map(|(_, amount)| amount)
+            .sum();
+        let back: i64 = tx
+            .outputs
+            .iter()
+            .filter(|(a, _)| self.is_ours(a))
+            .map(|(_, amount)| amount)
+            .sum();
+        debit - back
+    }
+
     /// What the wallet's keys hold for good or will hold: mature confirmed
     /// outputs and the change of its own sends in the mempool, unspent,
     /// even while one of their ancestors waits for a block again after a

@@ -663,7 +663,19 @@ impl World {
                 .iter()
                 .map(crate::ledger::orders::hold_of)
                 .sum();
-            let absorbed = ledger.absorbed_fees().expect("the ledger answers");
+            let mut absorbed = ledger.absorbed_fees().expect("the ledger answers");
+            // A withdrawal sent but not settled yet (the wallet could not
+            // tell its fee yet) may have cost more than its hold: the
+            // overrun is absorbed when it settles.
+            for state in [State::Sending, State::Unknown, State::Sent] {
+                for order in ledger.orders_in(state).expect("the ledger answers") {
+                    let comment = order.comment_in_wallet();
+                    if let Some((_, txid)) = chain.sends.iter().find(|(c, _)| *c == comment) {
+                        let hold = crate::ledger::orders::hold_of(&order);
+                        absorbed.0 += (chain.outflow(txid) - hold).max(0);
+                    }
+                }
+            }
             // Not getbalance: a reorganization can send an ancestor of our
             // own unconfirmed send back to the mempool, and getbalance then
             // leaves its change out until a block confirms it again. The
@@ -714,9 +726,10 @@ impl World {
                 (Some(txid), Some(d)) if d >= 1 => {
                     crate::wallet::withdrawals::Verdict::Sent(txid.clone())
                 }
-                (Some(txid), Some(0)) => {
-                    self.fail(format!("order {}: its send {txid} is still unconfirmed", order.id))
-                }
+                (Some(txid), Some(0)) => self.fail(format!(
+                    "order {}: its send {txid} is still unconfirmed",
+                    order.id
+                )),
                 _ => crate::wallet::withdrawals::Verdict::NotSent,
             };
             self.note(|| format!("admin resolves order {}: {verdict:?}", order.id));

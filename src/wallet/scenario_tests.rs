@@ -190,6 +190,14 @@ fn seed_1001873_pay_all_with_dust_change_is_charged_what_left() {
     crate::wallet::chain_tests::run_sequence(1_001_873, 60, false);
 }
 
+// Found by the long run: a withdrawal sent but not settled yet (the
+// restored wallet could not tell its fee) had cost more than its hold.
+// The simulator's coverage counts that overrun as the fee it will absorb.
+#[test]
+fn seed_1077652_an_unsettled_withdrawal_may_cost_more_than_its_hold() {
+    crate::wallet::chain_tests::run_sequence(1_077_652, 60, false);
+}
+
 // Issue 9, item 1, as a user sees it.
 #[test]
 fn a_credited_deposit_mined_again_in_another_block_stays_credited() {
