@@ -33,6 +33,9 @@ DROP TABLE ledger;
 ALTER TABLE ledger_v2 RENAME TO ledger;
 CREATE INDEX ledger_user ON ledger(user_id, id);
 CREATE INDEX ledger_reference ON ledger(reference);
+-- The hourly withdrawal limit and the statistics count entries of a kind
+-- since a time.
+CREATE INDEX ledger_kind_time ON ledger(kind, created_at);
 
 -- Deposits gain whether they are a coinbase output (credited only once
 -- mature), and the indexes the per-user sums need.

@@ -319,12 +319,13 @@ impl Ledger {
     }
 
     /// Per deposit reference, the net it makes to its user: credits minus
-    /// reversals, debts counted. Each is 0 or the deposit's amount.
+    /// reversals, debts counted. Each is 0 or the deposit's amount. (For
+    /// the tests' invariants: it reads every deposit.)
     pub fn deposit_nets(&self) -> Result<Vec<(String, Sats, Sats)>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT d.txid || ':' || d.vout, d.amount, \
+                "/* test */ SELECT d.txid || ':' || d.vout, d.amount, \
                    (SELECT coalesce(sum(l.amount - l.debt), 0) FROM ledger l \
                     WHERE l.reference = d.txid || ':' || d.vout) \
                  FROM deposits d ORDER BY d.txid, d.vout",

@@ -355,7 +355,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(indexes, 2);
+        assert_eq!(indexes, 3);
         let ledger = Ledger::from_connection(conn).unwrap();
         assert!(ledger.check_balances().unwrap().is_empty());
         assert!(ledger

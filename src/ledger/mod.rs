@@ -13,6 +13,8 @@ pub mod money;
 pub mod orders;
 #[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+pub mod query_plans;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::fmt;
@@ -104,6 +106,8 @@ impl Ledger {
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .context(what)?;
+        #[cfg(test)]
+        query_plans::watch(&conn);
         migrate::run(&mut conn).map_err(|e| LedgerError {
             context: format!("cannot migrate {what}: {}", e.context),
             source: e.source,
@@ -135,6 +139,12 @@ impl Ledger {
         Ledger::setup(conn, "test database")
     }
 
+    /// The connection itself, for the query-plan test.
+    #[cfg(test)]
+    pub fn conn_for_tests(&self) -> &Connection {
+        &self.conn
+    }
+
     /// A count, for the tests' figures.
     #[cfg(test)]
     pub fn count_rows(&self, sql: &str) -> i64 {
@@ -154,17 +164,17 @@ impl Ledger {
             ),
             (
                 "deposits",
-                "SELECT substr(txid, 1, 8), vout, user_id, amount, confirmations, state, coinbase \
+                "/* test */ SELECT substr(txid, 1, 8), vout, user_id, amount, confirmations, state, coinbase \
                  FROM deposits",
             ),
             (
                 "orders",
-                "SELECT id, recipient_kind, amount, fee_reserve, state, substr(txid, 1, 8), fee, \
+                "/* test */ SELECT id, recipient_kind, amount, fee_reserve, state, substr(txid, 1, 8), fee, \
                  network_fee FROM orders",
             ),
             (
                 "ledger",
-                "SELECT id, user_id, kind, amount, debt, substr(reference, 1, 12) FROM ledger",
+                "/* test */ SELECT id, user_id, kind, amount, debt, substr(reference, 1, 12) FROM ledger",
             ),
         ] {
             out.push_str(title);

@@ -828,11 +828,15 @@ fn count(ledger: &Ledger, kind: &str) -> u64 {
 }
 
 fn count_where(ledger: &Ledger, condition: &str) -> u64 {
-    ledger.count_rows(&format!("SELECT count(*) FROM ledger WHERE {condition}")) as u64
+    ledger.count_rows(&format!(
+        "/* test */ SELECT count(*) FROM ledger WHERE {condition}"
+    )) as u64
 }
 
 fn count_orders(ledger: &Ledger, condition: &str) -> u64 {
-    ledger.count_rows(&format!("SELECT count(*) FROM orders WHERE {condition}")) as u64
+    ledger.count_rows(&format!(
+        "/* test */ SELECT count(*) FROM orders WHERE {condition}"
+    )) as u64
 }
 
 /// Runs one sequence; panics on the first violation with its seed.
