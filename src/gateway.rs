@@ -35,6 +35,8 @@ pub struct Gateway {
     /// Whether the node's wallet was compared with the one this database
     /// used (once, when the node first answers).
     pub wallet_checked: bool,
+    /// Whether the Python bitcoIM's addresses were looked for (once).
+    pub python_imported: bool,
     /// The deposit poller's health, for the stall alert.
     pub poller: crate::wallet::deposits::PollerHealth,
     /// The component's own JID.
@@ -60,6 +62,7 @@ impl Gateway {
             started_at: crate::ledger::now(),
             poller: Default::default(),
             wallet_checked: false,
+            python_imported: false,
             jid,
             next_node_retry: Some(Instant::now()),
             next_poll: None,

@@ -381,6 +381,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// Sets a small persistent value unless it is set already.
+    pub fn set_state_once(&mut self, name: &str, value: &str) -> Result<(), LedgerError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO state (name, value) VALUES (?1, ?2)")
+            .and_then(|mut stmt| stmt.execute(params![name, value]))
+            .context("cannot write the state")?;
+        Ok(())
+    }
+
     pub fn set_state(&mut self, name: &str, value: &str) -> Result<(), LedgerError> {
         self.conn
             .execute(

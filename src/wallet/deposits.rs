@@ -82,8 +82,7 @@ struct Stop(String);
 pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
     match poll_once(gateway, out) {
         Ok(moved) => {
-            let health = &mut gateway.poller;
-            if health.alerted {
+            if gateway.poller.alerted {
                 log::info!("deposit poller: working again");
                 crate::wallet::alert_admins(gateway, "admin-poller-back", &[], out);
             }
@@ -328,7 +327,7 @@ pub fn skip_history(
             .map_err(|e| e.to_string())?;
         if recorded {
             count += 1;
-            total = Sats(total.0 + entry.amount.unwrap_or_default().0);
+            total = Sats(total.0.saturating_add(entry.amount.unwrap_or_default().0));
         }
     }
     Ok((count, total))

@@ -24,14 +24,17 @@ pub fn tick(gateway: &mut Gateway, out: &mut Vec<Element>) {
     }
     // The Python bitcoIM's addresses come before the first poll, which
     // must not credit what was deposited before the upgrade.
-    let new_block = match accounts::import_python_addresses(gateway, out) {
-        Ok(()) => deposits::poll(gateway, out),
-        Err(why) => {
-            log::warn!("{why}");
-            deposits::stalled(gateway, &why, out);
-            false
-        }
-    };
+    let imported = gateway.python_imported
+        || match accounts::import_python_addresses(gateway, out) {
+            Ok(()) => true,
+            Err(why) => {
+                log::warn!("{why}");
+                deposits::stalled(gateway, &why, out);
+                false
+            }
+        };
+    gateway.python_imported = imported;
+    let new_block = imported && deposits::poll(gateway, out);
     match gateway.ledger.expire_orders(crate::ledger::now()) {
         Ok(expired) => {
             for order in expired {

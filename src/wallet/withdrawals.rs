@@ -39,14 +39,8 @@ pub const WALLET_IDENTITY: &str = "wallet_identity";
 /// Records the wallet's identity the first time a transaction of it is
 /// known to this database.
 pub fn remember_wallet(gateway: &mut Gateway, txid: &str) {
-    match gateway.ledger.state(WALLET_IDENTITY) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            if let Err(e) = gateway.ledger.set_state(WALLET_IDENTITY, txid) {
-                log::error!("{e}");
-            }
-        }
-        Err(e) => log::error!("{e}"),
+    if let Err(e) = gateway.ledger.set_state_once(WALLET_IDENTITY, txid) {
+        log::error!("{e}");
     }
 }
 
@@ -369,7 +363,9 @@ fn settle(
                 })
                 .filter_map(|d| d.amount.map(|a| Sats(-a.0)))
                 .collect();
-            let delivered = (!sends.is_empty()).then(|| Sats(sends.iter().map(|s| s.0).sum()));
+            // (Saturating: an absurd reply must not panic the daemon.)
+            let delivered = (!sends.is_empty())
+                .then(|| Sats(sends.iter().fold(0i64, |t, s| t.saturating_add(s.0))));
             (tx.fee?, delivered)
         }
         Ok(None) => {
@@ -491,49 +487,36 @@ enum Resolution {
 }
 
 fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError> {
-    let Some(since) = order.sent_block.clone() else {
+    // Step 3 records both together.
+    let (Some(since), Some(marker)) = (&order.sent_block, &order.marker) else {
         return Ok(Resolution::Doubt(
             "it was handed to the node by a version that did not record where to search".to_owned(),
         ));
     };
-    let found = gateway.node.search_send(
-        &since,
-        &order.comment_in_wallet(),
-        &order.recipient,
-        order.amount,
-    )?;
-    match found {
+    let comment = order.comment_in_wallet();
+    match gateway
+        .node
+        .search_send(since, &comment, &order.recipient, order.amount)?
+    {
         SendSearch::Found(txid) => return Ok(Resolution::Sent(txid)),
         SendSearch::Doubt(why) => return Ok(Resolution::Doubt(why)),
         SendSearch::NotFound => {}
     }
-    if gateway.node.best_block()? == since {
+    if gateway.node.best_block()? == *since {
         return Ok(Resolution::Wait);
     }
     // The wallet must be the one the order was handed to, as it was then.
-    if let Some(marker) = &order.marker {
-        let marked = gateway
-            .node
-            .addresses_of_label(&order.comment_in_wallet())?;
-        return Ok(if marked.contains(marker) {
+    Ok(
+        if gateway.node.addresses_of_label(&comment)?.contains(marker) {
             Resolution::NotSent
         } else {
             Resolution::Doubt(format!(
                 "the wallet has lost the address {marker} made just before the order was \
-                 handed over: it was restored from its seed or an older backup, or it is \
-                 another wallet"
+             handed over: it was restored from its seed or an older backup, or it is \
+             another wallet"
             ))
-        });
-    }
-    Ok(match wallet_identity(gateway)? {
-        WalletIdentity::Same => Resolution::NotSent,
-        WalletIdentity::NotYetKnown => Resolution::Doubt(
-            "no transaction of the wallet is known yet to prove it is the wallet \
-             this database used"
-                .to_owned(),
-        ),
-        WalletIdentity::Other(why) => Resolution::Doubt(why),
-    })
+        },
+    )
 }
 
 /// A withdrawal nobody can prove sent or not sent: its funds stay held,
