@@ -336,24 +336,7 @@ impl Chain {
             },
         );
         let mut included = vec![coinbase];
-        let mut spent: HashSet<Outpoint> = HashSet::new();
-        for txid in txids {
-            let Some(tx) = self.txs.get(txid) else {
-                continue;
-            };
-            let available = !self.confirmed.contains_key(txid)
-                && tx.inputs.iter().all(|i| {
-                    !self.spent_in_chain.contains_key(i)
-                        && !spent.contains(i)
-                        && (self.confirmed.contains_key(&i.0)
-                            || included.contains(&i.0)
-                            || !self.txs.contains_key(&i.0))
-                });
-            if available {
-                spent.extend(tx.inputs.iter().cloned());
-                included.push(txid.clone());
-            }
-        }
+        included.extend(self.valid_in_order(txids));
         let hash = self.hash();
         let height = self.active.len();
         self.blocks.insert(
@@ -435,26 +418,34 @@ impl Chain {
     /// Drops from the mempool what the chain made invalid (conflicts, and
     /// their descendants) or confirmed.
     fn refresh_mempool(&mut self) {
+        let pool = std::mem::take(&mut self.mempool);
+        self.mempool = self.valid_in_order(&pool);
+    }
+
+    /// Of `txids`, in order, those that can go into the next block or stay
+    /// in the mempool: not confirmed, spending only confirmed outputs,
+    /// world coins or outputs of earlier ones, and no outpoint twice.
+    fn valid_in_order(&self, txids: &[String]) -> Vec<String> {
         let mut valid: Vec<String> = Vec::new();
         let mut spent: HashSet<Outpoint> = HashSet::new();
-        for txid in std::mem::take(&mut self.mempool) {
-            if self.confirmed.contains_key(&txid) {
+        for txid in txids {
+            let Some(tx) = self.txs.get(txid) else {
                 continue;
-            }
-            let tx = &self.txs[&txid];
-            let ok = tx.inputs.iter().all(|i| {
-                !self.spent_in_chain.contains_key(i)
-                    && !spent.contains(i)
-                    && (self.confirmed.contains_key(&i.0)
-                        || valid.contains(&i.0)
-                        || !self.txs.contains_key(&i.0))
-            });
+            };
+            let ok = !self.confirmed.contains_key(txid)
+                && tx.inputs.iter().all(|i| {
+                    !self.spent_in_chain.contains_key(i)
+                        && !spent.contains(i)
+                        && (self.confirmed.contains_key(&i.0)
+                            || valid.contains(&i.0)
+                            || !self.txs.contains_key(&i.0))
+                });
             if ok {
                 spent.extend(tx.inputs.iter().cloned());
-                valid.push(txid);
+                valid.push(txid.clone());
             }
         }
-        self.mempool = valid;
+        valid
     }
 
     // --- the wallet's view ------------------------------------------------
