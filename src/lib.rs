@@ -20,6 +20,8 @@ pub mod qr;
 pub mod reactor;
 pub mod router;
 pub mod stream;
+#[cfg(test)]
+mod test_rng;
 pub mod wallet;
 pub mod xep;
 pub mod xmpp;

@@ -9,28 +9,13 @@ use super::money::MoneyError;
 use super::orders::{NewOrder, Recipient};
 use super::{Ledger, Registration};
 use crate::amount::Sats;
-
-/// xorshift64*: deterministic, so a failure replays from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Rng;
 
 const USERS: usize = 5;
 const REQUIRED: i64 = 2;
 
 fn run(seed: u64, steps: usize) -> (usize, usize, usize) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut l = Ledger::open_in_memory().unwrap();
     let mut ids = Vec::new();
     for i in 0..USERS {
@@ -163,7 +148,7 @@ fn check(l: &Ledger, ids: &[i64]) {
 fn random_sequences_keep_the_ledger_whole() {
     let (mut transfers, mut refused, mut reversals) = (0, 0, 0);
     for seed in 1..=40u64 {
-        let (t, r, v) = run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 150);
+        let (t, r, v) = run(seed, 150);
         transfers += t;
         refused += r;
         reversals += v;

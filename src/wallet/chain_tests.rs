@@ -42,6 +42,7 @@ use crate::config::{Config, Network};
 use crate::gateway::Gateway;
 use crate::ledger::orders::{Recipient, State};
 use crate::ledger::{clock, Ledger, User};
+use crate::test_rng::Rng;
 use crate::wallet::payments::{self, Amount, Confirmed, Target};
 use crate::wallet::withdrawals::crash;
 use crate::xmpp::{Element, Jid};
@@ -54,38 +55,6 @@ use std::rc::Rc;
 const CI_SEQUENCES: u64 = 2_000;
 const STEPS: usize = 60;
 const USERS: usize = 4;
-
-/// xorshift64*: deterministic, so a failure replays from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            items.get(self.below(items.len() as u64) as usize)
-        }
-    }
-}
 
 /// What a run did, summed over sequences.
 #[derive(Debug, Default, Clone)]
