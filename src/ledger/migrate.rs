@@ -192,32 +192,33 @@ fn import_python(tx: &rusqlite::Transaction) -> Result<u64, LedgerError> {
     Ok(imported)
 }
 
+/// The schema the Python bitcoIM created (its db.py, version 1), with
+/// a few registrations as its users left them.
+#[cfg(test)]
+pub(crate) const PYTHON_SCHEMA: &str = "
+    CREATE TABLE meta (id INTEGER NOT NULL, name varchar(256) NOT NULL,
+                       value varchar(256) NOT NULL, PRIMARY KEY (id));
+    INSERT INTO meta (name, value) VALUES ('db_version', '1');
+    CREATE TABLE registrations (id INTEGER NOT NULL, registered_jid varchar(256) NOT NULL,
+                                username varchar(256) NOT NULL, PRIMARY KEY (id));
+    CREATE TABLE payments (id INTEGER NOT NULL, from_jid varchar(256) NOT NULL,
+                           date timestamp NOT NULL, recipient varchar(256) NOT NULL,
+                           amount real NOT NULL, comment varchar(256) NOT NULL,
+                           confirmation_code varchar(256) NOT NULL, fee real NOT NULL,
+                           PRIMARY KEY (id));
+    INSERT INTO registrations (registered_jid, username) VALUES
+        ('alice@example.org', 'Alice'),
+        ('bob@example.org', 'bob the builder'),
+        ('carol@example.org', 'alice'),
+        ('alice@example.org', 'alice2');
+    INSERT INTO payments (from_jid, date, recipient, amount, comment, confirmation_code, fee)
+        VALUES ('alice@example.org', '2011-01-01', 'bob', 0.5, '', 'abc', 0.0005);
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ledger::Ledger;
-
-    /// The schema the Python bitcoIM created (its db.py, version 1), with
-    /// a few registrations as its users left them.
-    const PYTHON_SCHEMA: &str = "
-        CREATE TABLE meta (id INTEGER NOT NULL, name varchar(256) NOT NULL,
-                           value varchar(256) NOT NULL, PRIMARY KEY (id));
-        INSERT INTO meta (name, value) VALUES ('db_version', '1');
-        CREATE TABLE registrations (id INTEGER NOT NULL, registered_jid varchar(256) NOT NULL,
-                                    username varchar(256) NOT NULL, PRIMARY KEY (id));
-        CREATE TABLE payments (id INTEGER NOT NULL, from_jid varchar(256) NOT NULL,
-                               date timestamp NOT NULL, recipient varchar(256) NOT NULL,
-                               amount real NOT NULL, comment varchar(256) NOT NULL,
-                               confirmation_code varchar(256) NOT NULL, fee real NOT NULL,
-                               PRIMARY KEY (id));
-        INSERT INTO registrations (registered_jid, username) VALUES
-            ('alice@example.org', 'Alice'),
-            ('bob@example.org', 'bob the builder'),
-            ('carol@example.org', 'alice'),
-            ('alice@example.org', 'alice2');
-        INSERT INTO payments (from_jid, date, recipient, amount, comment, confirmation_code, fee)
-            VALUES ('alice@example.org', '2011-01-01', 'bob', 0.5, '', 'abc', 0.0005);
-    ";
 
     #[test]
     fn a_fresh_database_gets_the_latest_schema() {

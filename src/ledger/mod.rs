@@ -21,6 +21,8 @@ use std::fmt;
 use std::path::Path;
 
 pub use accounts::{Registration, User};
+#[cfg(test)]
+pub(crate) use migrate::PYTHON_SCHEMA;
 pub use migrate::{DATABASE_ID_KEY, LATEST_VERSION, PYTHON_IMPORT_KEY};
 
 /// A database failure, with what we were doing.
@@ -106,12 +108,12 @@ impl Ledger {
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .context(what)?;
-        #[cfg(test)]
-        query_plans::watch(&conn);
         migrate::run(&mut conn).map_err(|e| LedgerError {
             context: format!("cannot migrate {what}: {}", e.context),
             source: e.source,
         })?;
+        #[cfg(test)]
+        query_plans::watch(&conn);
         Ok(Ledger { conn })
     }
 
@@ -137,12 +139,6 @@ impl Ledger {
     #[cfg(test)]
     pub fn from_connection(conn: Connection) -> Result<Ledger, LedgerError> {
         Ledger::setup(conn, "test database")
-    }
-
-    /// The connection itself, for the query-plan test.
-    #[cfg(test)]
-    pub fn conn_for_tests(&self) -> &Connection {
-        &self.conn
     }
 
     /// A count, for the tests' figures.

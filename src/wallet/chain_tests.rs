@@ -935,3 +935,34 @@ fn chain_simulator_replay() {
     let figures = run_sequence(seed, STEPS, std::env::var("SIM_TRACE").is_ok());
     println!("{}", figures.report());
 }
+
+// Issue 11, item 1: every statement the ledger runs for the wallet uses an
+// index on the tables that grow with users and time (ledger::query_plans).
+#[test]
+fn no_statement_reads_a_growing_table_whole() {
+    use crate::ledger::query_plans;
+    let seen = query_plans::record(|| {
+        for seed in 1..=40 {
+            run_sequence(seed, STEPS, false);
+        }
+        query_plans::exercise_the_api();
+    });
+    let plans = query_plans::check(&seen);
+    eprintln!(
+        "query plans: {} statements checked, {} recorded; whole-table reads, on purpose: {}",
+        plans.checked,
+        seen.len(),
+        plans.justified.join("; ")
+    );
+    assert!(
+        plans.checked > 40,
+        "too few statements recorded: {}",
+        plans.checked
+    );
+    assert!(
+        plans.problems.is_empty(),
+        "full scans of growing tables (add an index, or justify the statement in \
+         ledger::query_plans::WHOLE_TABLE):\n{}",
+        plans.problems.join("\n")
+    );
+}

@@ -8,7 +8,7 @@ pub mod payments;
 pub mod withdrawals;
 
 #[cfg(test)]
-pub mod chain_tests;
+mod chain_tests;
 #[cfg(test)]
 mod scenario_tests;
 

@@ -805,20 +805,8 @@ fn a_coinbase_to_a_deposit_address_is_credited_when_mature() {
 #[test]
 fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
-    conn.execute_batch(
-        "CREATE TABLE meta (id INTEGER NOT NULL, name varchar(256) NOT NULL,
-                            value varchar(256) NOT NULL, PRIMARY KEY (id));
-         INSERT INTO meta (name, value) VALUES ('db_version', '1');
-         CREATE TABLE registrations (id INTEGER NOT NULL, registered_jid varchar(256) NOT NULL,
-                                     username varchar(256) NOT NULL, PRIMARY KEY (id));
-         CREATE TABLE payments (id INTEGER NOT NULL, from_jid varchar(256) NOT NULL,
-                                date timestamp NOT NULL, recipient varchar(256) NOT NULL,
-                                amount real NOT NULL, comment varchar(256) NOT NULL,
-                                confirmation_code varchar(256) NOT NULL, fee real NOT NULL,
-                                PRIMARY KEY (id));
-         INSERT INTO registrations (registered_jid, username) VALUES ('alice@example.org', 'alice');",
-    )
-    .unwrap();
+    // A Python bitcoIM's database: alice@example.org is one of its users.
+    conn.execute_batch(crate::ledger::PYTHON_SCHEMA).unwrap();
     let mut s = Scene::with(Ledger::from_connection(conn).unwrap(), "");
     // The old node: alice's account address, and a deposit of long ago
     // (the upgrade of the database came after it).
