@@ -128,6 +128,17 @@ impl Scene {
     }
 
     fn withdraw(&mut self, user: &User, amount: i64, fault: Option<Fault>) -> (i64, Outcome) {
+        self.withdraw_failing("sendtoaddress", user, amount, fault)
+    }
+
+    /// A withdrawal whose call to `method` meets `fault`.
+    fn withdraw_failing(
+        &mut self,
+        method: &'static str,
+        user: &User,
+        amount: i64,
+        fault: Option<Fault>,
+    ) -> (i64, Outcome) {
         let to = self.chain.borrow_mut().world_address();
         let address = Address::parse(&to, Network::Regtest).unwrap();
         let me = self.user(user.id);
@@ -140,9 +151,7 @@ impl Scene {
         )
         .expect("a recap");
         if let Some(fault) = fault {
-            self.chain
-                .borrow_mut()
-                .fail_next(Some("sendtoaddress"), fault);
+            self.chain.borrow_mut().fail_next(Some(method), fault);
         }
         match payments::confirm(&mut self.gw, &me, &recap.order.code, &mut self.out) {
             Confirmed::Withdrawal(outcome) => (recap.order.id, outcome),
@@ -463,6 +472,31 @@ fn an_unknown_withdrawal_is_released_only_when_the_same_wallet_proves_it_absent(
     assert_eq!(s.order_state(id), State::Failed);
     assert_eq!(s.user(alice.id).balance, Sats(BTC));
     assert!(s.chain.borrow().sends.is_empty());
+}
+
+// Step 3 of a withdrawal asks the node for its best block and makes the
+// order's mark before anything is sent: a failure there releases the hold
+// at once, and nothing leaves.
+#[test]
+fn a_withdrawal_that_cannot_be_prepared_releases_its_hold() {
+    for method in ["getblockchaininfo", "getnewaddress"] {
+        for fault in [Fault::Down, Fault::Error(-1, "odd"), Fault::LostReply] {
+            let mut s = Scene::new();
+            let alice = s.register("alice", "alice");
+            s.deposit(&alice, BTC);
+            let (id, outcome) =
+                s.withdraw_failing(method, &alice, 10_000_000, Some(fault.clone()));
+            assert!(
+                matches!(outcome, Outcome::NodeDown(_)),
+                "{method} {fault:?}: {outcome:?}"
+            );
+            assert_eq!(s.order_state(id), State::Failed, "{method} {fault:?}");
+            let a = s.user(alice.id);
+            assert_eq!((a.balance, a.held), (Sats(BTC), Sats(0)), "{method} {fault:?}");
+            assert!(s.chain.borrow().sends.is_empty(), "{method} {fault:?}");
+            assert!(s.gw.ledger.check_balances().unwrap().is_empty());
+        }
+    }
 }
 
 // A send the node still had queued when the call timed out runs before
