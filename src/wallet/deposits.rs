@@ -257,15 +257,10 @@ fn take(
             if matches!(change, Change::Credited { .. }) {
                 crate::wallet::withdrawals::remember_wallet(gateway, &entry.txid);
             }
-            let owner = gateway
-                .ledger
-                .deposit(&entry.txid, entry.vout)
-                .ok()
-                .flatten()
-                .map_or(user_id, |d| d.user_id);
-            announce(gateway, &report, owner, &change, out);
-            if !touched.contains(&owner) {
-                touched.push(owner);
+            // An address has one owner for ever: the deposit is theirs.
+            announce(gateway, &report, user_id, &change, out);
+            if !touched.contains(&user_id) {
+                touched.push(user_id);
             }
             Ok(())
         }

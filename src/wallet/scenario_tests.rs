@@ -484,15 +484,18 @@ fn a_withdrawal_that_cannot_be_prepared_releases_its_hold() {
             let mut s = Scene::new();
             let alice = s.register("alice", "alice");
             s.deposit(&alice, BTC);
-            let (id, outcome) =
-                s.withdraw_failing(method, &alice, 10_000_000, Some(fault.clone()));
+            let (id, outcome) = s.withdraw_failing(method, &alice, 10_000_000, Some(fault.clone()));
             assert!(
                 matches!(outcome, Outcome::NodeDown(_)),
                 "{method} {fault:?}: {outcome:?}"
             );
             assert_eq!(s.order_state(id), State::Failed, "{method} {fault:?}");
             let a = s.user(alice.id);
-            assert_eq!((a.balance, a.held), (Sats(BTC), Sats(0)), "{method} {fault:?}");
+            assert_eq!(
+                (a.balance, a.held),
+                (Sats(BTC), Sats(0)),
+                "{method} {fault:?}"
+            );
             assert!(s.chain.borrow().sends.is_empty(), "{method} {fault:?}");
             assert!(s.gw.ledger.check_balances().unwrap().is_empty());
         }
