@@ -593,19 +593,23 @@ impl Chain {
         self.spendable().iter().map(|(_, a)| a).sum()
     }
 
+    /// What a transaction spends of the wallet's outputs (Core's debit).
+    fn debit(&self, tx: &Tx) -> i64 {
+        tx.inputs
+            .iter()
+            .filter_map(|(p, v)| self.txs.get(p).and_then(|p| p.outputs.get(*v as usize)))
+            .filter(|(a, _)| self.is_ours(a))
+            .map(|(_, amount)| amount)
+            .sum()
+    }
+
     /// What a transaction of ours took from the wallet: what it spent of
     /// ours less what came back to us.
     pub fn outflow(&self, txid: &str) -> i64 {
         let Some(tx) = self.txs.get(txid) else {
             return 0;
         };
-        let debit: i64 = tx
-            .inputs
-            .iter()
-            .filter_map(|(p, v)| self.txs.get(p).and_then(|p| p.outputs.get(*v as usize)))
-            .filter(|(a, _)| self.is_ours(a))
-            .map(|(_, amount)| amount)
-            .sum();
+        let debit = self.debit(tx);
         let back: i64 = tx
             .outputs
             .iter()
@@ -643,15 +647,8 @@ impl Chain {
         let depth = self.depth(&tx.txid);
         let from_me = self.debits_wallet(tx);
         let fee = if from_me {
-            let debit: i64 = tx
-                .inputs
-                .iter()
-                .filter_map(|(p, v)| self.txs.get(p).and_then(|p| p.outputs.get(*v as usize)))
-                .filter(|(a, _)| self.is_ours(a))
-                .map(|(_, amount)| amount)
-                .sum();
             let out: i64 = tx.outputs.iter().map(|(_, a)| a).sum();
-            Some(debit - out)
+            Some(self.debit(tx) - out)
         } else {
             None
         };
