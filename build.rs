@@ -1,14 +1,14 @@
-//! Embeds every message catalog of `src/bot/locales/`: adding a language
+//! Embeds every message catalog of `src/locales/`: adding a language
 //! is adding one file there.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new("src/bot/locales");
+    let dir = Path::new("src/locales");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut languages: Vec<String> = std::fs::read_dir(dir)
-        .expect("src/bot/locales exists")
+        .expect("src/locales exists")
         .filter_map(|entry| {
             let path = entry.ok()?.path();
             (path.extension()? == "txt").then(|| path.file_stem()?.to_str().map(str::to_owned))?
@@ -19,10 +19,10 @@ fn main() {
     languages.sort_by_key(|l| l != "en");
     let mut code = String::from("&[\n");
     for lang in &languages {
-        println!("cargo:rerun-if-changed=src/bot/locales/{lang}.txt");
+        println!("cargo:rerun-if-changed=src/locales/{lang}.txt");
         let _ = writeln!(
             code,
-            "    ({lang:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/src/bot/locales/{lang}.txt\"))),"
+            "    ({lang:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/src/locales/{lang}.txt\"))),"
         );
     }
     code.push(']');

@@ -331,6 +331,16 @@ impl Options<'_> {
     }
 }
 
+impl MainConfig {
+    /// Whether users of `domain` may open an account (`allowed_domains`).
+    pub fn serves_domain(&self, domain: &str) -> bool {
+        let domain = domain.to_lowercase();
+        self.allowed_domains
+            .iter()
+            .any(|d| d == "*" || *d == domain)
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -635,11 +645,7 @@ impl Config {
 
     /// Whether users of `domain` may register.
     pub fn serves_domain(&self, domain: &str) -> bool {
-        let domain = domain.to_lowercase();
-        self.main
-            .allowed_domains
-            .iter()
-            .any(|d| d == "*" || *d == domain)
+        self.main.serves_domain(domain)
     }
 
     pub fn is_admin(&self, jid: &Jid) -> bool {

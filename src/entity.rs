@@ -2,9 +2,9 @@
 //! registered user (by username), a Bitcoin address, or nothing.
 
 use crate::bitcoin::address::Address;
-use crate::gateway::Gateway;
+use crate::config::Network;
 use crate::ledger::accounts::is_valid_username;
-use crate::ledger::User;
+use crate::ledger::{Ledger, User};
 use crate::xmpp::Jid;
 
 #[derive(Debug, Clone)]
@@ -17,12 +17,12 @@ pub enum Entity {
 
 /// Resolves the `to` of a stanza. Usernames are at most 24 characters and
 /// addresses at least 26, so a node is never both.
-pub fn resolve(gateway: &Gateway, to: &Jid) -> Entity {
+pub fn resolve(ledger: &Ledger, network: Network, to: &Jid) -> Entity {
     let Some(node) = &to.node else {
         return Entity::Gateway;
     };
     if is_valid_username(node) {
-        return match gateway.ledger.user_by_username(node) {
+        return match ledger.user_by_username(node) {
             Ok(Some(user)) => Entity::User(user),
             Ok(None) => Entity::Unknown,
             Err(e) => {
@@ -31,7 +31,7 @@ pub fn resolve(gateway: &Gateway, to: &Jid) -> Entity {
             }
         };
     }
-    match Address::from_node(node, gateway.node.network()) {
+    match Address::from_node(node, network) {
         Ok(address) => Entity::Address(address),
         Err(_) => Entity::Unknown,
     }

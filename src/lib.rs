@@ -10,11 +10,14 @@ pub mod amount;
 pub mod bitcoin;
 pub mod bot;
 pub mod check;
+pub mod command;
 pub mod config;
 pub mod entity;
 pub mod gateway;
+pub mod i18n;
 pub mod ledger;
 pub mod limits;
+pub mod notify;
 pub mod presence;
 pub mod qr;
 pub mod reactor;
@@ -25,3 +28,8 @@ mod test_rng;
 pub mod wallet;
 pub mod xep;
 pub mod xmpp;
+
+/// The software's name, as the gateway introduces itself.
+pub const NAME: &str = "bitcoIM";
+/// The software's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

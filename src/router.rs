@@ -1,103 +1,38 @@
-//! Routes each incoming stanza to its handler.
+//! Routes each incoming stanza to its face: messages to the chat face
+//! (`crate::bot`), presences to `crate::presence`, IQs to the XEP face
+//! (`crate::xep`), after the rate limit.
 //!
 //! The key is the stanza kind, then for IQs the type and the payload's
 //! namespace, as in Prosody. Every `get`/`set` gets exactly one answer:
-//! handlers return an [`IqResult`] and only this module turns it into a
-//! stanza; unknown namespaces get `service-unavailable`; results and errors
-//! are never answered (RFC 6120, section 8.2.3).
+//! handlers return an [`IqResult`](xep::IqResult) and only this module
+//! turns it into a stanza; results and errors are never answered (RFC
+//! 6120, section 8.2.3).
 
-use crate::entity::{self, Entity};
-use crate::gateway::Gateway;
-use crate::ledger::User;
-use crate::limits::Verdict;
+use crate::command::Services;
+use crate::entity;
+use crate::limits::{RateLimiter, Verdict};
+use crate::notify::chat;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
 use crate::{bot, presence, xep};
-use std::cell::OnceCell;
+use std::time::Instant;
 
-/// What a handler answers: the payload of the `result`, or the error.
-pub type IqResult = Result<Option<Element>, StanzaError>;
-
-/// An IQ with what the router learnt about it. The sender's account and
-/// language are looked up only by handlers that need them: ping, version
-/// and disco answer without touching the database.
-pub struct Request<'a> {
-    pub iq: &'a Iq<'a>,
-    /// What the IQ is addressed to.
-    pub entity: &'a Entity,
-    sender: OnceCell<Option<User>>,
-}
-
-impl Request<'_> {
-    /// The sender's account, if registered.
-    pub fn sender(&self, gateway: &Gateway) -> Option<&User> {
-        self.sender
-            .get_or_init(|| gateway.user_of(&self.iq.from))
-            .as_ref()
-    }
-
-    /// The language to answer in.
-    pub fn lang(&self, gateway: &Gateway) -> &'static str {
-        gateway.lang(self.iq.stanza, self.sender(gateway))
-    }
-}
-
-pub type IqFn = fn(&mut Gateway, &Request, &mut Vec<Element>) -> IqResult;
-
-/// An IQ namespace the gateway handles, with its disco feature.
-pub struct IqHandler {
-    pub ns: &'static str,
-    /// The payload element's name, e.g. `query`.
-    pub name: &'static str,
-    pub feature: Option<&'static str>,
-    pub get: Option<IqFn>,
-    pub set: Option<IqFn>,
-}
-
-/// The IQs the gateway JID answers.
-const GATEWAY_IQS: &[IqHandler] = &[
-    xep::disco::INFO,
-    xep::disco::ITEMS,
-    xep::version::HANDLER,
-    xep::last::HANDLER,
-    xep::ping::HANDLER,
-    xep::vcard::HANDLER,
-    xep::register::HANDLER,
-    xep::gateway::HANDLER,
-    xep::adhoc::HANDLER,
-];
-
-/// The IQs a user or an address contact answers.
-const CONTACT_IQS: &[IqHandler] = &[
-    xep::disco::INFO,
-    xep::disco::ITEMS,
-    xep::ping::HANDLER,
-    xep::vcard::HANDLER,
-];
-
-fn table(entity: &Entity) -> &'static [IqHandler] {
-    match entity {
-        Entity::Gateway => GATEWAY_IQS,
-        Entity::User(_) | Entity::Address(_) | Entity::Unknown => CONTACT_IQS,
-    }
-}
-
-/// The disco features of an entity, straight from its handler table.
-pub fn features(entity: &Entity) -> Vec<&'static str> {
-    let mut features: Vec<&'static str> = table(entity).iter().filter_map(|h| h.feature).collect();
-    features.sort_unstable();
-    features.dedup();
-    features
-}
-
-/// The disco features of the gateway.
-pub fn gateway_features() -> Vec<&'static str> {
-    features(&Entity::Gateway)
+/// What routing works with: the services, the XEPs' state, and the rate
+/// limiter.
+pub struct Router<'a> {
+    pub services: &'a mut Services,
+    pub xep: &'a mut xep::State,
+    pub limiter: &'a mut RateLimiter,
 }
 
 /// Handles one stanza from the server, pushing any replies on `out`.
-pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
+pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
+    let Router {
+        services: s,
+        xep: state,
+        limiter,
+    } = router;
     if stanza.ns != ns::COMPONENT {
         log::debug!("ignoring <{}> in namespace {}", stanza.name, stanza.ns);
         return;
@@ -109,19 +44,23 @@ pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
         );
         return;
     };
-    if let Verdict::Refuse { first } = gateway.rate(&from) {
-        refuse_flood(gateway, &stanza, &from, first, out);
-        return;
+    // Users only: the server itself is not limited.
+    if from.node.is_some() {
+        let verdict = limiter.check(&from.bare().to_string(), Instant::now());
+        if let Verdict::Refuse { first } = verdict {
+            refuse_flood(s, &stanza, &from, first, out);
+            return;
+        }
     }
     match stanza.name.as_str() {
-        "iq" => on_iq(gateway, &stanza, from, to, out),
+        "iq" => on_iq(s, state, &stanza, from, to, out),
         "message" => {
-            let entity = entity::resolve(gateway, &to);
-            bot::on_message(gateway, &stanza, &from, &entity, out);
+            let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &to);
+            bot::on_message(s, &stanza, &from, &entity, out);
         }
         "presence" => {
-            let entity = entity::resolve(gateway, &to);
-            presence::on_presence(gateway, &stanza, &from, &entity, out);
+            let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &to);
+            presence::on_presence(s, &stanza, &from, &entity, out);
         }
         other => log::debug!("ignoring a <{other}> from {from}"),
     }
@@ -129,13 +68,7 @@ pub fn route(gateway: &mut Gateway, stanza: Element, out: &mut Vec<Element>) {
 
 /// Over the rate limit: IQ requests get `resource-constraint`, the first
 /// chat of a flood one polite message; everything else is dropped.
-fn refuse_flood(
-    gateway: &Gateway,
-    stanza: &Element,
-    from: &Jid,
-    first: bool,
-    out: &mut Vec<Element>,
-) {
+fn refuse_flood(s: &Services, stanza: &Element, from: &Jid, first: bool, out: &mut Vec<Element>) {
     if first {
         log::warn!("{} is over the rate limit", from.bare());
     }
@@ -149,17 +82,17 @@ fn refuse_flood(
             ),
         )),
         "message" if first && stanza.get_child("body", ns::COMPONENT).is_some() => {
-            let user = gateway.user_of(from);
-            let lang = gateway.lang(stanza, user.as_ref());
+            let user = s.wallet.user_of(from);
+            let lang = s.lang(stanza, user.as_ref());
             let me = stanza
                 .get_attr("to")
                 .and_then(|t| Jid::parse(t).ok())
-                .map_or_else(|| gateway.jid.clone(), |j| j.bare());
-            out.push(bot::chat(
+                .map_or_else(|| s.voice.jid().clone(), |j| j.bare());
+            out.push(chat(
                 &me,
                 &from.to_string(),
                 lang,
-                &gateway.text(lang, "rate-limited", &[]),
+                &s.text(lang, "rate-limited", &[]),
             ));
         }
         _ => {}
@@ -170,7 +103,14 @@ fn addr(stanza: &Element, name: &str) -> Option<Jid> {
     Jid::parse(stanza.get_attr(name)?).ok()
 }
 
-fn on_iq(gateway: &mut Gateway, stanza: &Element, from: Jid, to: Jid, out: &mut Vec<Element>) {
+fn on_iq(
+    s: &mut Services,
+    state: &mut xep::State,
+    stanza: &Element,
+    from: Jid,
+    to: Jid,
+    out: &mut Vec<Element>,
+) {
     let kind = stanza.get_attr("type").and_then(IqType::parse);
     let Some(id) = stanza.get_attr("id") else {
         if matches!(kind, Some(IqType::Get | IqType::Set)) {
@@ -217,15 +157,11 @@ fn on_iq(gateway: &mut Gateway, stanza: &Element, from: Jid, to: Jid, out: &mut 
         payload: Some(payload),
         stanza,
     };
-    let entity = entity::resolve(gateway, &iq.to);
-    let request = Request {
-        iq: &iq,
-        entity: &entity,
-        sender: OnceCell::new(),
-    };
+    let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &iq.to);
+    let request = xep::Request::new(&iq, &entity);
     // Side effects (subscriptions after a registration) follow the reply.
     let mut after = Vec::new();
-    let result = dispatch(gateway, &request, payload, &mut after);
+    let result = xep::dispatch(s, state, &request, payload, &mut after);
     out.push(match result {
         Ok(payload) => iq.result(payload),
         Err(error) => iq.error(&error),
@@ -233,43 +169,13 @@ fn on_iq(gateway: &mut Gateway, stanza: &Element, from: Jid, to: Jid, out: &mut 
     out.append(&mut after);
 }
 
-fn dispatch(
-    gateway: &mut Gateway,
-    request: &Request,
-    payload: &Element,
-    out: &mut Vec<Element>,
-) -> IqResult {
-    let iq = request.iq;
-    if let Entity::Unknown = request.entity {
-        return Err(StanzaError::with_text(
-            Condition::ItemNotFound,
-            format!("no such user or address: {}", iq.to.bare()),
-        ));
-    }
-    let Some(handler) = table(request.entity).iter().find(|h| h.ns == payload.ns) else {
-        return Err(StanzaError::new(Condition::ServiceUnavailable));
-    };
-    if payload.name != handler.name {
-        return Err(StanzaError::with_text(
-            Condition::BadRequest,
-            format!("expected <{}/> in {}", handler.name, handler.ns),
-        ));
-    }
-    let function = match iq.kind {
-        IqType::Get => handler.get,
-        _ => handler.set,
-    };
-    match function {
-        Some(f) => f(gateway, request, out),
-        None => Err(StanzaError::new(Condition::FeatureNotImplemented)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::gateway::Gateway;
     use crate::ledger::Ledger;
+    use crate::reactor::App;
     use crate::stream::parser::{Event, Limits, Parser};
     use std::path::Path;
 
@@ -298,7 +204,7 @@ mod tests {
             panic!("{xml} is not a stanza");
         };
         let mut out = Vec::new();
-        route(&mut gateway(), stanza, &mut out);
+        gateway().on_stanza(stanza, &mut out);
         out.iter()
             .map(|e| {
                 let mut s = String::new();
@@ -417,7 +323,7 @@ mod tests {
                 panic!()
             };
             let mut out = Vec::new();
-            route(&mut gw, stanza, &mut out);
+            gw.on_stanza(stanza, &mut out);
             conditions.push(out[0].to_xml().contains("resource-constraint"));
         }
         assert_eq!(conditions, vec![false, false, false, true, true]);
@@ -431,7 +337,7 @@ mod tests {
                 panic!()
             };
             let mut out = Vec::new();
-            route(&mut gw, stanza, &mut out);
+            gw.on_stanza(stanza, &mut out);
             replies += out.len();
         }
         assert_eq!(replies, 0, "the flood's first refusal was the IQ's");

@@ -23,6 +23,11 @@ cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+# Imports between the top-level modules of src/ point one way (README,
+# "How it is built"); the graph is printed, a cycle fails.
+step "module graph (no cycle)"
+python3 contrib/dev/module_graph.py
+
 step "cargo build"
 cargo build
 

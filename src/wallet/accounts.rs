@@ -4,11 +4,10 @@
 
 use crate::bitcoin::address::Address;
 use crate::bitcoin::node::NodeError;
-use crate::gateway::Gateway;
 use crate::ledger::accounts::{check_username, RegisterFailure, UnregisterError, UsernameError};
 use crate::ledger::{Registration, User};
-use crate::presence;
-use crate::xmpp::{Element, Jid};
+use crate::wallet::{News, Wallet};
+use crate::xmpp::Jid;
 
 /// A successful registration.
 #[derive(Debug)]
@@ -42,26 +41,26 @@ pub enum Refusal {
 
 /// Whether `jid` may hold an account: a user of some server, not a
 /// domain and not something under our own domain.
-fn may_register(gateway: &Gateway, jid: &Jid) -> bool {
-    let ours = &gateway.jid.domain;
+fn may_register(wallet: &Wallet, jid: &Jid) -> bool {
+    let ours = &wallet.settings.domain;
     jid.node.is_some() && jid.domain != *ours && !jid.domain.ends_with(&format!(".{ours}"))
 }
 
 /// Registers `from` as `username`, renames it, or brings it back; sends
 /// the subscription requests of a new account on `out`.
 pub fn register(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     from: &Jid,
     username: &str,
-    out: &mut Vec<Element>,
+    news: &mut Vec<News>,
 ) -> Result<Registered, Refusal> {
-    if !may_register(gateway, from) {
+    if !may_register(wallet, from) {
         return Err(Refusal::NotAUser);
     }
     let bare = from.bare().to_string();
     // Accounts opened before the domain was left out keep working.
-    if !gateway.config.serves_domain(&from.domain) {
-        match gateway.ledger.has_account(&bare) {
+    if !wallet.settings.main.serves_domain(&from.domain) {
+        match wallet.ledger.has_account(&bare) {
             Ok(true) => {}
             Ok(false) => return Err(Refusal::DomainNotServed),
             Err(e) => {
@@ -74,7 +73,7 @@ pub fn register(
         error,
         name: username.trim().to_lowercase(),
     })?;
-    let outcome = gateway.ledger.register(&bare, &name).map_err(|e| match e {
+    let outcome = wallet.ledger.register(&bare, &name).map_err(|e| match e {
         RegisterFailure::Taken => Refusal::Username {
             error: UsernameError::Taken,
             name: name.clone(),
@@ -87,8 +86,11 @@ pub fn register(
     Ok(match outcome {
         Registration::Created(user) => {
             log::info!("{bare} registered as {}", user.username);
-            let address = first_address(gateway, &user);
-            presence::subscribe_new_user(gateway, &user, address.as_ref(), out);
+            let address = first_address(wallet, &user);
+            news.push(News::Registered {
+                user: user.clone(),
+                address: address.clone(),
+            });
             Registered::Created { user, address }
         }
         Registration::Renamed { user, old } => {
@@ -101,11 +103,11 @@ pub fn register(
 
 /// The account's deposit address: its newest one, or a new one from the
 /// node. `None` while the node is down (one comes when it is back).
-fn first_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
-    match gateway.ledger.addresses_of(user.id) {
+fn first_address(wallet: &mut Wallet, user: &User) -> Option<Address> {
+    match wallet.ledger.addresses_of(user.id) {
         Ok(existing) => {
             if let Some(last) = existing.last() {
-                return Address::parse(last, gateway.node.network()).ok();
+                return Address::parse(last, wallet.node.network()).ok();
             }
         }
         Err(e) => {
@@ -113,13 +115,13 @@ fn first_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
             return None;
         }
     }
-    new_address(gateway, user)
+    new_address(wallet, user)
 }
 
 /// A fresh deposit address for `user`, recorded as theirs.
-pub fn new_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
-    match gateway.node.new_address(&user.username) {
-        Ok(address) => match gateway.ledger.add_address(user.id, address.as_str()) {
+pub fn new_address(wallet: &mut Wallet, user: &User) -> Option<Address> {
+    match wallet.node.new_address(&user.username) {
+        Ok(address) => match wallet.ledger.add_address(user.id, address.as_str()) {
             Ok(()) => Some(address),
             Err(e) => {
                 // The node handed out an address nobody will be told
@@ -130,7 +132,7 @@ pub fn new_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
         },
         Err(NodeError::Down(why)) => {
             log::warn!("no deposit address for {} yet: {why}", user.username);
-            gateway.retry_node_later();
+            wallet.node_wanted = true;
             None
         }
         Err(why) => {
@@ -142,8 +144,8 @@ pub fn new_address(gateway: &mut Gateway, user: &User) -> Option<Address> {
 
 /// Gives a first address to the users who registered while the node was
 /// down, and tells them.
-pub fn create_missing_addresses(gateway: &mut Gateway, out: &mut Vec<Element>) {
-    let users = match gateway.ledger.users_without_address() {
+pub fn create_missing_addresses(wallet: &mut Wallet, news: &mut Vec<News>) {
+    let users = match wallet.ledger.users_without_address() {
         Ok(users) => users,
         Err(e) => {
             log::error!("{e}");
@@ -151,106 +153,36 @@ pub fn create_missing_addresses(gateway: &mut Gateway, out: &mut Vec<Element>) {
         }
     };
     for user in users {
-        let Some(address) = new_address(gateway, &user) else {
+        let Some(address) = new_address(wallet, &user) else {
             return;
         };
         log::info!("first deposit address of {} created", user.username);
-        presence::subscribe_address(gateway, &user, &address, out);
+        news.push(News::NewAddress { user, address });
     }
 }
 
 /// Unregisters `from`, refusing while any money is there; on success the
 /// gateway and address contacts end their subscriptions.
 pub fn unregister(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     from: &Jid,
-    out: &mut Vec<Element>,
+    news: &mut Vec<News>,
 ) -> Result<User, UnregisterError> {
     let bare = from.bare().to_string();
-    let user = gateway.ledger.unregister(&bare)?;
+    let user = wallet.ledger.unregister(&bare)?;
     log::info!("{bare} ({}) unregistered", user.username);
-    presence::unsubscribe_user(gateway, &user, out);
+    let addresses = wallet
+        .ledger
+        .addresses_of(user.id)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| Address::parse(a, wallet.node.network()).ok())
+        .collect();
+    news.push(News::Unregistered {
+        user: user.clone(),
+        addresses,
+    });
     Ok(user)
-}
-
-/// The user-facing sentence for a refusal, in `lang`.
-pub fn refusal_text(gateway: &Gateway, lang: &str, from: &Jid, refusal: &Refusal) -> String {
-    match refusal {
-        Refusal::NotAUser => gateway.text(
-            lang,
-            "register-not-allowed",
-            &[("jid", &from.bare().to_string())],
-        ),
-        Refusal::DomainNotServed => gateway.text(
-            lang,
-            "register-domain-not-served",
-            &[
-                ("jid", &from.bare().to_string()),
-                ("domains", &gateway.config.main.allowed_domains.join(", ")),
-            ],
-        ),
-        Refusal::Username { error, name } => {
-            let c = match error {
-                UsernameError::BadCharacter(c) => c.to_string(),
-                _ => String::new(),
-            };
-            gateway.text(
-                lang,
-                error.message_key(),
-                &[("username", name), ("char", &c)],
-            )
-        }
-        Refusal::Internal => gateway.text(lang, "internal-error", &[]),
-    }
-}
-
-/// The sentence for a successful registration.
-pub fn registered_text(gateway: &Gateway, lang: &str, registered: &Registered) -> String {
-    match registered {
-        Registered::Created {
-            user,
-            address: Some(address),
-        } => gateway.text(
-            lang,
-            "registered",
-            &[("username", &user.username), ("address", address.as_str())],
-        ),
-        Registered::Created {
-            user,
-            address: None,
-        } => gateway.text(
-            lang,
-            "registered-no-address",
-            &[("username", &user.username)],
-        ),
-        Registered::Renamed { user, old } => gateway.text(
-            lang,
-            "renamed",
-            &[("username", &user.username), ("old", old)],
-        ),
-        Registered::Unchanged(user) => {
-            gateway.text(lang, "already-registered", &[("username", &user.username)])
-        }
-    }
-}
-
-/// The sentence for a refused unregistration.
-pub fn unregister_error_text(gateway: &Gateway, lang: &str, e: &UnregisterError) -> String {
-    match e {
-        UnregisterError::NotRegistered => gateway.text(lang, "not-registered", &[]),
-        UnregisterError::NotEmpty { balance, held } => gateway.text(
-            lang,
-            "unregister-not-empty",
-            &[
-                ("balance", &balance.to_string()),
-                ("held", &held.to_string()),
-            ],
-        ),
-        UnregisterError::Db(e) => {
-            log::error!("{e}");
-            gateway.text(lang, "internal-error", &[])
-        }
-    }
 }
 
 /// `state` row: the Python bitcoIM's deposit addresses were imported.
@@ -267,27 +199,21 @@ pub const PYTHON_ADDRESSES: &str = "python_addresses_imported";
 /// database is recorded as skipped, never credited (the old system counted
 /// it). Anything later is a deposit like any other. `Err` while this
 /// cannot be done: the deposit poller waits for it.
-pub fn import_python_addresses(
-    gateway: &mut Gateway,
-    out: &mut Vec<Element>,
-) -> Result<(), String> {
-    match gateway.ledger.state(PYTHON_ADDRESSES) {
+pub fn import_python_addresses(wallet: &mut Wallet, news: &mut Vec<News>) -> Result<(), String> {
+    match wallet.ledger.state(PYTHON_ADDRESSES) {
         Ok(Some(_)) => return Ok(()),
         Ok(None) => {}
         Err(e) => return Err(e.to_string()),
     }
-    let (accounts, upgraded_at) = gateway
-        .ledger
-        .python_accounts()
-        .map_err(|e| e.to_string())?;
+    let (accounts, upgraded_at) = wallet.ledger.python_accounts().map_err(|e| e.to_string())?;
     let mut adopted: Vec<String> = Vec::new();
     for (user_id, label) in &accounts {
-        let addresses = gateway
+        let addresses = wallet
             .node
             .addresses_of_label(label)
             .map_err(|e| format!("Python bitcoIM addresses not imported yet: {e}"))?;
         for address in addresses {
-            if gateway
+            if wallet
                 .ledger
                 .adopt_address(*user_id, &address)
                 .map_err(|e| e.to_string())?
@@ -298,7 +224,7 @@ pub fn import_python_addresses(
     }
     if !adopted.is_empty() {
         let (count, total) = crate::wallet::deposits::skip_history(
-            gateway,
+            wallet,
             &adopted,
             upgraded_at,
             "received before the upgrade from the Python bitcoIM, whose balances \
@@ -316,8 +242,8 @@ pub fn import_python_addresses(
             count.to_string(),
             total.to_string(),
         );
-        crate::wallet::alert_admins(
-            gateway,
+        crate::wallet::alert(
+            news,
             "admin-python-addresses",
             &[
                 ("users", &users),
@@ -325,10 +251,9 @@ pub fn import_python_addresses(
                 ("count", &count),
                 ("total", &total),
             ],
-            out,
         );
     }
-    gateway
+    wallet
         .ledger
         .set_state(PYTHON_ADDRESSES, &adopted.len().to_string())
         .map_err(|e| e.to_string())

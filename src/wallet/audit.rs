@@ -10,9 +10,8 @@
 
 use crate::amount::Sats;
 use crate::bitcoin::node::NodeError;
-use crate::gateway::Gateway;
 use crate::ledger::orders::{hold_of, State};
-use crate::xmpp::Element;
+use crate::wallet::{News, Wallet};
 
 /// `state` row that freezes withdrawals; its value says why.
 pub const FROZEN: &str = "withdrawals_frozen";
@@ -50,14 +49,14 @@ impl Report {
     }
 }
 
-pub fn report(gateway: &mut Gateway) -> Result<Report, NodeError> {
-    let wallet = gateway.node.wallet_balance()?;
+pub fn report(wallet: &mut Wallet) -> Result<Report, NodeError> {
+    let balance = wallet.node.wallet_balance()?;
     let fail = |e: crate::ledger::LedgerError| NodeError::Unexpected(e.to_string());
-    let totals = gateway.ledger.totals().map_err(fail)?;
+    let totals = wallet.ledger.totals().map_err(fail)?;
     let mut held = 0;
     let mut in_flight = 0;
     for state in [State::Held, State::Sending, State::Unknown, State::Sent] {
-        for order in gateway.ledger.orders_in(state).map_err(fail)? {
+        for order in wallet.ledger.orders_in(state).map_err(fail)? {
             if state == State::Held {
                 held += hold_of(&order);
             } else {
@@ -66,19 +65,19 @@ pub fn report(gateway: &mut Gateway) -> Result<Report, NodeError> {
         }
     }
     Ok(Report {
-        wallet,
+        wallet: balance,
         balances: totals.balances,
         debts: totals.debts,
-        absorbed: gateway.ledger.absorbed_fees().map_err(fail)?,
+        absorbed: wallet.ledger.absorbed_fees().map_err(fail)?,
         held: Sats(held),
         in_flight: Sats(in_flight),
-        drifted: gateway.ledger.check_balances().map_err(fail)?,
+        drifted: wallet.ledger.check_balances().map_err(fail)?,
     })
 }
 
 /// Audits and freezes withdrawals if the wallet falls short.
-pub fn run(gateway: &mut Gateway, out: &mut Vec<Element>) {
-    let report = match report(gateway) {
+pub fn run(wallet: &mut Wallet, news: &mut Vec<News>) {
+    let report = match report(wallet) {
         Ok(r) => r,
         Err(e) => {
             log::warn!("audit skipped: {e}");
@@ -89,7 +88,7 @@ pub fn run(gateway: &mut Gateway, out: &mut Vec<Element>) {
         log::debug!("audit: wallet {} covers {}", report.wallet, report.owed());
         return;
     }
-    if gateway.is_frozen() {
+    if wallet.is_frozen() {
         return;
     }
     let why = format!(
@@ -105,15 +104,14 @@ pub fn run(gateway: &mut Gateway, out: &mut Vec<Element>) {
         }
     );
     log::error!("audit failed, withdrawals frozen: {why}");
-    if let Err(e) = gateway.ledger.set_state(FROZEN, &why) {
+    if let Err(e) = wallet.ledger.set_state(FROZEN, &why) {
         log::error!("cannot freeze withdrawals: {e:?}");
     }
-    let (wallet, owed) = (report.wallet.to_string(), report.owed().to_string());
-    crate::wallet::alert_admins(
-        gateway,
+    let (balance, owed) = (report.wallet.to_string(), report.owed().to_string());
+    crate::wallet::alert(
+        news,
         "admin-frozen",
-        &[("wallet", &wallet), ("owed", &owed)],
-        out,
+        &[("wallet", &balance), ("owed", &owed)],
     );
 }
 
@@ -131,16 +129,16 @@ pub enum Unfrozen {
 
 /// An admin lifts the freeze. The audit runs again at once: a wallet still
 /// short freezes withdrawals again, and the admin hears the numbers.
-pub fn unfreeze(gateway: &mut Gateway, by: &str, out: &mut Vec<Element>) -> Unfrozen {
-    if let Err(e) = gateway.ledger.clear_state(FROZEN) {
+pub fn unfreeze(wallet: &mut Wallet, by: &str, news: &mut Vec<News>) -> Unfrozen {
+    if let Err(e) = wallet.ledger.clear_state(FROZEN) {
         log::error!("{e}");
         return Unfrozen::Internal;
     }
     log::info!("withdrawals unfrozen by {by}");
-    match report(gateway) {
+    match report(wallet) {
         Ok(r) if r.covered() => Unfrozen::Open,
         Ok(r) => {
-            run(gateway, out);
+            run(wallet, news);
             Unfrozen::StillShort(r)
         }
         Err(e) => {

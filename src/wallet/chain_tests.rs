@@ -39,13 +39,13 @@ use crate::amount::Sats;
 use crate::bitcoin::node::Node;
 use crate::bitcoin::sim::{Chain, Fault, SimTransport};
 use crate::config::{Config, Network};
-use crate::gateway::Gateway;
 use crate::ledger::orders::{Recipient, State};
 use crate::ledger::{clock, Ledger, User};
 use crate::test_rng::Rng;
 use crate::wallet::payments::{self, Amount, Confirmed, Target};
 use crate::wallet::withdrawals::crash;
-use crate::xmpp::{Element, Jid};
+use crate::wallet::{News, Settings, Wallet};
+use crate::xmpp::Jid;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -156,7 +156,7 @@ fn config(required: i64) -> Config {
 struct World {
     rng: Rng,
     chain: Rc<RefCell<Chain>>,
-    gateway: Option<Gateway>,
+    gateway: Option<Wallet>,
     required: i64,
     users: Vec<User>,
     /// Deposit addresses handed out, with their owner.
@@ -167,6 +167,11 @@ struct World {
     trace: Option<String>,
     seed: u64,
     step: usize,
+}
+
+/// The wallet as the daemon starts it.
+fn daemon(required: i64, ledger: Ledger, node: Node) -> Wallet {
+    Wallet::new(ledger, node, Settings::from_config(&config(required)))
 }
 
 fn node(chain: &Rc<RefCell<Chain>>) -> Node {
@@ -184,7 +189,7 @@ impl World {
         let required = 1 + rng.below(3) as i64;
         let chain = Rc::new(RefCell::new(Chain::new()));
         let ledger = Ledger::open_in_memory().expect("an in-memory ledger");
-        let gateway = Gateway::new(config(required), ledger, node(&chain));
+        let gateway = daemon(required, ledger, node(&chain));
         World {
             rng,
             chain,
@@ -203,7 +208,7 @@ impl World {
         }
     }
 
-    fn gw(&mut self) -> &mut Gateway {
+    fn gw(&mut self) -> &mut Wallet {
         self.gateway.as_mut().expect("the daemon is running")
     }
 
@@ -231,12 +236,7 @@ impl World {
 
     fn restart(&mut self) {
         let gateway = self.gateway.take().expect("running");
-        let Gateway { ledger, .. } = gateway;
-        self.gateway = Some(Gateway::new(
-            config(self.required),
-            ledger,
-            node(&self.chain),
-        ));
+        self.gateway = Some(daemon(self.required, gateway.ledger, node(&self.chain)));
         self.figures.restarts += 1;
         self.note(|| "restart".into());
     }
@@ -252,7 +252,7 @@ impl World {
     fn tick(&mut self) -> bool {
         let before = self.chain.borrow().faults_fired;
         clock::advance(10);
-        let mut out: Vec<Element> = Vec::new();
+        let mut out: Vec<News> = Vec::new();
         crate::wallet::tick(self.gw(), &mut out);
         let polled = self.gw().poller.failures == 0;
         let quiet = self.chain.borrow().faults_fired == before;

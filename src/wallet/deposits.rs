@@ -25,11 +25,8 @@
 use crate::amount::{Sats, MAX_MONEY};
 use crate::bitcoin::address::Address;
 use crate::bitcoin::node::{Category, NodeError, WalletEntry};
-use crate::gateway::Gateway;
 use crate::ledger::deposits::{Change, Report, Skipped};
-use crate::ledger::User;
-use crate::presence;
-use crate::xmpp::{ns, Element, Jid};
+use crate::wallet::{Living, Message, News, Speaker, Wallet};
 use std::collections::HashMap;
 
 /// `state` row holding the poller's cursor.
@@ -41,28 +38,6 @@ pub const WATCH_DEPTH: i64 = 6;
 
 /// Polls without success after which the admins are told.
 pub const STALL_POLLS: u32 = 10;
-
-pub const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
-
-/// A chat message, correcting `replaces` (XEP-0308) when given.
-pub fn living_message(
-    from: &Jid,
-    to: &str,
-    id: &str,
-    replaces: Option<&str>,
-    body: &str,
-) -> Element {
-    let mut m = Element::new("message", ns::COMPONENT)
-        .attr("type", "chat")
-        .attr("from", &from.to_string())
-        .attr("to", to)
-        .attr("id", id)
-        .text_child("body", body);
-    if let Some(original) = replaces {
-        m.push(Element::new("replace", NS_CORRECT).attr("id", original));
-    }
-    m
-}
 
 /// The poller's health, for the stall alert.
 #[derive(Debug, Clone, Default)]
@@ -79,14 +54,14 @@ pub struct PollerHealth {
 struct Stop(String);
 
 /// Polls the wallet once; true when the chain moved on since last time.
-pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
-    match poll_once(gateway, out) {
+pub fn poll(wallet: &mut Wallet, news: &mut Vec<News>) -> bool {
+    match poll_once(wallet, news) {
         Ok(moved) => {
-            if gateway.poller.alerted {
+            if wallet.poller.alerted {
                 log::info!("deposit poller: working again");
-                crate::wallet::alert_admins(gateway, "admin-poller-back", &[], out);
+                crate::wallet::alert(news, "admin-poller-back", &[]);
             }
-            gateway.poller = PollerHealth {
+            wallet.poller = PollerHealth {
                 last_success: crate::ledger::now(),
                 failures: 0,
                 alerted: false,
@@ -94,7 +69,7 @@ pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
             moved
         }
         Err(Stop(why)) => {
-            stalled(gateway, &why, out);
+            stalled(wallet, &why, news);
             false
         }
     }
@@ -102,40 +77,39 @@ pub fn poll(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
 
 /// A poll that could not be done: after `STALL_POLLS` in a row, the
 /// admins are told, once.
-pub fn stalled(gateway: &mut Gateway, why: &str, out: &mut Vec<Element>) {
-    gateway.poller.failures += 1;
-    if gateway.poller.failures < STALL_POLLS || gateway.poller.alerted {
+pub fn stalled(wallet: &mut Wallet, why: &str, news: &mut Vec<News>) {
+    wallet.poller.failures += 1;
+    if wallet.poller.failures < STALL_POLLS || wallet.poller.alerted {
         return;
     }
-    gateway.poller.alerted = true;
-    let since = crate::bot::render::utc(if gateway.poller.last_success == 0 {
-        gateway.started_at
+    wallet.poller.alerted = true;
+    let since = crate::i18n::utc(if wallet.poller.last_success == 0 {
+        wallet.started_at
     } else {
-        gateway.poller.last_success
+        wallet.poller.last_success
     });
     log::error!("deposit poller stalled since {since}: {why}");
-    crate::wallet::alert_admins(
-        gateway,
+    crate::wallet::alert(
+        news,
         "admin-poller-stalled",
         &[("since", &since), ("why", why)],
-        out,
     );
 }
 
-fn poll_once(gateway: &mut Gateway, out: &mut Vec<Element>) -> Result<bool, Stop> {
-    let required = gateway.config.bitcoin.confirmations;
+fn poll_once(wallet: &mut Wallet, news: &mut Vec<News>) -> Result<bool, Stop> {
+    let required = wallet.settings.bitcoin.confirmations;
     let depth = required.max(WATCH_DEPTH);
-    let cursor = gateway
+    let cursor = wallet
         .ledger
         .state(CURSOR)
         .map_err(|e| Stop(e.to_string()))?;
-    let since = match gateway.node.list_since_block(cursor.as_deref(), depth) {
+    let since = match wallet.node.list_since_block(cursor.as_deref(), depth) {
         Ok(since) => since,
         Err(NodeError::UnknownBlock(why)) => {
             // A reindex, another wallet or another chain: list everything
             // again (crediting is idempotent) rather than stall for ever.
             log::warn!("deposit poller: the node does not know the cursor ({why}); listing the whole wallet again");
-            gateway
+            wallet
                 .node
                 .list_since_block(None, depth)
                 .map_err(|e| Stop(e.to_string()))?
@@ -159,23 +133,23 @@ fn poll_once(gateway: &mut Gateway, out: &mut Vec<Element>) -> Result<bool, Stop
     let mut touched: Vec<i64> = Vec::new();
     for key in &order {
         let entry = &views[key];
-        take(gateway, entry, required, &mut touched, out)?;
+        take(wallet, entry, required, &mut touched, news)?;
     }
     let moved = cursor.as_deref() != Some(since.lastblock.as_str()) || !since.removed.is_empty();
-    recheck_unlisted(gateway, &views, required, moved, &mut touched, out)?;
-    gateway
+    recheck_unlisted(wallet, &views, required, moved, &mut touched, news)?;
+    wallet
         .ledger
         .set_state(CURSOR, &since.lastblock)
         .map_err(|e| Stop(e.to_string()))?;
     // Only now: had the poll stopped half-way, the cursor would not have
     // moved, and those deposits must stay watched.
-    gateway
+    wallet
         .ledger
         .unwatch_deep_deposits(depth)
         .map_err(|e| Stop(e.to_string()))?;
     for user_id in touched {
-        if let Ok(Some(user)) = gateway.ledger.user_by_id(user_id) {
-            presence::send_balance(gateway, &user, out);
+        if let Ok(Some(user)) = wallet.ledger.user_by_id(user_id) {
+            news.push(News::Balance(user));
         }
     }
     Ok(moved)
@@ -189,20 +163,20 @@ fn is_txid(s: &str) -> bool {
 /// Takes one wallet entry: a deposit's news, a skipped output, or nothing
 /// (not one of our addresses). `Err` only for what must stop the poll.
 fn take(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     entry: &WalletEntry,
     required: i64,
     touched: &mut Vec<i64>,
-    out: &mut Vec<Element>,
+    news: &mut Vec<News>,
 ) -> Result<(), Stop> {
-    let owner = gateway
+    let owner = wallet
         .ledger
         .address_owner(&entry.address)
         .map_err(|e| Stop(e.to_string()))?;
     let Some(user_id) = owner else {
         return Ok(());
     };
-    if gateway
+    if wallet
         .ledger
         .is_skipped(&entry.txid, entry.vout)
         .map_err(|e| Stop(e.to_string()))?
@@ -225,7 +199,7 @@ fn take(
         _ => None,
     };
     if let Some(reason) = refusal {
-        return skip(gateway, entry, user_id, &reason, out);
+        return skip(wallet, entry, user_id, &reason, news);
     }
     let confirmations = match entry.confirmations {
         // A coinbase of a block that left the chain can never confirm
@@ -234,7 +208,7 @@ fn take(
         Some(c) if orphan => c.min(-1),
         Some(c) => c,
         // When in doubt, the wallet's own view of the transaction.
-        None => match gateway.node.transaction(&entry.txid) {
+        None => match wallet.node.transaction(&entry.txid) {
             Ok(Some(tx)) => tx.confirmations,
             Ok(None) => return Ok(()),
             Err(e) => return Err(Stop(e.to_string())),
@@ -251,14 +225,14 @@ fn take(
         mature,
         orphan,
     };
-    match gateway.ledger.report_deposit(&report, required) {
+    match wallet.ledger.report_deposit(&report, required) {
         Ok(Change::Nothing) => Ok(()),
         Ok(change) => {
             if matches!(change, Change::Credited { .. }) {
-                crate::wallet::withdrawals::remember_wallet(gateway, &entry.txid);
+                crate::wallet::withdrawals::remember_wallet(wallet, &entry.txid);
             }
             // An address has one owner for ever: the deposit is theirs.
-            announce(gateway, &report, user_id, &change, out);
+            announce(wallet, &report, user_id, &change, news);
             if !touched.contains(&user_id) {
                 touched.push(user_id);
             }
@@ -278,12 +252,12 @@ fn take(
 /// from before an upgrade, whose value the old system had already counted.
 /// Returns how many, and their total.
 pub fn skip_history(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     addresses: &[String],
     before: i64,
     reason: &str,
 ) -> Result<(usize, Sats), String> {
-    let since = gateway
+    let since = wallet
         .node
         .list_since_block(None, 1)
         .map_err(|e| format!("cannot list the wallet's history: {e}"))?;
@@ -297,18 +271,18 @@ pub fn skip_history(
         {
             continue;
         }
-        let owner = gateway
+        let owner = wallet
             .ledger
             .address_owner(&entry.address)
             .map_err(|e| e.to_string())?;
-        let known = gateway
+        let known = wallet
             .ledger
             .deposit(&entry.txid, entry.vout)
             .map_err(|e| e.to_string())?;
         if known.is_some() {
             continue;
         }
-        let recorded = gateway
+        let recorded = wallet
             .ledger
             .record_skipped(&Skipped {
                 txid: &entry.txid,
@@ -330,11 +304,11 @@ pub fn skip_history(
 
 /// Records an output the ledger cannot take; the admins hear of it once.
 fn skip(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     entry: &WalletEntry,
     user_id: i64,
     reason: &str,
-    out: &mut Vec<Element>,
+    news: &mut Vec<News>,
 ) -> Result<(), Stop> {
     let category = match &entry.category {
         Category::Receive => "receive",
@@ -343,7 +317,7 @@ fn skip(
         Category::Orphan => "orphan",
         Category::Other(c) => c.as_str(),
     };
-    let first = gateway
+    let first = wallet
         .ledger
         .record_skipped(&Skipped {
             txid: &entry.txid,
@@ -356,7 +330,7 @@ fn skip(
         })
         .map_err(|e| Stop(e.to_string()))?;
     if first {
-        let username = gateway
+        let username = wallet
             .ledger
             .user_by_id(user_id)
             .ok()
@@ -370,8 +344,8 @@ fn skip(
             entry.address
         );
         let output = format!("{}:{}", entry.txid, entry.vout);
-        crate::wallet::alert_admins(
-            gateway,
+        crate::wallet::alert(
+            news,
             "admin-skipped-output",
             &[
                 ("output", &output),
@@ -380,7 +354,6 @@ fn skip(
                 ("amount", &entry.amount_text),
                 ("reason", reason),
             ],
-            out,
         );
     }
     Ok(())
@@ -393,14 +366,14 @@ fn skip(
 /// (a double-spent deposit loses its receive entries). A coinbase maturing
 /// beyond the window is asked about once per new block.
 fn recheck_unlisted(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     listed: &HashMap<(String, i64), WalletEntry>,
     required: i64,
     new_block: bool,
     touched: &mut Vec<i64>,
-    out: &mut Vec<Element>,
+    news: &mut Vec<News>,
 ) -> Result<(), Stop> {
-    let watched = gateway
+    let watched = wallet
         .ledger
         .watched_deposits()
         .map_err(|e| Stop(e.to_string()))?;
@@ -410,7 +383,7 @@ fn recheck_unlisted(
         {
             continue;
         }
-        let tx = match gateway.node.transaction(&deposit.txid) {
+        let tx = match wallet.node.transaction(&deposit.txid) {
             Ok(Some(tx)) => tx,
             Ok(None) => {
                 // Another wallet: the identity check froze withdrawals and
@@ -453,26 +426,19 @@ fn recheck_unlisted(
             confirmations: Some(tx.confirmations),
             blocktime: None,
         };
-        take(gateway, &entry, required, touched, out)?;
+        take(wallet, &entry, required, touched, news)?;
     }
     Ok(())
 }
 
 /// Announces a deposit's news, correcting its first message.
-fn announce(
-    gateway: &mut Gateway,
-    r: &Report,
-    user_id: i64,
-    change: &Change,
-    out: &mut Vec<Element>,
-) {
-    let Ok(Some(user)) = gateway.ledger.user_by_id(user_id) else {
+fn announce(wallet: &mut Wallet, r: &Report, user_id: i64, change: &Change, news: &mut Vec<News>) {
+    let Ok(Some(user)) = wallet.ledger.user_by_id(user_id) else {
         return;
     };
-    let lang = user_lang(gateway, &user);
-    let required = gateway.config.bitcoin.confirmations;
+    let required = wallet.settings.bitcoin.confirmations;
     let short_txid: String = r.txid.chars().take(12).collect();
-    let args = [
+    let args = vec![
         ("amount", r.amount.to_string()),
         ("txid", short_txid),
         ("confirmations", r.confirmations.max(0).to_string()),
@@ -488,7 +454,6 @@ fn announce(
             .to_string(),
         ),
     ];
-    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let key = match change {
         Change::Seen if !r.mature => "deposit-immature",
         Change::Seen => "deposit-seen",
@@ -501,27 +466,30 @@ fn announce(
         Change::Conflicted => "deposit-conflicted",
         Change::Nothing => return,
     };
-    let body = gateway.text(lang, key, &args);
-    let from = match Address::parse(r.address, gateway.node.network()) {
-        Ok(a) => gateway.contact_jid(&a.to_node()),
-        Err(_) => gateway.jid.clone(),
+    let from = match Address::parse(r.address, wallet.node.network()) {
+        Ok(a) => Speaker::Address(a),
+        Err(_) => Speaker::Gateway,
     };
-    let original = gateway
+    let original = wallet
         .ledger
         .deposit(r.txid, r.vout)
         .ok()
         .flatten()
         .and_then(|d| d.message_id);
     let id = format!("dep-{}-{}-{}", r.txid, r.vout, crate::ledger::now());
-    out.push(living_message(
-        &from,
-        &user.jid,
-        &id,
-        original.as_deref(),
-        &body,
-    ));
+    let mut message = Message::new(key);
+    message.args = args;
+    news.push(News::Tell {
+        user: user.clone(),
+        from,
+        message,
+        living: Some(Living {
+            id: id.clone(),
+            replaces: original.clone(),
+        }),
+    });
     if original.is_none() {
-        if let Err(e) = gateway.ledger.set_deposit_message(r.txid, r.vout, &id) {
+        if let Err(e) = wallet.ledger.set_deposit_message(r.txid, r.vout, &id) {
             log::error!("{e:?}");
         }
     }
@@ -539,8 +507,8 @@ fn announce(
             debt.to_string(),
             user.debt.to_string(),
         );
-        crate::wallet::alert_admins(
-            gateway,
+        crate::wallet::alert(
+            news,
             "admin-deposit-reversed",
             &[
                 ("deposit", &reference),
@@ -550,15 +518,6 @@ fn announce(
                 ("debt", &debt),
                 ("total_debt", &total),
             ],
-            out,
         );
     }
-}
-
-pub fn user_lang(gateway: &Gateway, user: &User) -> &'static str {
-    gateway.catalogs.pick(
-        None,
-        user.language.as_deref(),
-        &gateway.config.main.languages,
-    )
 }

@@ -9,12 +9,11 @@
 use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::{Address, AddressError};
 use crate::bitcoin::node::NodeError;
-use crate::gateway::Gateway;
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{NewOrder, Order, Recipient, State};
 use crate::ledger::User;
 use crate::wallet::withdrawals;
-use crate::xmpp::Element;
+use crate::wallet::{News, Wallet};
 
 const CODE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 const CODE_LENGTH: usize = 6;
@@ -98,10 +97,10 @@ fn random_word(length: usize) -> Result<String, Refusal> {
 }
 
 /// A fresh confirmation code.
-fn new_code(gateway: &Gateway) -> Result<String, Refusal> {
+fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
     for _ in 0..10 {
         let code = random_word(CODE_LENGTH)?;
-        match gateway.ledger.code_in_use(&code) {
+        match wallet.ledger.code_in_use(&code) {
             Ok(false) => return Ok(code),
             Ok(true) => continue,
             Err(e) => {
@@ -115,7 +114,7 @@ fn new_code(gateway: &Gateway) -> Result<String, Refusal> {
 
 /// Resolves what a user typed as a recipient: a username, an address, or
 /// a `bitcoin:` URI (whose amount, if any, is returned too).
-pub fn parse_target(gateway: &Gateway, typed: &str) -> Result<(Target, Option<Sats>), Refusal> {
+pub fn parse_target(wallet: &Wallet, typed: &str) -> Result<(Target, Option<Sats>), Refusal> {
     let typed = typed.trim();
     let (text, uri_amount) = match typed.get(..8) {
         Some(s) if s.eq_ignore_ascii_case("bitcoin:") => {
@@ -132,7 +131,7 @@ pub fn parse_target(gateway: &Gateway, typed: &str) -> Result<(Target, Option<Sa
     };
     let name = text.to_lowercase();
     if crate::ledger::accounts::is_valid_username(&name) {
-        return match gateway.ledger.user_by_username(&name) {
+        return match wallet.ledger.user_by_username(&name) {
             Ok(Some(user)) => Ok((Target::User(user), None)),
             Ok(None) => Err(Refusal::UnknownRecipient(text.to_owned())),
             Err(e) => {
@@ -141,7 +140,7 @@ pub fn parse_target(gateway: &Gateway, typed: &str) -> Result<(Target, Option<Sa
             }
         };
     }
-    match Address::parse(text, gateway.node.network()) {
+    match Address::parse(text, wallet.node.network()) {
         Ok(address) => Ok((Target::Address(address), uri_amount)),
         Err(AddressError::NotAnAddress) => Err(Refusal::UnknownRecipient(text.to_owned())),
         Err(e) => Err(Refusal::Address(e)),
@@ -150,18 +149,18 @@ pub fn parse_target(gateway: &Gateway, typed: &str) -> Result<(Target, Option<Sa
 
 /// Creates an order from `user` and returns its recap. Moves no money.
 pub fn create(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     user: &User,
     amount: Amount,
     target: &Target,
     comment: Option<&str>,
 ) -> Result<Recap, Refusal> {
-    let pending = gateway.ledger.pending_orders(user.id).map_err(internal)?;
-    let max = gateway.config.main.max_pending_orders;
+    let pending = wallet.ledger.pending_orders(user.id).map_err(internal)?;
+    let max = wallet.settings.main.max_pending_orders;
     if pending.len() >= max {
         return Err(Refusal::TooManyPending(max));
     }
-    let incoming = gateway.ledger.incoming_of(user.id).unwrap_or_default();
+    let incoming = wallet.ledger.incoming_of(user.id).unwrap_or_default();
     let balance = user.balance;
     let (recipient_kind, recipient, recipient_id, amount, fee, rate, reserve, subtract) =
         match target {
@@ -192,12 +191,12 @@ pub fn create(
                 )
             }
             Target::Address(address) => {
-                if gateway.is_frozen() {
+                if wallet.is_frozen() {
                     return Err(Refusal::Frozen);
                 }
-                let rate = match gateway
+                let rate = match wallet
                     .node
-                    .fee_rate(gateway.config.bitcoin.fallback_fee_rate)
+                    .fee_rate(wallet.settings.bitcoin.fallback_fee_rate)
                 {
                     Ok(rate) => rate,
                     Err(NodeError::Down(_)) => return Err(Refusal::NodeDown),
@@ -212,7 +211,7 @@ pub fn create(
                     Amount::All => (balance, Sats(0), true),
                     Amount::Exactly(a) => (a, Sats(estimate.0 * RESERVE_FACTOR), false),
                 };
-                let min = gateway.config.bitcoin.min_withdrawal;
+                let min = wallet.settings.bitcoin.min_withdrawal;
                 let net = if subtract {
                     amount.0 - estimate.0
                 } else {
@@ -254,13 +253,13 @@ pub fn create(
                 )
             }
         };
-    let code = new_code(gateway)?;
+    let code = new_code(wallet)?;
     let nonce = match recipient_kind {
         Recipient::Address => Some(random_word(8)?),
         Recipient::User => None,
     };
-    let expires_at = crate::ledger::now() + gateway.config.main.order_expiry.as_secs() as i64;
-    let order = gateway
+    let expires_at = crate::ledger::now() + wallet.settings.main.order_expiry.as_secs() as i64;
+    let order = wallet
         .ledger
         .create_order(&NewOrder {
             user_id: user.id,
@@ -294,7 +293,7 @@ pub fn create(
         fee,
         total,
         left,
-        low_balance: left < gateway.config.main.low_balance_warning,
+        low_balance: left < wallet.settings.main.low_balance_warning,
     })
 }
 
@@ -327,16 +326,11 @@ pub enum Confirmed {
 }
 
 /// Executes the order with `code`, if it is the user's and still waiting.
-pub fn confirm(
-    gateway: &mut Gateway,
-    user: &User,
-    code: &str,
-    out: &mut Vec<Element>,
-) -> Confirmed {
+pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News>) -> Confirmed {
     let code = code.trim().to_lowercase();
-    let order = match gateway.ledger.order_by_code(user.id, &code) {
+    let order = match wallet.ledger.order_by_code(user.id, &code) {
         Ok(Some(o)) => o,
-        Ok(None) => return wrong_code(gateway, user),
+        Ok(None) => return wrong_code(wallet, user),
         Err(e) => {
             log::error!("{e}");
             return Confirmed::Refused(Refusal::Internal);
@@ -344,14 +338,14 @@ pub fn confirm(
     };
     match order.state {
         State::Pending if order.expires_at <= crate::ledger::now() => {
-            let _ = gateway
+            let _ = wallet
                 .ledger
                 .set_order_state(order.id, State::Pending, State::Expired);
             Confirmed::Expired(order)
         }
         State::Pending => match order.recipient_kind {
-            Recipient::User => pay_user(gateway, user, order),
-            Recipient::Address => Confirmed::Withdrawal(withdrawals::execute(gateway, &order, out)),
+            Recipient::User => pay_user(wallet, user, order),
+            Recipient::Address => Confirmed::Withdrawal(withdrawals::execute(wallet, &order, news)),
         },
         State::Expired => Confirmed::Expired(order),
         State::Cancelled | State::Failed => Confirmed::Cancelled(order),
@@ -359,9 +353,9 @@ pub fn confirm(
     }
 }
 
-fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
-    let limit = gateway.config.main.max_wrong_codes;
-    match gateway.ledger.wrong_code(user.id, limit) {
+fn wrong_code(wallet: &mut Wallet, user: &User) -> Confirmed {
+    let limit = wallet.settings.main.max_wrong_codes;
+    match wallet.ledger.wrong_code(user.id, limit) {
         Ok(cancelled) => {
             if !cancelled.is_empty() {
                 log::warn!(
@@ -371,7 +365,7 @@ fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
                 );
                 return Confirmed::WrongCode { left: Some(0) };
             }
-            let pending = gateway.ledger.pending_orders(user.id).unwrap_or_default();
+            let pending = wallet.ledger.pending_orders(user.id).unwrap_or_default();
             let worst = pending.iter().map(|o| o.wrong_codes).max();
             Confirmed::WrongCode {
                 left: worst.map(|w| (limit - w).max(1)),
@@ -387,9 +381,9 @@ fn wrong_code(gateway: &mut Gateway, user: &User) -> Confirmed {
 /// Pays the account the recap named. A recipient who left or renamed
 /// themself since is refused: the name in the recap may belong to a
 /// stranger by now, and the payer confirmed a payment to that name.
-fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
+fn pay_user(wallet: &mut Wallet, user: &User, order: Order) -> Confirmed {
     let account = match order.recipient_id {
-        Some(id) => gateway.ledger.user_by_id(id),
+        Some(id) => wallet.ledger.user_by_id(id),
         None => Ok(None),
     };
     let to = match account {
@@ -400,7 +394,7 @@ fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
             return Confirmed::Refused(Refusal::Internal);
         }
     };
-    match gateway.ledger.execute_transfer(&order, to.id) {
+    match wallet.ledger.execute_transfer(&order, to.id) {
         Ok(true) => {
             log::info!(
                 "order {}: {} paid {} to {}",
@@ -413,7 +407,7 @@ fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
         }
         Ok(false) => Confirmed::AlreadyDone(order),
         Err(MoneyError::Insufficient { balance, needed }) => {
-            let incoming = gateway.ledger.incoming_of(user.id).unwrap_or_default();
+            let incoming = wallet.ledger.incoming_of(user.id).unwrap_or_default();
             Confirmed::Refused(Refusal::Insufficient {
                 balance,
                 needed,
@@ -428,17 +422,13 @@ fn pay_user(gateway: &mut Gateway, user: &User, order: Order) -> Confirmed {
 }
 
 /// Cancels a waiting order of `user`; `None` if there is no such order.
-pub fn cancel(gateway: &mut Gateway, user: &User, code: &str) -> Option<Order> {
+pub fn cancel(wallet: &mut Wallet, user: &User, code: &str) -> Option<Order> {
     let code = code.trim().to_lowercase();
-    let order = gateway
-        .ledger
-        .order_by_code(user.id, &code)
-        .ok()
-        .flatten()?;
+    let order = wallet.ledger.order_by_code(user.id, &code).ok().flatten()?;
     if order.state != State::Pending {
         return None;
     }
-    match gateway
+    match wallet
         .ledger
         .set_order_state(order.id, State::Pending, State::Cancelled)
     {

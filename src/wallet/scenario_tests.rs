@@ -10,9 +10,11 @@ use crate::config::{Config, Network};
 use crate::gateway::Gateway;
 use crate::ledger::orders::State;
 use crate::ledger::{clock, Ledger, User};
+use crate::reactor::App;
 use crate::wallet::accounts::{self, Refusal as RegisterRefusal};
 use crate::wallet::payments::{self, Amount, Confirmed, Refusal, Target};
 use crate::wallet::withdrawals::{self, Outcome, Verdict};
+use crate::wallet::{News, Wallet};
 use crate::xmpp::{Element, Jid};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,6 +24,8 @@ const BTC: i64 = 100_000_000;
 struct Scene {
     chain: Rc<RefCell<Chain>>,
     gw: Gateway,
+    /// What the wallet services said, not spoken yet.
+    news: Vec<News>,
     /// Everything the daemon sent.
     out: Vec<Element>,
 }
@@ -53,29 +57,46 @@ impl Scene {
         Scene {
             gw: Gateway::new(config(extra), ledger, node),
             chain,
+            news: Vec::new(),
             out: Vec::new(),
         }
     }
 
+    /// The wallet, as the daemon's services hold it.
+    fn w(&mut self) -> &mut Wallet {
+        &mut self.gw.services().wallet
+    }
+
+    fn wallet(&self) -> &Wallet {
+        &self.gw.services_ref().wallet
+    }
+
+    /// Has the news said so far spoken, as the daemon would.
+    fn speak(&mut self) {
+        let news = std::mem::take(&mut self.news);
+        self.gw.services().speak(news, &mut self.out);
+    }
+
     fn register(&mut self, local: &str, name: &str) -> User {
         let jid = Jid::parse(&format!("{local}@example.org")).expect("a JID");
-        match accounts::register(&mut self.gw, &jid, name, &mut self.out) {
+        match accounts::register(&mut self.gw.services().wallet, &jid, name, &mut self.news) {
             Ok(accounts::Registered::Created { user, .. }) => user,
             other => panic!("{other:?}"),
         }
     }
 
     fn user(&self, id: i64) -> User {
-        self.gw.ledger.user_by_id(id).unwrap().unwrap()
+        self.wallet().ledger.user_by_id(id).unwrap().unwrap()
     }
 
     fn address_of(&self, user: &User) -> String {
-        self.gw.ledger.addresses_of(user.id).unwrap()[0].clone()
+        self.wallet().ledger.addresses_of(user.id).unwrap()[0].clone()
     }
 
     fn tick(&mut self) {
         clock::advance(10);
-        crate::wallet::tick(&mut self.gw, &mut self.out);
+        self.speak();
+        self.gw.tick(&mut self.out);
     }
 
     /// The world pays `amount` to `user`, mined, polled: credited.
@@ -96,7 +117,8 @@ impl Scene {
             .attr("id", "m1")
             .text_child("body", text);
         let mut out = Vec::new();
-        crate::router::route(&mut self.gw, stanza, &mut out);
+        self.speak();
+        self.gw.on_stanza(stanza, &mut out);
         let reply = out
             .iter()
             .find(|m| m.get_attr("to") == Some("admin@example.org/desk"))
@@ -107,7 +129,8 @@ impl Scene {
         reply
     }
 
-    fn admin_messages(&self) -> Vec<String> {
+    fn admin_messages(&mut self) -> Vec<String> {
+        self.speak();
         self.out
             .iter()
             .filter(|m| m.get_attr("to") == Some("admin@example.org"))
@@ -118,7 +141,7 @@ impl Scene {
 
     fn net(&self, txid: &str, vout: i64) -> Sats {
         let reference = format!("{txid}:{vout}");
-        self.gw
+        self.wallet()
             .ledger
             .deposit_nets()
             .unwrap()
@@ -143,7 +166,7 @@ impl Scene {
         let address = Address::parse(&to, Network::Regtest).unwrap();
         let me = self.user(user.id);
         let recap = payments::create(
-            &mut self.gw,
+            self.w(),
             &me,
             Amount::Exactly(Sats(amount)),
             &Target::Address(address),
@@ -153,14 +176,19 @@ impl Scene {
         if let Some(fault) = fault {
             self.chain.borrow_mut().fail_next(Some(method), fault);
         }
-        match payments::confirm(&mut self.gw, &me, &recap.order.code, &mut self.out) {
+        match payments::confirm(
+            &mut self.gw.services().wallet,
+            &me,
+            &recap.order.code,
+            &mut self.news,
+        ) {
             Confirmed::Withdrawal(outcome) => (recap.order.id, outcome),
             other => panic!("{other:?}"),
         }
     }
 
     fn order_state(&self, id: i64) -> State {
-        self.gw.ledger.order(id).unwrap().unwrap().state
+        self.wallet().ledger.order(id).unwrap().unwrap().state
     }
 
     /// Past the reconciliation grace period, then a tick.
@@ -222,7 +250,7 @@ fn a_credited_deposit_mined_again_in_another_block_stays_credited() {
     assert_eq!(s.user(alice.id).balance, Sats(BTC));
     assert_eq!(s.net(&txid, 0), Sats(BTC));
     assert_eq!(
-        s.gw.ledger.deposit(&txid, 0).unwrap().unwrap().state,
+        s.w().ledger.deposit(&txid, 0).unwrap().unwrap().state,
         "credited"
     );
     assert!(s.admin_messages().is_empty(), "{:?}", s.admin_messages());
@@ -237,7 +265,7 @@ fn a_spent_deposit_reversed_then_confirmed_again_nets_its_amount_once() {
     let txid = s.deposit(&alice, BTC);
     let me = s.user(alice.id);
     let recap = payments::create(
-        &mut s.gw,
+        s.w(),
         &me,
         Amount::Exactly(Sats(60_000_000)),
         &Target::User(bob.clone()),
@@ -246,7 +274,7 @@ fn a_spent_deposit_reversed_then_confirmed_again_nets_its_amount_once() {
     .unwrap();
     let mut out = Vec::new();
     assert!(matches!(
-        payments::confirm(&mut s.gw, &me, &recap.order.code, &mut out),
+        payments::confirm(s.w(), &me, &recap.order.code, &mut out),
         Confirmed::Paid { .. }
     ));
     // The deposit's block is replaced by one holding a double spend.
@@ -269,7 +297,7 @@ fn a_spent_deposit_reversed_then_confirmed_again_nets_its_amount_once() {
         "{alerts:?}"
     );
     // The audit knows the hole: it is the debt, not a reason to freeze.
-    let report = crate::wallet::audit::report(&mut s.gw).unwrap();
+    let report = crate::wallet::audit::report(s.w()).unwrap();
     assert_eq!(report.debts, Sats(60_000_000));
     assert!(report.covered(), "{report:?}");
     // The chain goes back to a branch where the deposit confirms.
@@ -284,7 +312,7 @@ fn a_spent_deposit_reversed_then_confirmed_again_nets_its_amount_once() {
         "the credit repaid the debt first"
     );
     assert_eq!(s.net(&txid, 0), Sats(BTC), "credited once, not twice");
-    assert!(s.gw.ledger.check_balances().unwrap().is_empty());
+    assert!(s.w().ledger.check_balances().unwrap().is_empty());
 }
 
 // A released hold repays a debt before it is spendable: a user whose
@@ -299,9 +327,10 @@ fn a_released_hold_repays_a_debt_first() {
     let spend = s.chain.borrow_mut().double_spend(&txid).unwrap();
     s.chain.borrow_mut().reorg(1, &[spend], &[]);
     // Polled before the reconciliation's grace period is over.
-    crate::wallet::tick(&mut s.gw, &mut s.out);
+    s.speak();
+    s.gw.tick(&mut s.out);
     let a = s.user(alice.id);
-    let hold = 50_000_000 + s.gw.ledger.order(id).unwrap().unwrap().fee_reserve.0;
+    let hold = 50_000_000 + s.w().ledger.order(id).unwrap().unwrap().fee_reserve.0;
     assert_eq!(
         (a.balance, a.held, a.debt),
         (Sats(0), Sats(hold), Sats(hold))
@@ -311,7 +340,7 @@ fn a_released_hold_repays_a_debt_first() {
     assert_eq!(s.order_state(id), State::Failed);
     let a = s.user(alice.id);
     assert_eq!((a.balance, a.held, a.debt), (Sats(0), Sats(0), Sats(0)));
-    assert!(s.gw.ledger.check_balances().unwrap().is_empty());
+    assert!(s.w().ledger.check_balances().unwrap().is_empty());
 }
 
 // A coinbase whose block left the chain is not incoming any more.
@@ -322,11 +351,11 @@ fn an_orphaned_coinbase_is_not_incoming() {
     let to = s.address_of(&alice);
     s.chain.borrow_mut().mine(&[], Some(to));
     s.tick();
-    assert_eq!(s.gw.ledger.incoming_of(alice.id).unwrap(), Sats(50 * BTC));
+    assert_eq!(s.w().ledger.incoming_of(alice.id).unwrap(), Sats(50 * BTC));
     s.chain.borrow_mut().reorg(1, &[], &[]);
     s.tick();
-    assert_eq!(s.gw.ledger.incoming_of(alice.id).unwrap(), Sats(0));
-    assert_eq!(s.gw.ledger.watched_deposits().unwrap(), vec![]);
+    assert_eq!(s.w().ledger.incoming_of(alice.id).unwrap(), Sats(0));
+    assert_eq!(s.w().ledger.watched_deposits().unwrap(), vec![]);
 }
 
 // A new deposit repays a debt before anything else.
@@ -337,9 +366,9 @@ fn the_next_deposit_repays_a_debt_first() {
     let bob = s.register("bob", "bob");
     let txid = s.deposit(&alice, BTC);
     let me = s.user(alice.id);
-    let recap = payments::create(&mut s.gw, &me, Amount::All, &Target::User(bob), None).unwrap();
+    let recap = payments::create(s.w(), &me, Amount::All, &Target::User(bob), None).unwrap();
     let mut out = Vec::new();
-    payments::confirm(&mut s.gw, &me, &recap.order.code, &mut out);
+    payments::confirm(s.w(), &me, &recap.order.code, &mut out);
     let spend = s.chain.borrow_mut().double_spend(&txid).unwrap();
     s.chain.borrow_mut().reorg(1, &[spend], &[]);
     s.tick();
@@ -374,7 +403,7 @@ fn a_zero_value_output_is_recorded_and_told_once() {
         .collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].contains("zero amount"), "{}", alerts[0]);
-    assert!(s.gw.ledger.deposit(&odd, 0).unwrap().is_none());
+    assert!(s.w().ledger.deposit(&odd, 0).unwrap().is_none());
 }
 
 // Issue 9, item 4: alice prepares "pay bob", bob renames himself, carol
@@ -387,7 +416,7 @@ fn a_payment_follows_the_person_not_the_username() {
     s.deposit(&alice, BTC);
     let me = s.user(alice.id);
     let recap = payments::create(
-        &mut s.gw,
+        s.w(),
         &me,
         Amount::Exactly(Sats(10_000_000)),
         &Target::User(bob.clone()),
@@ -396,9 +425,9 @@ fn a_payment_follows_the_person_not_the_username() {
     .unwrap();
     let bob_jid = Jid::parse("bob@example.org").unwrap();
     let mut out = Vec::new();
-    accounts::register(&mut s.gw, &bob_jid, "robert", &mut out).unwrap();
+    accounts::register(s.w(), &bob_jid, "robert", &mut out).unwrap();
     let carol = s.register("carol", "bob");
-    let outcome = payments::confirm(&mut s.gw, &me, &recap.order.code, &mut out);
+    let outcome = payments::confirm(s.w(), &me, &recap.order.code, &mut out);
     assert!(
         matches!(&outcome, Confirmed::Refused(Refusal::RecipientChanged(name)) if name == "bob"),
         "{outcome:?}"
@@ -427,7 +456,7 @@ fn wallet_comments_never_repeat_even_when_order_ids_do() {
         let to = s.chain.borrow_mut().world_address();
         let me = s.user(alice.id);
         let recap = payments::create(
-            &mut s.gw,
+            s.w(),
             &me,
             Amount::Exactly(Sats(1_000_000)),
             &Target::Address(Address::parse(&to, Network::Regtest).unwrap()),
@@ -455,7 +484,8 @@ fn an_unknown_withdrawal_is_released_only_when_the_same_wallet_proves_it_absent(
     // The node says something unclear and sends nothing.
     let (id, outcome) = s.withdraw(&alice, 10_000_000, Some(Fault::Error(-1, "odd")));
     assert!(matches!(outcome, Outcome::Unknown(_)), "{outcome:?}");
-    crate::wallet::tick(&mut s.gw, &mut s.out);
+    s.speak();
+    s.gw.tick(&mut s.out);
     assert_eq!(
         s.order_state(id),
         State::Unknown,
@@ -497,7 +527,7 @@ fn a_withdrawal_that_cannot_be_prepared_releases_its_hold() {
                 "{method} {fault:?}"
             );
             assert!(s.chain.borrow().sends.is_empty(), "{method} {fault:?}");
-            assert!(s.gw.ledger.check_balances().unwrap().is_empty());
+            assert!(s.w().ledger.check_balances().unwrap().is_empty());
         }
     }
 }
@@ -515,7 +545,7 @@ fn a_send_that_ran_late_is_found_not_released() {
     assert_eq!(s.order_state(id), State::Unknown);
     s.chain.borrow_mut().mine(&[], None);
     s.reconcile();
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(order.state, State::Settled);
     assert_eq!(s.chain.borrow().sends.len(), 1);
     assert_eq!(
@@ -537,7 +567,7 @@ fn a_restored_wallet_cannot_prove_a_withdrawal_absent() {
     s.reconcile();
     s.reconcile();
     assert_eq!(s.order_state(id), State::Unknown);
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(
         s.user(alice.id).held,
         Sats(order.amount.0 + order.fee_reserve.0),
@@ -581,14 +611,14 @@ fn another_wallet_freezes_withdrawals_at_start_up() {
     let mut s = Scene::new();
     let alice = s.register("alice", "alice");
     s.deposit(&alice, BTC);
-    assert!(!s.gw.is_frozen());
-    s.gw.ledger.execute_sql(&format!(
+    assert!(!s.w().is_frozen());
+    s.w().ledger.execute_sql(&format!(
         "UPDATE state SET value = '{}' WHERE name = 'wallet_identity'",
         "ab".repeat(32)
     ));
-    s.gw.wallet_checked = false;
+    s.w().identity_checked = false;
     s.tick();
-    assert!(s.gw.is_frozen());
+    assert!(s.w().is_frozen());
     assert!(s
         .admin_messages()
         .iter()
@@ -616,18 +646,18 @@ fn a_wallet_restored_without_comments_leaves_the_withdrawal_in_doubt() {
         .iter()
         .any(|m| m.contains(&txid) && m.contains("without the order's comment")));
     assert_eq!(
-        withdrawals::resolve_by_admin(&mut s.gw, id, &Verdict::Sent("ff".repeat(32))).unwrap_err(),
+        withdrawals::resolve_by_admin(s.w(), id, &Verdict::Sent("ff".repeat(32))).unwrap_err(),
         withdrawals::VerdictError::UnknownTransaction,
         "a transaction the wallet does not know is refused"
     );
-    withdrawals::resolve_by_admin(&mut s.gw, id, &Verdict::Sent(txid.clone())).unwrap();
+    withdrawals::resolve_by_admin(s.w(), id, &Verdict::Sent(txid.clone())).unwrap();
     s.tick();
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(order.state, State::Settled);
     assert_eq!(order.txid.as_deref(), Some(txid.as_str()));
     // Settled is settled.
     assert_eq!(
-        withdrawals::resolve_by_admin(&mut s.gw, id, &Verdict::NotSent).unwrap_err(),
+        withdrawals::resolve_by_admin(s.w(), id, &Verdict::NotSent).unwrap_err(),
         withdrawals::VerdictError::NotInDoubt
     );
 }
@@ -645,7 +675,7 @@ fn a_lost_reply_is_found_after_a_long_outage() {
         s.chain.borrow_mut().mine(&[], None);
     }
     s.reconcile();
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(order.state, State::Settled);
     assert_eq!(
         order.txid.as_deref(),
@@ -663,7 +693,7 @@ fn the_fee_rate_shown_is_the_fee_rate_sent() {
     s.deposit(&alice, BTC);
     let (id, outcome) = s.withdraw(&alice, 10_000_000, None);
     assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(order.fee_rate, Some(12));
     assert_eq!(s.chain.borrow().last_fee_rate, Some(12));
     assert!(order.fee.unwrap() <= order.fee_reserve);
@@ -697,7 +727,7 @@ fn a_fee_above_the_reserve_is_absorbed_and_told() {
     s.chain.borrow_mut().mine_mempool();
     s.tick();
     let (id, _) = s.withdraw(&alice, 10_000_000, None);
-    let order = s.gw.ledger.order(id).unwrap().unwrap();
+    let order = s.w().ledger.order(id).unwrap().unwrap();
     assert_eq!(order.state, State::Settled);
     assert_eq!(order.fee, Some(order.fee_reserve));
     assert!(order.network_fee.unwrap() > order.fee_reserve, "{order:?}");
@@ -716,22 +746,24 @@ fn only_users_of_the_served_domains_may_register() {
     let mut out = Vec::new();
     let stranger = Jid::parse("zed@elsewhere.org").unwrap();
     assert_eq!(
-        accounts::register(&mut s.gw, &stranger, "zed", &mut out).unwrap_err(),
+        accounts::register(s.w(), &stranger, "zed", &mut out).unwrap_err(),
         RegisterRefusal::DomainNotServed
     );
     assert!(s
-        .gw
+        .w()
         .ledger
         .user_by_jid("zed@elsewhere.org")
         .unwrap()
         .is_none());
-    let text = accounts::refusal_text(&s.gw, "en", &stranger, &RegisterRefusal::DomainNotServed);
+    let mut replies = Vec::new();
+    let (_, text) = crate::command::register(s.gw.services(), "en", &stranger, "zed", &mut replies)
+        .unwrap_err();
     assert!(text.contains("example.org only"), "{text}");
     // An account opened before the rule keeps working.
-    s.gw.ledger.register("old@elsewhere.org", "old").unwrap();
+    s.w().ledger.register("old@elsewhere.org", "old").unwrap();
     let old = Jid::parse("old@elsewhere.org").unwrap();
     assert!(matches!(
-        accounts::register(&mut s.gw, &old, "older", &mut out),
+        accounts::register(s.w(), &old, "older", &mut out),
         Ok(accounts::Registered::Renamed { .. })
     ));
     s.register("alice", "alice");
@@ -741,11 +773,12 @@ fn only_users_of_the_served_domains_may_register() {
 // frozen refuses them.
 #[test]
 fn a_freeze_that_cannot_be_read_holds() {
-    let s = Scene::new();
-    assert!(!s.gw.is_frozen());
-    s.gw.ledger
+    let mut s = Scene::new();
+    assert!(!s.w().is_frozen());
+    s.w()
+        .ledger
         .execute_sql("ALTER TABLE state RENAME TO state_gone");
-    assert!(s.gw.is_frozen());
+    assert!(s.w().is_frozen());
 }
 
 // Issue 9, item 9: `unfreeze` runs the audit again.
@@ -759,21 +792,21 @@ fn unfreeze_audits_again_and_refreezes_a_wallet_still_short() {
     let spend = s.chain.borrow_mut().double_spend(&txid).unwrap();
     s.chain.borrow_mut().reorg(1, &[spend], &[]);
     let mut out = Vec::new();
-    crate::wallet::audit::run(&mut s.gw, &mut out);
-    assert!(s.gw.is_frozen());
-    let unfrozen = crate::wallet::audit::unfreeze(&mut s.gw, "admin@example.org", &mut out);
+    crate::wallet::audit::run(s.w(), &mut out);
+    assert!(s.w().is_frozen());
+    let unfrozen = crate::wallet::audit::unfreeze(s.w(), "admin@example.org", &mut out);
     assert!(matches!(
         unfrozen,
         crate::wallet::audit::Unfrozen::StillShort(_)
     ));
-    assert!(s.gw.is_frozen(), "frozen again at once");
+    assert!(s.w().is_frozen(), "frozen again at once");
     s.tick();
-    let unfrozen = crate::wallet::audit::unfreeze(&mut s.gw, "admin@example.org", &mut out);
+    let unfrozen = crate::wallet::audit::unfreeze(s.w(), "admin@example.org", &mut out);
     assert!(
         matches!(unfrozen, crate::wallet::audit::Unfrozen::Open),
         "{unfrozen:?}"
     );
-    assert!(!s.gw.is_frozen());
+    assert!(!s.w().is_frozen());
 }
 
 // Issue 9, item 9: a database error while mapping an address used to
@@ -785,7 +818,8 @@ fn a_database_error_keeps_the_cursor_and_a_stall_is_told() {
     let alice = s.register("alice", "alice");
     let to = s.address_of(&alice);
     s.tick();
-    s.gw.ledger
+    s.w()
+        .ledger
         .execute_sql("ALTER TABLE addresses RENAME TO addresses_gone");
     s.chain.borrow_mut().pay_from_world(vec![(to, 5_000_000)]);
     for _ in 0..8 {
@@ -801,7 +835,8 @@ fn a_database_error_keeps_the_cursor_and_a_stall_is_told() {
         .collect();
     assert_eq!(stalled.len(), 1, "{stalled:?}");
     s.tick();
-    s.gw.ledger
+    s.w()
+        .ledger
         .execute_sql("ALTER TABLE addresses_gone RENAME TO addresses");
     s.tick();
     assert_eq!(s.user(alice.id).balance, Sats(5_000_000), "not skipped");
@@ -821,7 +856,7 @@ fn a_coinbase_to_a_deposit_address_is_credited_when_mature() {
     s.chain.borrow_mut().mine(&[], Some(to));
     s.tick();
     assert_eq!(s.user(alice.id).balance, Sats(0));
-    assert_eq!(s.gw.ledger.incoming_of(alice.id).unwrap(), Sats(50 * BTC));
+    assert_eq!(s.w().ledger.incoming_of(alice.id).unwrap(), Sats(50 * BTC));
     for _ in 0..99 {
         s.chain.borrow_mut().mine(&[], None);
     }
@@ -855,34 +890,37 @@ fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     let old = old.as_str().unwrap().to_owned();
     // An address the previous bitcoIM version gave her, and what it got
     // while the daemon was stopped for the upgrade: hers.
-    let alice_id =
-        s.gw.ledger
-            .user_by_jid("alice@example.org")
-            .unwrap()
-            .unwrap()
-            .id;
+    let alice_id = s
+        .w()
+        .ledger
+        .user_by_jid("alice@example.org")
+        .unwrap()
+        .unwrap()
+        .id;
     let recent = s
         .chain
         .borrow_mut()
         .call("getnewaddress", &serde_json::json!(["alice"]))
         .unwrap();
     let recent = recent.as_str().unwrap().to_owned();
-    s.gw.ledger.add_address(alice_id, &recent).unwrap();
+    s.w().ledger.add_address(alice_id, &recent).unwrap();
     s.chain.borrow_mut().pay_from_world(vec![(recent, BTC)]);
     s.chain
         .borrow_mut()
         .pay_from_world(vec![(old.clone(), 7 * BTC)]);
     s.chain.borrow_mut().mine_mempool();
-    s.gw.ledger
+    s.w()
+        .ledger
         .execute_sql("UPDATE users SET created_at = created_at + 100");
     clock::advance(200);
     s.tick();
-    let alice =
-        s.gw.ledger
-            .user_by_jid("alice@example.org")
-            .unwrap()
-            .unwrap();
-    assert_eq!(s.gw.ledger.address_owner(&old).unwrap(), Some(alice.id));
+    let alice = s
+        .w()
+        .ledger
+        .user_by_jid("alice@example.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.w().ledger.address_owner(&old).unwrap(), Some(alice.id));
     assert_eq!(
         s.user(alice.id).balance,
         Sats(BTC),

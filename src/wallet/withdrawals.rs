@@ -25,11 +25,10 @@
 
 use crate::amount::Sats;
 use crate::bitcoin::node::{Category, Node, NodeError, SendSearch};
-use crate::gateway::Gateway;
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{Order, State};
 use crate::ledger::User;
-use crate::xmpp::Element;
+use crate::wallet::{Living, Message, News, Speaker, Wallet};
 
 /// `state` row: a transaction of the wallet this database uses (its first
 /// credited deposit or sent withdrawal). A wallet that does not know it is
@@ -38,8 +37,8 @@ pub const WALLET_IDENTITY: &str = "wallet_identity";
 
 /// Records the wallet's identity the first time a transaction of it is
 /// known to this database.
-pub fn remember_wallet(gateway: &mut Gateway, txid: &str) {
-    if let Err(e) = gateway.ledger.set_state_once(WALLET_IDENTITY, txid) {
+pub fn remember_wallet(wallet: &mut Wallet, txid: &str) {
+    if let Err(e) = wallet.ledger.set_state_once(WALLET_IDENTITY, txid) {
         log::error!("{e}");
     }
 }
@@ -56,15 +55,15 @@ pub enum WalletIdentity {
 }
 
 /// Compares the node's wallet with the one this database has used.
-pub fn wallet_identity(gateway: &mut Gateway) -> Result<WalletIdentity, NodeError> {
-    let identity = gateway
+pub fn wallet_identity(wallet: &mut Wallet) -> Result<WalletIdentity, NodeError> {
+    let identity = wallet
         .ledger
         .state(WALLET_IDENTITY)
         .map_err(|e| NodeError::Unexpected(e.to_string()))?;
     let Some(txid) = identity else {
         return Ok(WalletIdentity::NotYetKnown);
     };
-    Ok(match gateway.node.transaction(&txid)? {
+    Ok(match wallet.node.transaction(&txid)? {
         Some(_) => WalletIdentity::Same,
         None => WalletIdentity::Other(format!(
             "the wallet does not know transaction {txid}, which this database recorded: \
@@ -76,8 +75,8 @@ pub fn wallet_identity(gateway: &mut Gateway) -> Result<WalletIdentity, NodeErro
 /// Checked once the node answers after start-up: another wallet than the
 /// one this database used freezes withdrawals and tells the admins.
 /// Returns false while the node cannot say.
-pub fn check_wallet_identity(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
-    match wallet_identity(gateway) {
+pub fn check_wallet_identity(wallet: &mut Wallet, news: &mut Vec<News>) -> bool {
+    match wallet_identity(wallet) {
         Ok(WalletIdentity::Same) => {
             log::info!("bitcoind's wallet is the one this database has used");
             true
@@ -85,12 +84,12 @@ pub fn check_wallet_identity(gateway: &mut Gateway, out: &mut Vec<Element>) -> b
         Ok(WalletIdentity::NotYetKnown) => true,
         Ok(WalletIdentity::Other(why)) => {
             log::error!("{why}; withdrawals frozen");
-            if !gateway.is_frozen() {
-                if let Err(e) = gateway.ledger.set_state(crate::wallet::audit::FROZEN, &why) {
+            if !wallet.is_frozen() {
+                if let Err(e) = wallet.ledger.set_state(crate::wallet::audit::FROZEN, &why) {
                     log::error!("cannot freeze withdrawals: {e}");
                 }
             }
-            crate::wallet::alert_admins(gateway, "admin-wallet-unknown", &[("why", &why)], out);
+            crate::wallet::alert(news, "admin-wallet-unknown", &[("why", &why)]);
             true
         }
         Err(NodeError::Down(_)) => false,
@@ -193,13 +192,13 @@ const LIMIT_ALERTED: &str = "withdrawal_limit_alerted";
 
 /// Whether the global hourly limit of withdrawals is reached; the admins
 /// are told once an hour while it is.
-fn over_hourly_limit(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
-    let limit = i64::from(gateway.config.main.max_withdrawals_per_hour);
+fn over_hourly_limit(wallet: &mut Wallet, news: &mut Vec<News>) -> bool {
+    let limit = i64::from(wallet.settings.main.max_withdrawals_per_hour);
     if limit == 0 {
         return false;
     }
     let now = crate::ledger::now();
-    let count = match gateway.ledger.withdrawals_since(now - 3600) {
+    let count = match wallet.ledger.withdrawals_since(now - 3600) {
         Ok(n) => n,
         Err(e) => {
             log::error!("{e}");
@@ -210,7 +209,7 @@ fn over_hourly_limit(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
     if count < limit {
         return false;
     }
-    let alerted: i64 = gateway
+    let alerted: i64 = wallet
         .ledger
         .state(LIMIT_ALERTED)
         .ok()
@@ -218,21 +217,21 @@ fn over_hourly_limit(gateway: &mut Gateway, out: &mut Vec<Element>) -> bool {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if alerted < now - 3600 {
-        let _ = gateway.ledger.set_state(LIMIT_ALERTED, &now.to_string());
+        let _ = wallet.ledger.set_state(LIMIT_ALERTED, &now.to_string());
         let limit = limit.to_string();
-        crate::wallet::alert_admins(gateway, "admin-withdrawal-limit", &[("limit", &limit)], out);
+        crate::wallet::alert(news, "admin-withdrawal-limit", &[("limit", &limit)]);
     }
     true
 }
 
-pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> Outcome {
-    if gateway.is_frozen() {
+pub fn execute(wallet: &mut Wallet, order: &Order, news: &mut Vec<News>) -> Outcome {
+    if wallet.is_frozen() {
         return Outcome::Frozen;
     }
-    if over_hourly_limit(gateway, out) {
+    if over_hourly_limit(wallet, news) {
         return Outcome::RateLimited;
     }
-    match gateway.ledger.hold_withdrawal(order) {
+    match wallet.ledger.hold_withdrawal(order) {
         Ok(true) => {}
         Ok(false) => return Outcome::AlreadyDone(order.clone()),
         Err(MoneyError::Insufficient { balance, needed }) => {
@@ -249,15 +248,15 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
     // Where reconciliation will start its search, should the reply of
     // sendtoaddress be lost, and a mark in the wallet that a wallet
     // restored from an older state would not have.
-    let prepared = gateway.node.best_block().and_then(|best| {
-        let marker = gateway.node.mark(&order.comment_in_wallet())?;
+    let prepared = wallet.node.best_block().and_then(|best| {
+        let marker = wallet.node.mark(&order.comment_in_wallet())?;
         Ok((best, marker))
     });
     let (best, marker) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
             log::warn!("order {}: cannot prepare it ({e}); nothing sent", order.id);
-            return match gateway.ledger.fail_withdrawal(order, &[State::Held]) {
+            return match wallet.ledger.fail_withdrawal(order, &[State::Held]) {
                 Ok(_) => Outcome::NodeDown(order.clone()),
                 Err(err) => {
                     log::error!("order {}: cannot release: {err:?}", order.id);
@@ -266,7 +265,7 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
             };
         }
     };
-    match gateway.ledger.mark_sending(order.id, &best, &marker) {
+    match wallet.ledger.mark_sending(order.id, &best, &marker) {
         Ok(true) => {}
         other => {
             log::error!("order {}: cannot mark it sending: {other:?}", order.id);
@@ -284,8 +283,8 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
     );
     let fee_rate = order
         .fee_rate
-        .unwrap_or(gateway.config.bitcoin.fallback_fee_rate);
-    let result = gateway.node.send_to_address(
+        .unwrap_or(wallet.settings.bitcoin.fallback_fee_rate);
+    let result = wallet.node.send_to_address(
         &order.recipient,
         order.amount,
         &order.comment_in_wallet(),
@@ -297,17 +296,17 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
             if crashed("sent-unrecorded") {
                 return Outcome::Crashed;
             }
-            if let Err(e) = gateway.ledger.mark_sent(order.id, &txid) {
+            if let Err(e) = wallet.ledger.mark_sent(order.id, &txid) {
                 // Reconciliation will find the txid by its comment.
                 log::error!("order {}: sent as {txid} but not recorded: {e}", order.id);
                 return Outcome::Unknown(order.clone());
             }
             log::info!("order {}: sent as {txid}", order.id);
-            remember_wallet(gateway, &txid);
+            remember_wallet(wallet, &txid);
             if crashed("sent") {
                 return Outcome::Crashed;
             }
-            let fee = settle(gateway, order, &txid, out);
+            let fee = settle(wallet, order, &txid, news);
             Outcome::Sent {
                 order: order.clone(),
                 txid,
@@ -316,7 +315,7 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
         }
         Err(e) if Node::is_definite_refusal(&e) => {
             log::warn!("order {}: refused by the node: {e}", order.id);
-            match gateway.ledger.fail_withdrawal(order, &[State::Sending]) {
+            match wallet.ledger.fail_withdrawal(order, &[State::Sending]) {
                 Ok(_) => match &e.error {
                     crate::bitcoin::rpc::RpcError::Rpc { code, message } => Outcome::Refused {
                         order: order.clone(),
@@ -336,7 +335,7 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
                 "order {}: outcome unknown ({e}); funds stay held until reconciliation",
                 order.id
             );
-            let _ = gateway
+            let _ = wallet
                 .ledger
                 .set_order_state(order.id, State::Sending, State::Unknown);
             Outcome::Unknown(order.clone())
@@ -346,13 +345,8 @@ pub fn execute(gateway: &mut Gateway, order: &Order, out: &mut Vec<Element>) -> 
 
 /// Charges the fee of a sent withdrawal; `None` while the node cannot
 /// say (it is retried by [`reconcile`]).
-fn settle(
-    gateway: &mut Gateway,
-    order: &Order,
-    txid: &str,
-    out: &mut Vec<Element>,
-) -> Option<Sats> {
-    let (fee, delivered) = match gateway.node.transaction(txid) {
+fn settle(wallet: &mut Wallet, order: &Order, txid: &str, news: &mut Vec<News>) -> Option<Sats> {
+    let (fee, delivered) = match wallet.node.transaction(txid) {
         Ok(Some(tx)) => {
             // What the recipient got, as the wallet's send entries say.
             let sends: Vec<Sats> = tx
@@ -377,16 +371,15 @@ fn settle(
             return None;
         }
     };
-    match gateway.ledger.settle_withdrawal(order, fee, delivered) {
+    match wallet.ledger.settle_withdrawal(order, fee, delivered) {
         Ok(Some(charged)) => {
             if charged < fee {
                 let (id, fee_s, charged_s) =
                     (order.id.to_string(), fee.to_string(), charged.to_string());
-                crate::wallet::alert_admins(
-                    gateway,
+                crate::wallet::alert(
+                    news,
                     "admin-fee-shortfall",
                     &[("order", &id), ("fee", &fee_s), ("charged", &charged_s)],
-                    out,
                 );
             }
             Some(charged)
@@ -414,13 +407,13 @@ pub enum Reconciled {
 /// reply, when the node comes back), and settles sent ones. An order is
 /// looked at only once its last change is older than `grace`, so that a
 /// call the node may still be processing is never declared lost.
-pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconciled> {
-    let grace = 2 * gateway.config.bitcoin.timeout.as_secs() as i64 + 5;
+pub fn reconcile(wallet: &mut Wallet, news: &mut Vec<News>) -> Vec<Reconciled> {
+    let grace = 2 * wallet.settings.bitcoin.timeout.as_secs() as i64 + 5;
     let now = crate::ledger::now();
     let mut results = Vec::new();
     let mut orders = Vec::new();
     for state in [State::Held, State::Sending, State::Unknown, State::Sent] {
-        match gateway.ledger.orders_in(state) {
+        match wallet.ledger.orders_in(state) {
             Ok(found) => orders.extend(found),
             Err(e) => {
                 log::error!("{e}");
@@ -432,39 +425,39 @@ pub fn reconcile(gateway: &mut Gateway, out: &mut Vec<Element>) -> Vec<Reconcile
         match order.state {
             State::Sent => {
                 let txid = order.txid.clone().unwrap_or_default();
-                if let Some(fee) = settle(gateway, &order, &txid, out) {
+                if let Some(fee) = settle(wallet, &order, &txid, news) {
                     results.push(Reconciled::Settled { order, fee });
                 }
             }
             // Held but never marked sending: sendtoaddress was not called.
             State::Held if order.updated_at + grace <= now => {
-                if let Ok(true) = gateway.ledger.fail_withdrawal(&order, &[State::Held]) {
+                if let Ok(true) = wallet.ledger.fail_withdrawal(&order, &[State::Held]) {
                     log::warn!("order {}: held but never sent; released", order.id);
                     results.push(Reconciled::NotSent(order));
                 }
             }
             State::Sending | State::Unknown if order.updated_at + grace <= now => {
-                match resolve(gateway, &order) {
+                match resolve(wallet, &order) {
                     Ok(Resolution::Sent(txid)) => {
                         log::warn!("order {}: found in the wallet as {txid}", order.id);
-                        if let Ok(true) = gateway.ledger.mark_sent(order.id, &txid) {
-                            remember_wallet(gateway, &txid);
-                            if let Ok(Some(o)) = gateway.ledger.order(order.id) {
-                                settle(gateway, &o, &txid, out);
+                        if let Ok(true) = wallet.ledger.mark_sent(order.id, &txid) {
+                            remember_wallet(wallet, &txid);
+                            if let Ok(Some(o)) = wallet.ledger.order(order.id) {
+                                settle(wallet, &o, &txid, news);
                             }
                             results.push(Reconciled::Sent { order, txid });
                         }
                     }
                     Ok(Resolution::NotSent) => {
                         log::warn!("order {}: certainly not in the wallet; released", order.id);
-                        if let Ok(true) = gateway
+                        if let Ok(true) = wallet
                             .ledger
                             .fail_withdrawal(&order, &[State::Sending, State::Unknown])
                         {
                             results.push(Reconciled::NotSent(order));
                         }
                     }
-                    Ok(Resolution::Doubt(why)) => doubt(gateway, &order, &why, out),
+                    Ok(Resolution::Doubt(why)) => doubt(wallet, &order, &why, news),
                     Ok(Resolution::Wait) => {}
                     Err(NodeError::Down(_)) => return results,
                     Err(e) => log::error!("order {}: cannot reconcile: {e}", order.id),
@@ -486,7 +479,7 @@ enum Resolution {
     Wait,
 }
 
-fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError> {
+fn resolve(wallet: &mut Wallet, order: &Order) -> Result<Resolution, NodeError> {
     // Step 3 records both together.
     let (Some(since), Some(marker)) = (&order.sent_block, &order.marker) else {
         return Ok(Resolution::Doubt(
@@ -494,7 +487,7 @@ fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError
         ));
     };
     let comment = order.comment_in_wallet();
-    match gateway
+    match wallet
         .node
         .search_send(since, &comment, &order.recipient, order.amount)?
     {
@@ -502,12 +495,12 @@ fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError
         SendSearch::Doubt(why) => return Ok(Resolution::Doubt(why)),
         SendSearch::NotFound => {}
     }
-    if gateway.node.best_block()? == *since {
+    if wallet.node.best_block()? == *since {
         return Ok(Resolution::Wait);
     }
     // The wallet must be the one the order was handed to, as it was then.
     Ok(
-        if gateway.node.addresses_of_label(&comment)?.contains(marker) {
+        if wallet.node.addresses_of_label(&comment)?.contains(marker) {
             Resolution::NotSent
         } else {
             Resolution::Doubt(format!(
@@ -521,16 +514,16 @@ fn resolve(gateway: &mut Gateway, order: &Order) -> Result<Resolution, NodeError
 
 /// A withdrawal nobody can prove sent or not sent: its funds stay held,
 /// and the admins are told once.
-fn doubt(gateway: &mut Gateway, order: &Order, why: &str, out: &mut Vec<Element>) {
-    match gateway.ledger.set_doubt(order.id, why) {
+fn doubt(wallet: &mut Wallet, order: &Order, why: &str, news: &mut Vec<News>) {
+    match wallet.ledger.set_doubt(order.id, why) {
         Ok(true) => {
             log::error!(
                 "order {}: cannot tell whether it was sent ({why}); its funds stay held",
                 order.id
             );
             let (id, amount) = (order.id.to_string(), order.amount.to_string());
-            crate::wallet::alert_admins(
-                gateway,
+            crate::wallet::alert(
+                news,
                 "admin-withdrawal-doubt",
                 &[
                     ("order", &id),
@@ -539,7 +532,6 @@ fn doubt(gateway: &mut Gateway, order: &Order, why: &str, out: &mut Vec<Element>
                     ("comment", &order.comment_in_wallet()),
                     ("why", why),
                 ],
-                out,
             );
         }
         Ok(false) => {}
@@ -566,11 +558,11 @@ pub enum VerdictError {
 /// An admin settles a withdrawal that reconciliation could not: sent in a
 /// transaction the wallet knows, or not sent (its hold is released).
 pub fn resolve_by_admin(
-    gateway: &mut Gateway,
+    wallet: &mut Wallet,
     order_id: i64,
     verdict: &Verdict,
 ) -> Result<Reconciled, VerdictError> {
-    let order = match gateway.ledger.order(order_id) {
+    let order = match wallet.ledger.order(order_id) {
         Ok(Some(o)) if matches!(o.state, State::Sending | State::Unknown) => o,
         Ok(_) => return Err(VerdictError::NotInDoubt),
         Err(e) => {
@@ -580,7 +572,7 @@ pub fn resolve_by_admin(
     };
     match verdict {
         Verdict::Sent(txid) => {
-            match gateway.node.transaction(txid) {
+            match wallet.node.transaction(txid) {
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(VerdictError::UnknownTransaction),
                 Err(NodeError::Down(_)) => return Err(VerdictError::NodeDown),
@@ -589,7 +581,7 @@ pub fn resolve_by_admin(
                     return Err(VerdictError::UnknownTransaction);
                 }
             }
-            match gateway.ledger.mark_sent(order.id, txid) {
+            match wallet.ledger.mark_sent(order.id, txid) {
                 Ok(true) => {
                     log::warn!("order {}: an admin says it was sent as {txid}", order.id);
                     Ok(Reconciled::Sent {
@@ -604,7 +596,7 @@ pub fn resolve_by_admin(
                 }
             }
         }
-        Verdict::NotSent => match gateway
+        Verdict::NotSent => match wallet
             .ledger
             .fail_withdrawal(&order, &[State::Sending, State::Unknown])
         {
@@ -626,26 +618,28 @@ pub fn resolve_by_admin(
 
 /// Tells the owner of a withdrawal its news: the first time as a new
 /// message, then as corrections of it (XEP-0308).
-pub fn announce(gateway: &mut Gateway, order: &Order, text: &str, out: &mut Vec<Element>) {
-    let Some(user) = owner(gateway, order) else {
+pub fn announce(wallet: &mut Wallet, order: &Order, message: Message, news: &mut Vec<News>) {
+    let Some(user) = owner(wallet, order) else {
         return;
     };
-    let original = gateway
+    let original = wallet
         .ledger
         .order(order.id)
         .ok()
         .flatten()
         .and_then(|o| o.message_id);
     let id = format!("wd-{}-{}", order.id, crate::ledger::now());
-    out.push(crate::wallet::deposits::living_message(
-        &gateway.jid,
-        &user.jid,
-        &id,
-        original.as_deref(),
-        text,
-    ));
+    news.push(News::Tell {
+        user,
+        from: Speaker::Gateway,
+        message,
+        living: Some(Living {
+            id: id.clone(),
+            replaces: original.clone(),
+        }),
+    });
     if original.is_none() {
-        if let Err(e) = gateway.ledger.set_order_message(order.id, &id) {
+        if let Err(e) = wallet.ledger.set_order_message(order.id, &id) {
             log::error!("{e}");
         }
     }
@@ -661,17 +655,17 @@ pub fn net_amount(order: &Order, fee: Option<Sats>) -> Sats {
 }
 
 /// The user an order belongs to.
-pub fn owner(gateway: &Gateway, order: &Order) -> Option<User> {
-    gateway.ledger.user_by_id(order.user_id).ok().flatten()
+pub fn owner(wallet: &Wallet, order: &Order) -> Option<User> {
+    wallet.ledger.user_by_id(order.user_id).ok().flatten()
 }
 
 /// After a new block: a sent withdrawal that has not confirmed within
 /// `stuck_after_blocks` blocks is reported to the admins, once. It is
 /// never refunded automatically: a returned txid is no proof that the
 /// mempool accepted the transaction, nor that it will not confirm later.
-pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
-    let limit = gateway.config.bitcoin.stuck_after_blocks;
-    let orders = match gateway.ledger.unconfirmed_withdrawals() {
+pub fn watch_unconfirmed(wallet: &mut Wallet, news: &mut Vec<News>) {
+    let limit = wallet.settings.bitcoin.stuck_after_blocks;
+    let orders = match wallet.ledger.unconfirmed_withdrawals() {
         Ok(o) => o,
         Err(e) => {
             log::error!("{e}");
@@ -682,46 +676,37 @@ pub fn watch_unconfirmed(gateway: &mut Gateway, out: &mut Vec<Element>) {
         let Some(txid) = order.txid.clone() else {
             continue;
         };
-        let required = gateway.config.bitcoin.confirmations;
-        match gateway.node.transaction(&txid) {
+        let required = wallet.settings.bitcoin.confirmations;
+        match wallet.node.transaction(&txid) {
             Ok(Some(tx)) if tx.confirmations > 0 => {
                 let confirmations = tx.confirmations;
                 let fee = order.fee.or(tx.fee).unwrap_or_default();
-                let lang = owner(gateway, &order)
-                    .map(|u| crate::wallet::deposits::user_lang(gateway, &u))
-                    .unwrap_or("en");
                 let done = confirmations >= required;
-                let text = gateway.text(
-                    lang,
-                    if done {
-                        "withdraw-confirmed"
-                    } else {
-                        "withdraw-confirming"
-                    },
-                    &[
-                        ("amount", &net_amount(&order, Some(fee)).to_string()),
-                        ("recipient", &order.recipient),
-                        ("txid", &txid),
-                        ("fee", &fee.to_string()),
-                        ("confirmations", &confirmations.to_string()),
-                        ("required", &required.to_string()),
-                    ],
-                );
-                announce(gateway, &order, &text, out);
+                let message = Message::new(if done {
+                    "withdraw-confirmed"
+                } else {
+                    "withdraw-confirming"
+                })
+                .with("amount", net_amount(&order, Some(fee)))
+                .with("recipient", &order.recipient)
+                .with("txid", &txid)
+                .with("fee", fee)
+                .with("confirmations", confirmations)
+                .with("required", required);
+                announce(wallet, &order, message, news);
                 if done {
-                    if let Err(e) = gateway.ledger.mark_confirmed(order.id) {
+                    if let Err(e) = wallet.ledger.mark_confirmed(order.id) {
                         log::error!("{e}");
                     }
                 }
             }
-            Ok(_) => match gateway.ledger.block_without_confirmation(order.id, limit) {
+            Ok(_) => match wallet.ledger.block_without_confirmation(order.id, limit) {
                 Ok(true) => {
                     let (id, blocks) = (order.id.to_string(), limit.to_string());
-                    crate::wallet::alert_admins(
-                        gateway,
+                    crate::wallet::alert(
+                        news,
                         "admin-withdrawal-stuck",
                         &[("order", &id), ("txid", &txid), ("blocks", &blocks)],
-                        out,
                     );
                 }
                 Ok(false) => {}

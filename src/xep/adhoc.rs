@@ -7,13 +7,12 @@
 //! requires), bound to the full JID that started it; abandoned sessions
 //! expire; each user may hold a few at once.
 
-use crate::amount::Sats;
-use crate::bot;
-use crate::gateway::Gateway;
-use crate::ledger::orders::State;
+use crate::command::{self, Services, HISTORY_LENGTH};
+use crate::ledger::orders::State as OrderState;
 use crate::ledger::User;
-use crate::router::{IqHandler, IqResult, Request};
-use crate::wallet::payments::{self, Amount};
+use crate::notify::render;
+use crate::wallet::payments::{self, Refusal};
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::form::{self, Form};
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::{ns, Element};
@@ -40,7 +39,7 @@ enum Access {
     Admin,
 }
 
-type StepFn = fn(&mut Gateway, &Ctx, &mut Session, &Submitted, &mut Vec<Element>) -> Step;
+type StepFn = fn(&mut Services, &Ctx, &mut Session, &Submitted, &mut Vec<Element>) -> Step;
 
 struct Command {
     node: &'static str,
@@ -168,9 +167,9 @@ fn done_note(kind: &'static str, text: String) -> Step {
 }
 
 /// The commands `sender` may run, for disco#items.
-pub fn items(gateway: &Gateway, request: &Request) -> Vec<Element> {
-    let registered = request.sender(gateway).is_some();
-    let admin = gateway.is_admin(&request.iq.from);
+pub fn items(s: &Services, request: &Request) -> Vec<Element> {
+    let registered = request.sender(s).is_some();
+    let admin = s.voice.is_admin(&request.iq.from);
     COMMANDS
         .iter()
         .filter(|c| match c.access {
@@ -179,15 +178,15 @@ pub fn items(gateway: &Gateway, request: &Request) -> Vec<Element> {
         })
         .map(|c| {
             Element::new("item", ns::DISCO_ITEMS)
-                .attr("jid", &gateway.jid.to_string())
+                .attr("jid", &s.voice.jid().to_string())
                 .attr("node", c.node)
-                .attr("name", &gateway.text(request.lang(gateway), c.name, &[]))
+                .attr("name", &s.text(request.lang(s), c.name, &[]))
         })
         .collect()
 }
 
 /// disco#info of a command node, or `None` if there is no such command.
-pub fn node_info(gateway: &Gateway, request: &Request, node: &str) -> Option<Element> {
+pub fn node_info(s: &Services, request: &Request, node: &str) -> Option<Element> {
     let command = COMMANDS.iter().find(|c| c.node == node)?;
     Some(
         Element::new("query", ns::DISCO_INFO)
@@ -196,10 +195,7 @@ pub fn node_info(gateway: &Gateway, request: &Request, node: &str) -> Option<Ele
                 Element::new("identity", ns::DISCO_INFO)
                     .attr("category", "automation")
                     .attr("type", "command-node")
-                    .attr(
-                        "name",
-                        &gateway.text(request.lang(gateway), command.name, &[]),
-                    ),
+                    .attr("name", &s.text(request.lang(s), command.name, &[])),
             )
             .child(Element::new("feature", ns::DISCO_INFO).attr("var", ns::COMMANDS))
             .child(Element::new("feature", ns::DISCO_INFO).attr("var", ns::DATA)),
@@ -210,21 +206,26 @@ fn error(condition: Condition, app: &'static str) -> StanzaError {
     StanzaError::new(condition).with_app(app, ns::COMMANDS)
 }
 
-fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> IqResult {
+fn on_command(
+    s: &mut Services,
+    state: &mut State,
+    request: &Request,
+    out: &mut Vec<Element>,
+) -> IqResult {
     let payload = request
         .iq
         .payload
         .ok_or_else(|| StanzaError::new(Condition::BadRequest))?;
-    let lang = request.lang(gateway);
+    let lang = request.lang(s);
     let node = payload.get_attr("node").unwrap_or_default();
     let Some(command) = COMMANDS.iter().find(|c| c.node == node) else {
         return Err(StanzaError::with_text(
             Condition::ItemNotFound,
-            gateway.text(lang, "adhoc-no-such-command", &[("command", node)]),
+            s.text(lang, "adhoc-no-such-command", &[("command", node)]),
         ));
     };
-    let user = request.sender(gateway).cloned();
-    let admin = gateway.is_admin(&request.iq.from);
+    let user = request.sender(s).cloned();
+    let admin = s.voice.is_admin(&request.iq.from);
     match command.access {
         // Admins need no wallet to look after the gateway.
         Access::Admin if !admin => {
@@ -234,7 +235,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
         Access::Registered if user.is_none() => {
             return Err(StanzaError::with_text(
                 Condition::RegistrationRequired,
-                gateway.text(lang, "not-registered", &[]),
+                s.text(lang, "not-registered", &[]),
             ));
         }
         _ => {}
@@ -244,7 +245,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
         return Err(error(Condition::BadRequest, "malformed-action"));
     }
     let now = Instant::now();
-    gateway.adhoc.expire(now);
+    state.adhoc.expire(now);
     let from = request.iq.from.to_string();
     let ctx = Ctx {
         user: user.as_ref(),
@@ -252,7 +253,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
         jid: from.clone(),
     };
     let (sid, mut session) = match payload.get_attr("sessionid") {
-        Some(sid) => match gateway.adhoc.map.get(sid) {
+        Some(sid) => match state.adhoc.map.get(sid) {
             Some(s) if s.owner == from && s.node == command.node => {
                 // Checked before the session is taken out, so that a bad
                 // action leaves it usable.
@@ -265,17 +266,17 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
                 if !offered {
                     return Err(error(Condition::BadRequest, "bad-action"));
                 }
-                let s = gateway.adhoc.map.remove(sid).expect("just found");
+                let s = state.adhoc.map.remove(sid).expect("just found");
                 (sid.to_owned(), s)
             }
             _ => return Err(error(Condition::BadRequest, "bad-sessionid")),
         },
         None => {
             if command.steps.len() > 1 {
-                make_room(&mut gateway.adhoc, &request.iq.from.bare().to_string());
+                make_room(&mut state.adhoc, &request.iq.from.bare().to_string());
             }
-            gateway.adhoc.next_id += 1;
-            let sid = format!("{}-{:x}", command.node, gateway.adhoc.next_id);
+            state.adhoc.next_id += 1;
+            let sid = format!("{}-{:x}", command.node, state.adhoc.next_id);
             let session = Session {
                 node: command.node,
                 owner: from.clone(),
@@ -297,7 +298,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
     // order it made: nothing is left waiting behind the user's back.
     if matches!(action, "cancel" | "prev") {
         if let (Some(code), Some(user)) = (session.data.remove("code"), &user) {
-            let _ = payments::cancel(gateway, user, &code);
+            let _ = payments::cancel(&mut s.wallet, user, &code);
         }
     }
     if action == "cancel" {
@@ -314,7 +315,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
     let Some(step) = command.steps.get(session.stage) else {
         return Err(error(Condition::BadRequest, "bad-action"));
     };
-    match step(gateway, &ctx, &mut session, &submitted, out) {
+    match step(s, &ctx, &mut session, &submitted, out) {
         Step::Form { x, last } => {
             session.stage += 1;
             session.last = last;
@@ -331,7 +332,7 @@ fn on_command(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) 
                 actions.push(Element::new("prev", ns::COMMANDS));
             }
             let r = reply("executing").child(actions).child(x);
-            gateway.adhoc.map.insert(sid.clone(), session);
+            state.adhoc.map.insert(sid.clone(), session);
             Ok(Some(r))
         }
         Step::Done { x, note } => {
@@ -372,55 +373,55 @@ fn make_room(sessions: &mut Sessions, bare: &str) {
 }
 
 /// The reply to a user command run by an admin without a wallet.
-fn not_registered(gw: &Gateway, ctx: &Ctx) -> Step {
-    done_note("error", t(gw, ctx, "not-registered"))
+fn not_registered(s: &Services, ctx: &Ctx) -> Step {
+    done_note("error", t(s, ctx, "not-registered"))
 }
 
-fn t(gateway: &Gateway, ctx: &Ctx, key: &str) -> String {
-    gateway.text(ctx.lang, key, &[])
+fn t(s: &Services, ctx: &Ctx, key: &str) -> String {
+    s.text(ctx.lang, key, &[])
 }
 
 fn balance(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    done_note("info", bot::balance(gw, ctx.lang, user))
+    done_note("info", command::balance(s, ctx.lang, user))
 }
 
 fn address(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    let text = bot::new_address(gw, ctx.lang, user, out);
+    let text = command::new_address(s, ctx.lang, user, out);
     done_note("info", text)
 }
 
 fn pay_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    let instructions = t(gw, ctx, "amounts-help");
-    pay_fields(gw, ctx, &instructions)
+    let instructions = t(s, ctx, "amounts-help");
+    pay_fields(s, ctx, &instructions)
 }
 
 /// The recipient, amount and comment form of pay.
-fn pay_fields(gw: &Gateway, ctx: &Ctx, instructions: &str) -> Step {
-    let field = |key| t(gw, ctx, key);
+fn pay_fields(s: &Services, ctx: &Ctx, instructions: &str) -> Step {
+    let field = |key| t(s, ctx, key);
     Step::Form {
         x: Form::new("form")
             .title(&field("adhoc-pay"))
@@ -439,128 +440,122 @@ fn pay_fields(gw: &Gateway, ctx: &Ctx, instructions: &str) -> Step {
 }
 
 /// The first form of pay again, saying what was wrong.
-fn pay_again(gw: &mut Gateway, ctx: &Ctx, session: &mut Session, why: String) -> Step {
+fn pay_again(s: &mut Services, ctx: &Ctx, session: &mut Session, why: String) -> Step {
     // The next submission comes back to the recap stage.
     session.stage = 0;
-    pay_fields(gw, ctx, &why)
+    pay_fields(s, ctx, &why)
 }
 
 /// Stage 2 of pay: the order is made (no money moves) and its recap
 /// shown; submitting it confirms.
 fn pay_recap(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     session: &mut Session,
     values: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
     let lang = ctx.lang;
-    let chain = gw.node.network().chain_name();
-    let amount_text = form::value(values, "amount");
-    let is_all = gw
-        .catalogs
-        .raw(lang, "word-all")
-        .split(',')
-        .chain(std::iter::once("all"))
-        .any(|w| w.trim().eq_ignore_ascii_case(amount_text));
-    let amount = if is_all {
-        Amount::All
-    } else {
-        match Sats::parse_user(amount_text) {
-            Ok(a) => Amount::Exactly(a),
-            Err(e) => {
-                let why =
-                    bot::render::refusal(&gw.catalogs, lang, &payments::Refusal::Amount(e), chain);
-                return pay_again(gw, ctx, session, why);
-            }
+    let amount = match command::parse_amount(&s.voice, lang, form::value(values, "amount")) {
+        Ok(amount) => amount,
+        Err(e) => {
+            let why = s.refusal(lang, &Refusal::Amount(e));
+            return pay_again(s, ctx, session, why);
         }
     };
-    let target = match payments::parse_target(gw, form::value(values, "recipient")) {
+    let target = match payments::parse_target(&s.wallet, form::value(values, "recipient")) {
         Ok((target, _)) => target,
         Err(r) => {
-            let why = bot::render::refusal(&gw.catalogs, lang, &r, chain);
-            return pay_again(gw, ctx, session, why);
+            let why = s.refusal(lang, &r);
+            return pay_again(s, ctx, session, why);
         }
     };
     let comment = form::value(values, "comment");
     let comment = (!comment.is_empty()).then_some(comment);
-    match payments::create(gw, user, amount, &target, comment) {
+    match payments::create(&mut s.wallet, user, amount, &target, comment) {
         Ok(recap) => {
-            let text = bot::recap_text(gw, lang, &recap);
+            let text = command::recap_text(s, lang, &recap);
             session.data.insert("code", recap.order.code.clone());
             Step::Form {
                 x: Form::new("form")
-                    .title(&t(gw, ctx, "adhoc-pay"))
-                    .instructions(&t(gw, ctx, "adhoc-pay-confirm"))
+                    .title(&t(s, ctx, "adhoc-pay"))
+                    .instructions(&t(s, ctx, "adhoc-pay-confirm"))
                     .fixed_lines(&text)
                     .build(),
                 last: true,
             }
         }
         Err(r) => {
-            let why = bot::render::refusal(&gw.catalogs, lang, &r, chain);
-            pay_again(gw, ctx, session, why)
+            let why = s.refusal(lang, &r);
+            pay_again(s, ctx, session, why)
         }
     }
 }
 
 fn pay_confirm(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     session: &mut Session,
     _: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
     let Some(code) = session.data.get("code").cloned() else {
-        return done_note("error", t(gw, ctx, "internal-error"));
+        return done_note("error", t(s, ctx, "internal-error"));
     };
-    let texts = bot::confirm(gw, ctx.lang, user, &code, false, out);
+    let texts = command::confirm(s, ctx.lang, user, &code, false, out);
     // Whatever left the pending state was carried out (or is being);
     // anything else is a refusal and says so as an error.
-    let state = gw
-        .ledger
+    let state = s
+        .wallet
+        .ledger()
         .order_by_code(user.id, &code)
         .ok()
         .flatten()
         .map(|o| o.state);
     let kind = match state {
-        Some(State::Done | State::Held | State::Sending | State::Sent | State::Settled) => "info",
-        Some(State::Unknown) => "warn",
+        Some(
+            OrderState::Done
+            | OrderState::Held
+            | OrderState::Sending
+            | OrderState::Sent
+            | OrderState::Settled,
+        ) => "info",
+        Some(OrderState::Unknown) => "warn",
         _ => "error",
     };
     done_note(kind, texts.join("\n"))
 }
 
 fn history(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    let entries = match gw.ledger.history(user.id, None, 20) {
+    let entries = match s.wallet.ledger().history(user.id, None, HISTORY_LENGTH) {
         Ok(e) => e,
         Err(e) => {
             log::error!("{e}");
-            return done_note("error", t(gw, ctx, "internal-error"));
+            return done_note("error", t(s, ctx, "internal-error"));
         }
     };
     if entries.is_empty() {
-        return done_note("info", t(gw, ctx, "history-empty"));
+        return done_note("info", t(s, ctx, "history-empty"));
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let line = bot::render::history_line(&gw.catalogs, ctx.lang, e);
+            let line = render::history_line(s.voice.catalogs(), ctx.lang, e);
             // "date time ±amount BTC what": the date, then the rest.
             let (date, rest) = line.split_at(16.min(line.len()));
             vec![date.to_owned(), rest.trim().to_owned()]
@@ -569,11 +564,11 @@ fn history(
     Step::Done {
         x: Some(
             Form::new("result")
-                .title(&t(gw, ctx, "adhoc-history"))
+                .title(&t(s, ctx, "adhoc-history"))
                 .table(
                     &[
-                        ("date", &t(gw, ctx, "adhoc-field-date")),
-                        ("movement", &t(gw, ctx, "adhoc-field-movement")),
+                        ("date", &t(s, ctx, "adhoc-field-date")),
+                        ("movement", &t(s, ctx, "adhoc-field-movement")),
                     ],
                     &rows,
                 )
@@ -584,18 +579,22 @@ fn history(
 }
 
 fn pending_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    let orders = gw.ledger.pending_orders(user.id).unwrap_or_default();
+    let orders = s
+        .wallet
+        .ledger()
+        .pending_orders(user.id)
+        .unwrap_or_default();
     if orders.is_empty() {
-        return done_note("info", t(gw, ctx, "no-pending"));
+        return done_note("info", t(s, ctx, "no-pending"));
     }
     let options: Vec<(String, String)> = orders
         .iter()
@@ -608,19 +607,19 @@ fn pending_form(
         .collect();
     Step::Form {
         x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-pending"))
-            .instructions(&t(gw, ctx, "adhoc-pending-instructions"))
+            .title(&t(s, ctx, "adhoc-pending"))
+            .instructions(&t(s, ctx, "adhoc-pending-instructions"))
             .list(
                 "confirm",
                 "list-single",
-                &t(gw, ctx, "adhoc-field-confirm"),
+                &t(s, ctx, "adhoc-field-confirm"),
                 &[],
                 &options,
             )
             .list(
                 "cancel",
                 "list-multi",
-                &t(gw, ctx, "adhoc-field-cancel"),
+                &t(s, ctx, "adhoc-field-cancel"),
                 &[],
                 &options,
             )
@@ -630,18 +629,18 @@ fn pending_form(
 }
 
 fn pending_cancel(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
     let mut texts = Vec::new();
     for code in values.get("cancel").into_iter().flatten() {
-        texts.extend(bot::cancel(gw, ctx.lang, user, code));
+        texts.extend(command::cancel(s, ctx.lang, user, code));
     }
     let confirm = form::value(values, "confirm");
     if !confirm.is_empty()
@@ -649,37 +648,38 @@ fn pending_cancel(
             .get("cancel")
             .is_some_and(|c| c.iter().any(|x| x == confirm))
     {
-        texts.extend(bot::confirm(gw, ctx.lang, user, confirm, false, out));
+        texts.extend(command::confirm(s, ctx.lang, user, confirm, false, out));
     }
     if texts.is_empty() {
-        texts.push(t(gw, ctx, "adhoc-nothing-done"));
+        texts.push(t(s, ctx, "adhoc-nothing-done"));
     }
     done_note("info", texts.join("\n"))
 }
 
 fn language_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    let options: Vec<(String, String)> = gw
-        .catalogs
+    let options: Vec<(String, String)> = s
+        .voice
+        .catalogs()
         .languages()
-        .map(|l| (l.to_owned(), gw.text(l, "language-name", &[])))
+        .map(|l| (l.to_owned(), s.text(l, "language-name", &[])))
         .collect();
     let current = user.language.clone().unwrap_or_else(|| ctx.lang.to_owned());
     Step::Form {
         x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-language"))
+            .title(&t(s, ctx, "adhoc-language"))
             .list(
                 "language",
                 "list-single",
-                &t(gw, ctx, "adhoc-language"),
+                &t(s, ctx, "adhoc-language"),
                 &[&current],
                 &options,
             )
@@ -689,21 +689,21 @@ fn language_form(
 }
 
 fn language_set(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
-        return not_registered(gw, ctx);
+        return not_registered(s, ctx);
     };
-    let text = bot::language(gw, ctx.lang, user, form::value(values, "language"));
+    let text = command::language(s, ctx.lang, user, form::value(values, "language"));
     done_note("info", text)
 }
 
 fn users_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
@@ -711,12 +711,12 @@ fn users_form(
 ) -> Step {
     Step::Form {
         x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-users"))
-            .instructions(&t(gw, ctx, "adhoc-users-instructions"))
+            .title(&t(s, ctx, "adhoc-users"))
+            .instructions(&t(s, ctx, "adhoc-users-instructions"))
             .field(
                 "search",
                 "text-single",
-                &t(gw, ctx, "adhoc-field-search"),
+                &t(s, ctx, "adhoc-field-search"),
                 &[],
             )
             .build(),
@@ -725,7 +725,7 @@ fn users_form(
 }
 
 fn users_show(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
@@ -733,18 +733,23 @@ fn users_show(
 ) -> Step {
     let search = form::value(values, "search").to_lowercase();
     log::info!("admin {} listed users (search '{search}')", ctx.jid);
-    let users = match gw.ledger.users() {
+    let users = match s.wallet.ledger().users() {
         Ok(u) => u,
         Err(e) => {
             log::error!("{e}");
-            return done_note("error", t(gw, ctx, "internal-error"));
+            return done_note("error", t(s, ctx, "internal-error"));
         }
     };
     let rows: Vec<Vec<String>> = users
         .iter()
         .filter(|u| search.is_empty() || u.username.contains(&search) || u.jid.contains(&search))
         .map(|u| {
-            let addresses = gw.ledger.addresses_of(u.id).unwrap_or_default().join(" ");
+            let addresses = s
+                .wallet
+                .ledger()
+                .addresses_of(u.id)
+                .unwrap_or_default()
+                .join(" ");
             vec![
                 u.username.clone(),
                 u.jid.clone(),
@@ -757,14 +762,14 @@ fn users_show(
     Step::Done {
         x: Some(
             Form::new("result")
-                .title(&t(gw, ctx, "adhoc-users"))
+                .title(&t(s, ctx, "adhoc-users"))
                 .table(
                     &[
-                        ("username", &t(gw, ctx, "register-field-username")),
+                        ("username", &t(s, ctx, "register-field-username")),
                         ("jid", "JID"),
-                        ("balance", &t(gw, ctx, "adhoc-field-balance")),
-                        ("held", &t(gw, ctx, "adhoc-field-held")),
-                        ("addresses", &t(gw, ctx, "adhoc-field-addresses")),
+                        ("balance", &t(s, ctx, "adhoc-field-balance")),
+                        ("held", &t(s, ctx, "adhoc-field-held")),
+                        ("addresses", &t(s, ctx, "adhoc-field-addresses")),
                     ],
                     &rows,
                 )
@@ -775,22 +780,22 @@ fn users_show(
 }
 
 fn audit_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     log::info!("admin {} ran the audit", ctx.jid);
-    let text = bot::audit_report(gw, ctx.lang);
+    let text = command::audit_report(s, ctx.lang);
     let mut f = Form::new("form")
-        .title(&t(gw, ctx, "adhoc-audit"))
+        .title(&t(s, ctx, "adhoc-audit"))
         .fixed_lines(&text);
-    if gw.is_frozen() {
+    if s.wallet.is_frozen() {
         f = f.field(
             "unfreeze",
             "boolean",
-            &t(gw, ctx, "adhoc-field-unfreeze"),
+            &t(s, ctx, "adhoc-field-unfreeze"),
             &["0"],
         );
     }
@@ -801,57 +806,53 @@ fn audit_form(
 }
 
 fn audit_clear(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
     out: &mut Vec<Element>,
 ) -> Step {
     if form::boolean(values, "unfreeze") {
-        let unfrozen = crate::wallet::audit::unfreeze(gw, &ctx.jid.to_string(), out);
-        let kind = match unfrozen {
-            crate::wallet::audit::Unfrozen::Open | crate::wallet::audit::Unfrozen::Unaudited => {
-                "info"
-            }
-            _ => "error",
+        return match command::unfreeze(s, ctx.lang, &ctx.jid, out) {
+            Ok(text) => done_note("info", text),
+            Err(why) => done_note("error", why),
         };
-        return done_note(kind, crate::bot::unfrozen_text(gw, ctx.lang, &unfrozen));
     }
-    done_note("info", t(gw, ctx, "adhoc-nothing-done"))
+    done_note("info", t(s, ctx, "adhoc-nothing-done"))
 }
 
 fn stats(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     log::info!("admin {} read the statistics", ctx.jid);
-    let s = match gw.ledger.stats(crate::ledger::now() - 86_400) {
-        Ok(s) => s,
+    let stats = match s.wallet.ledger().stats(crate::ledger::now() - 86_400) {
+        Ok(stats) => stats,
         Err(e) => {
             log::error!("{e}");
-            return done_note("error", t(gw, ctx, "internal-error"));
+            return done_note("error", t(s, ctx, "internal-error"));
         }
     };
-    let uptime = gw.started.elapsed().as_secs();
-    let rpc = if gw.node.is_down() {
-        t(gw, ctx, "adhoc-rpc-down")
+    let uptime = s.started.elapsed().as_secs();
+    let rpc = if s.wallet.node_is_down() {
+        t(s, ctx, "adhoc-rpc-down")
     } else {
-        t(gw, ctx, "adhoc-rpc-up")
+        t(s, ctx, "adhoc-rpc-up")
     };
-    let text = gw.text(
+    let text = s.text(
         ctx.lang,
         "adhoc-stats-text",
         &[
-            ("users", &s.users.to_string()),
-            ("online", &gw.online.count().to_string()),
-            ("pending", &s.pending_orders.to_string()),
-            ("deposits", &s.deposits_day.to_string()),
-            ("deposited", &s.deposited_day.to_string()),
-            ("withdrawals", &s.withdrawals_day.to_string()),
-            ("withdrawn", &s.withdrawn_day.to_string()),
+            ("users", &stats.users.to_string()),
+            ("online", &s.voice.online.count().to_string()),
+            ("pending", &stats.pending_orders.to_string()),
+            ("deposits", &stats.deposits_day.to_string()),
+            ("deposited", &stats.deposited_day.to_string()),
+            ("withdrawals", &stats.withdrawals_day.to_string()),
+            ("withdrawn", &stats.withdrawn_day.to_string()),
             (
                 "uptime",
                 &format!("{}h{:02}m", uptime / 3600, uptime % 3600 / 60),
@@ -863,29 +864,29 @@ fn stats(
 }
 
 fn announce_form(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     _: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
     let options = vec![
-        ("all".to_owned(), t(gw, ctx, "adhoc-announce-all")),
-        ("online".to_owned(), t(gw, ctx, "adhoc-announce-online")),
+        ("all".to_owned(), t(s, ctx, "adhoc-announce-all")),
+        ("online".to_owned(), t(s, ctx, "adhoc-announce-online")),
     ];
     Step::Form {
         x: Form::new("form")
-            .title(&t(gw, ctx, "adhoc-announce"))
+            .title(&t(s, ctx, "adhoc-announce"))
             .required(
                 "message",
                 "text-multi",
-                &t(gw, ctx, "adhoc-field-message"),
+                &t(s, ctx, "adhoc-field-message"),
                 &[],
             )
             .list(
                 "to",
                 "list-single",
-                &t(gw, ctx, "adhoc-field-to"),
+                &t(s, ctx, "adhoc-field-to"),
                 &["all"],
                 &options,
             )
@@ -895,7 +896,7 @@ fn announce_form(
 }
 
 fn announce_send(
-    gw: &mut Gateway,
+    s: &mut Services,
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
@@ -906,13 +907,13 @@ fn announce_send(
         .map(|v| v.join("\n"))
         .unwrap_or_default();
     if message.trim().is_empty() {
-        return done_note("error", t(gw, ctx, "adhoc-announce-empty"));
+        return done_note("error", t(s, ctx, "adhoc-announce-empty"));
     }
     let online_only = form::value(values, "to") == "online";
-    let users = gw.ledger.users().unwrap_or_default();
+    let users = s.wallet.ledger().users().unwrap_or_default();
     let mut sent = 0;
     for user in users {
-        if online_only && !gw.online.is_online(&user.jid) {
+        if online_only && !s.voice.online.is_online(&user.jid) {
             continue;
         }
         out.push(
@@ -920,7 +921,7 @@ fn announce_send(
                 // `normal`, not `headline`: servers keep normal messages
                 // for offline users, and an announcement must reach them.
                 .attr("type", "normal")
-                .attr("from", &gw.jid.to_string())
+                .attr("from", &s.voice.jid().to_string())
                 .attr("to", &user.jid)
                 .text_child("body", &message),
         );
@@ -933,7 +934,7 @@ fn announce_send(
     );
     done_note(
         "info",
-        gw.text(
+        s.text(
             ctx.lang,
             "adhoc-announce-sent",
             &[("count", &sent.to_string())],

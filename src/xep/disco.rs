@@ -6,18 +6,16 @@
 //! deposit addresses; an admin also sees the registered users.
 
 use crate::bitcoin::address::Address;
+use crate::command::Services;
 use crate::entity::Entity;
-use crate::gateway::Gateway;
-use crate::router::{self, IqHandler, IqResult, Request};
-use crate::xep::{adhoc, version};
+use crate::notify::CAPS_NODE;
+use crate::xep::adhoc;
+use crate::xep::{self, IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
-
-/// XEP-0115's node: a URI naming the software.
-pub const CAPS_NODE: &str = "https://crates.io/crates/bitcoim";
 
 pub const INFO: IqHandler = IqHandler {
     ns: ns::DISCO_INFO,
@@ -41,7 +39,7 @@ const GATEWAY_IDENTITY: (&str, &str) = ("gateway", "bitcoin");
 
 /// The gateway's disco#info, and what its caps hash covers.
 pub fn gateway_info() -> Element {
-    info(GATEWAY_IDENTITY, version::NAME, &router::gateway_features())
+    info(GATEWAY_IDENTITY, crate::NAME, &xep::gateway_features())
 }
 
 fn info(identity: (&str, &str), name: &str, features: &[&str]) -> Element {
@@ -64,9 +62,9 @@ pub fn caps_ver() -> String {
         "{}/{}//{}<",
         GATEWAY_IDENTITY.0,
         GATEWAY_IDENTITY.1,
-        version::NAME
+        crate::NAME
     );
-    for feature in router::gateway_features() {
+    for feature in xep::gateway_features() {
         s.push_str(feature);
         s.push('<');
     }
@@ -81,7 +79,7 @@ fn no_such_node(node: &str) -> StanzaError {
     StanzaError::with_text(Condition::ItemNotFound, format!("no such node: {node}"))
 }
 
-fn on_info(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_info(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     let node = requested_node(request);
     let mut query = match request.entity {
         Entity::Gateway => match node {
@@ -89,11 +87,11 @@ fn on_info(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> Iq
             Some(n) if n == format!("{CAPS_NODE}#{}", caps_ver()) => gateway_info(),
             Some(n) if n == ns::COMMANDS => info(
                 ("automation", "command-list"),
-                &gateway.text(request.lang(gateway), "adhoc-list", &[]),
+                &s.text(request.lang(s), "adhoc-list", &[]),
                 &[ns::DISCO_INFO, ns::DISCO_ITEMS],
             ),
             Some(n) => {
-                return adhoc::node_info(gateway, request, n)
+                return adhoc::node_info(s, request, n)
                     .ok_or_else(|| no_such_node(n))
                     .map(Some)
             }
@@ -102,12 +100,12 @@ fn on_info(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> Iq
         Entity::Address(address) => info(
             ("hierarchy", "leaf"),
             address.as_str(),
-            &router::features(request.entity),
+            &xep::features(request.entity),
         ),
         Entity::User(user) => info(
             ("account", "registered"),
             &user.username,
-            &router::features(request.entity),
+            &xep::features(request.entity),
         ),
         Entity::Unknown => return Err(StanzaError::new(Condition::ItemNotFound)),
     };
@@ -123,12 +121,12 @@ fn item(jid: &str, name: &str) -> Element {
         .attr("name", name)
 }
 
-fn on_items(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     match requested_node(request) {
         None => {}
         Some(ns::COMMANDS) if matches!(request.entity, Entity::Gateway) => {
             let mut query = Element::new("query", ns::DISCO_ITEMS).attr("node", ns::COMMANDS);
-            for item in adhoc::items(gateway, request) {
+            for item in adhoc::items(s, request) {
                 query.push(item);
             }
             return Ok(Some(query));
@@ -139,21 +137,21 @@ fn on_items(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> I
     if !matches!(request.entity, Entity::Gateway) {
         return Ok(Some(query));
     }
-    if let Some(user) = request.sender(gateway) {
-        let addresses = gateway.ledger.addresses_of(user.id).map_err(internal)?;
+    if let Some(user) = request.sender(s) {
+        let addresses = s.wallet.ledger().addresses_of(user.id).map_err(internal)?;
         for text in addresses {
-            if let Ok(address) = Address::parse(&text, gateway.node.network()) {
+            if let Ok(address) = Address::parse(&text, s.wallet.network()) {
                 query.push(item(
-                    &gateway.contact_jid(&address.to_node()).to_string(),
+                    &s.voice.contact_jid(&address.to_node()).to_string(),
                     address.as_str(),
                 ));
             }
         }
     }
-    if gateway.is_admin(&request.iq.from) {
-        for user in gateway.ledger.users().map_err(internal)? {
+    if s.voice.is_admin(&request.iq.from) {
+        for user in s.wallet.ledger().users().map_err(internal)? {
             query.push(item(
-                &gateway.contact_jid(&user.username).to_string(),
+                &s.voice.contact_jid(&user.username).to_string(),
                 &user.username,
             ));
         }

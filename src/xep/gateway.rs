@@ -3,10 +3,10 @@
 //! answer is its contact JID.
 
 use crate::bitcoin::address::{Address, AddressError};
-use crate::bot::address_error_text;
-use crate::gateway::Gateway;
+use crate::bitcoin::uri;
+use crate::command::{address_error_text, Services};
 use crate::ledger::accounts::is_valid_username;
-use crate::router::{IqHandler, IqResult, Request};
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
@@ -19,77 +19,46 @@ pub const HANDLER: IqHandler = IqHandler {
     set: Some(on_set),
 };
 
-fn on_get(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(Some(
         Element::new("query", ns::GATEWAY)
-            .text_child(
-                "desc",
-                &gateway.text(request.lang(gateway), "gateway-prompt-desc", &[]),
-            )
-            .text_child(
-                "prompt",
-                &gateway.text(request.lang(gateway), "gateway-prompt", &[]),
-            ),
+            .text_child("desc", &s.text(request.lang(s), "gateway-prompt-desc", &[]))
+            .text_child("prompt", &s.text(request.lang(s), "gateway-prompt", &[])),
     ))
-}
-
-/// The address of a `bitcoin:` URI, or the text itself.
-pub fn strip_uri(text: &str) -> &str {
-    let text = text.trim();
-    match text.get(..8) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("bitcoin:") => {
-            let rest = &text[8..];
-            rest.split('?').next().unwrap_or(rest)
-        }
-        _ => text,
-    }
 }
 
 /// The contact node for what a user typed: an address or a username;
 /// else the sentence saying why not.
-pub fn contact_node(gateway: &Gateway, lang: &str, typed: &str) -> Result<String, String> {
-    let text = strip_uri(typed);
-    match Address::parse(text, gateway.node.network()) {
+pub fn contact_node(s: &Services, lang: &str, typed: &str) -> Result<String, String> {
+    let text = uri::strip(typed);
+    match Address::parse(text, s.wallet.network()) {
         Ok(address) => return Ok(address.to_node()),
         Err(e @ (AddressError::WrongNetwork { .. } | AddressError::Checksum)) => {
-            return Err(address_error_text(gateway, lang, &e))
+            return Err(address_error_text(s, lang, &e))
         }
         Err(_) => {}
     }
     let name = text.to_lowercase();
     if is_valid_username(&name) {
-        if let Ok(Some(user)) = gateway.ledger.user_by_username(&name) {
+        if let Ok(Some(user)) = s.wallet.ledger().user_by_username(&name) {
             return Ok(user.username);
         }
     }
-    Err(gateway.text(lang, "gateway-prompt-unknown", &[]))
+    Err(s.text(lang, "gateway-prompt-unknown", &[]))
 }
 
-fn on_set(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_set(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     let typed = request
         .iq
         .payload
         .and_then(|q| q.get_child("prompt", ns::GATEWAY))
         .map(Element::text_content)
         .unwrap_or_default();
-    match contact_node(gateway, request.lang(gateway), &typed) {
+    match contact_node(s, request.lang(s), &typed) {
         Ok(node) => Ok(Some(
             Element::new("query", ns::GATEWAY)
-                .text_child("jid", &gateway.contact_jid(&node).to_string()),
+                .text_child("jid", &s.voice.contact_jid(&node).to_string()),
         )),
         Err(why) => Err(StanzaError::with_text(Condition::ItemNotFound, why)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_bitcoin_uris() {
-        assert_eq!(strip_uri(" bitcoin:1abc?amount=1 "), "1abc");
-        assert_eq!(strip_uri("BITCOIN:BC1QXY"), "BC1QXY");
-        assert_eq!(strip_uri("alice"), "alice");
-        assert_eq!(strip_uri("bitcoin:"), "");
     }
 }

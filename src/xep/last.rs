@@ -1,8 +1,8 @@
 //! XEP-0012: Last Activity. Asked of a server or component, the answer is
 //! its uptime (XEP-0012, section 5).
 
-use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult, Request};
+use crate::command::Services;
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::Element;
 use std::time::Duration;
@@ -19,8 +19,8 @@ pub fn query(uptime: Duration) -> Element {
     Element::new("query", ns::LAST).attr("seconds", &uptime.as_secs().to_string())
 }
 
-fn on_last(gateway: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
-    Ok(Some(query(gateway.started.elapsed())))
+fn on_last(s: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {
+    Ok(Some(query(s.started.elapsed())))
 }
 
 #[cfg(test)]

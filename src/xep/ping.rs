@@ -1,8 +1,8 @@
-//! XEP-0199: XMPP Ping, answered on the gateway. The keep-alive pings we
+//! XEP-0199: XMPP Ping, answered on the s. The keep-alive pings we
 //! send to the server live in the reactor.
 
-use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult, Request};
+use crate::command::Services;
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::Element;
 
@@ -14,6 +14,6 @@ pub const HANDLER: IqHandler = IqHandler {
     set: None,
 };
 
-fn on_ping(_: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_ping(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(None)
 }

@@ -1,11 +1,11 @@
-//! XEP-0077: In-Band Registration with the gateway, with both the legacy
+//! XEP-0077: In-Band Registration with the s, with both the legacy
 //! `<username/>` field and an XEP-0004 data form. The work itself is in
 //! [`crate::wallet::accounts`], shared with the chat commands.
 
-use crate::gateway::Gateway;
+use crate::command::{self, Services};
 use crate::ledger::accounts::{UnregisterError, UsernameError};
-use crate::router::{IqHandler, IqResult, Request};
-use crate::wallet::accounts::{self, Refusal};
+use crate::wallet::accounts::Refusal;
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
@@ -19,8 +19,8 @@ pub const HANDLER: IqHandler = IqHandler {
 };
 
 /// The registration form, filled with the current username if any.
-fn form(gateway: &Gateway, lang: &str, username: Option<&str>) -> Element {
-    let instructions = gateway.text(lang, "register-instructions", &[]);
+fn form(s: &Services, lang: &str, username: Option<&str>) -> Element {
+    let instructions = s.text(lang, "register-instructions", &[]);
     let mut query = Element::new("query", ns::REGISTER);
     if username.is_some() {
         query.push(Element::new("registered", ns::REGISTER));
@@ -30,7 +30,7 @@ fn form(gateway: &Gateway, lang: &str, username: Option<&str>) -> Element {
     let mut field = Element::new("field", ns::DATA)
         .attr("type", "text-single")
         .attr("var", "username")
-        .attr("label", &gateway.text(lang, "register-field-username", &[]))
+        .attr("label", &s.text(lang, "register-field-username", &[]))
         .child(Element::new("required", ns::DATA));
     if let Some(name) = username {
         legacy.push_text(name);
@@ -40,7 +40,7 @@ fn form(gateway: &Gateway, lang: &str, username: Option<&str>) -> Element {
     query.child(
         Element::new("x", ns::DATA)
             .attr("type", "form")
-            .text_child("title", &gateway.text(lang, "register-title", &[]))
+            .text_child("title", &s.text(lang, "register-title", &[]))
             .text_child("instructions", &instructions)
             .child(
                 Element::new("field", ns::DATA)
@@ -52,9 +52,9 @@ fn form(gateway: &Gateway, lang: &str, username: Option<&str>) -> Element {
     )
 }
 
-fn on_get(gateway: &mut Gateway, request: &Request, _: &mut Vec<Element>) -> IqResult {
-    let username = request.sender(gateway).map(|u| u.username.as_str());
-    Ok(Some(form(gateway, request.lang(gateway), username)))
+fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
+    let username = request.sender(s).map(|u| u.username.as_str());
+    Ok(Some(form(s, request.lang(s), username)))
 }
 
 /// The username of a submitted form or of the legacy field.
@@ -73,26 +73,23 @@ fn submitted_username(query: &Element) -> Option<String> {
         .map(Element::text_content)
 }
 
-fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> IqResult {
+fn on_set(s: &mut Services, _: &mut State, request: &Request, out: &mut Vec<Element>) -> IqResult {
     let query = request
         .iq
         .payload
         .ok_or_else(|| StanzaError::new(Condition::BadRequest))?;
-    let lang = request.lang(gateway);
+    let lang = request.lang(s);
     let from = &request.iq.from;
     if query.get_child("remove", ns::REGISTER).is_some() {
-        return match accounts::unregister(gateway, from, out) {
+        return match command::unregister(s, lang, from, out) {
             Ok(_) => Ok(None),
-            Err(e) => {
+            Err((e, why)) => {
                 let condition = match e {
                     UnregisterError::NotRegistered => Condition::RegistrationRequired,
                     UnregisterError::NotEmpty { .. } => Condition::NotAllowed,
                     UnregisterError::Db(_) => Condition::InternalServerError,
                 };
-                Err(StanzaError::with_text(
-                    condition,
-                    accounts::unregister_error_text(gateway, lang, &e),
-                ))
+                Err(StanzaError::with_text(condition, why))
             }
         };
     }
@@ -104,12 +101,12 @@ fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> I
     let Some(username) = submitted_username(query) else {
         return Err(StanzaError::with_text(
             Condition::NotAcceptable,
-            gateway.text(lang, "register-missing-username", &[]),
+            s.text(lang, "register-missing-username", &[]),
         ));
     };
-    match accounts::register(gateway, from, &username, out) {
+    match command::register(s, lang, from, &username, out) {
         Ok(_) => Ok(None),
-        Err(refusal) => {
+        Err((refusal, why)) => {
             let condition = match &refusal {
                 Refusal::NotAUser | Refusal::DomainNotServed => Condition::NotAllowed,
                 Refusal::Username {
@@ -119,10 +116,7 @@ fn on_set(gateway: &mut Gateway, request: &Request, out: &mut Vec<Element>) -> I
                 Refusal::Username { .. } => Condition::NotAcceptable,
                 Refusal::Internal => Condition::InternalServerError,
             };
-            Err(StanzaError::with_text(
-                condition,
-                accounts::refusal_text(gateway, lang, from, &refusal),
-            ))
+            Err(StanzaError::with_text(condition, why))
         }
     }
 }

@@ -1,13 +1,10 @@
 //! XEP-0092: Software Version. The operating system is not disclosed: it
 //! helps an attacker more than it helps a user.
 
-use crate::gateway::Gateway;
-use crate::router::{IqHandler, IqResult, Request};
+use crate::command::Services;
+use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::ns;
 use crate::xmpp::Element;
-
-pub const NAME: &str = "bitcoIM";
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub const HANDLER: IqHandler = IqHandler {
     ns: ns::VERSION,
@@ -19,17 +16,18 @@ pub const HANDLER: IqHandler = IqHandler {
 
 pub fn query() -> Element {
     Element::new("query", ns::VERSION)
-        .text_child("name", NAME)
-        .text_child("version", VERSION)
+        .text_child("name", crate::NAME)
+        .text_child("version", crate::VERSION)
 }
 
-fn on_version(_: &mut Gateway, _: &Request, _: &mut Vec<Element>) -> IqResult {
+fn on_version(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(Some(query()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::VERSION;
 
     #[test]
     fn names_bitcoim_and_its_version() {

@@ -1,31 +1,10 @@
 //! Sentences built from several catalog entries: recaps, history lines,
 //! refusals with their numbers. Pure functions of their inputs.
 
-use super::i18n::Catalogs;
 use crate::amount::Sats;
+use crate::i18n::{utc, Catalogs};
 use crate::ledger::money::{Entry, Kind};
 use crate::wallet::payments::{Recap, Refusal};
-
-/// `2026-11-25 09:20` (UTC) from Unix seconds, without a date library:
-/// the days-to-civil conversion of Howard Hinnant's date algorithms.
-pub fn utc(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
 
 /// One history line: date, signed amount, what it was.
 pub fn history_line(c: &Catalogs, lang: &str, e: &Entry) -> String {
@@ -57,21 +36,21 @@ pub fn history_line(c: &Catalogs, lang: &str, e: &Entry) -> String {
         utc(e.created_at),
         Sats(e.amount.0.abs())
     );
-    if let Some(comment) = &e.comment {
-        line.push_str(&format!(" «{comment}»"));
-    }
+    line.push_str(&comment_part(c, lang, e.comment.as_deref()));
     line
 }
 
-/// ` («comment»)` or nothing.
-fn comment_part(comment: Option<&str>) -> String {
-    comment.map_or_else(String::new, |c| format!(" «{c}»"))
+/// ` «comment»` (quoted as `lang` quotes) or nothing.
+fn comment_part(c: &Catalogs, lang: &str, comment: Option<&str>) -> String {
+    comment.map_or_else(String::new, |text| {
+        format!(" {}", c.text(lang, "quoted", &[("text", text)]))
+    })
 }
 
 /// The recap of a new order, with `confirm <code>` in it.
 pub fn recap(c: &Catalogs, lang: &str, r: &Recap, minutes: u64, threshold: Sats) -> String {
     let o = &r.order;
-    let comment = comment_part(o.comment.as_deref());
+    let comment = comment_part(c, lang, o.comment.as_deref());
     let fee = r.fee.unwrap_or_default().to_string();
     let (amount, total, left, minutes) = (
         o.amount.to_string(),

@@ -1,5 +1,5 @@
 //! Message catalogs: every sentence users see, one file per language in
-//! `src/bot/locales/`, embedded in the binary.
+//! `src/locales/`, embedded in the binary.
 //!
 //! A catalog is `key = text` lines; `\n` in a text is a new line and
 //! `{name}` a placeholder. The language of a reply is the one the user
@@ -142,6 +142,27 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `2026-11-25 09:20` (UTC) from Unix seconds, without a date library:
+/// the days-to-civil conversion of Howard Hinnant's date algorithms.
+pub fn utc(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! language or in English, case-insensitively; a unique prefix is enough.
 //! Pure functions, no I/O.
 
-use super::i18n::Catalogs;
+use crate::i18n::Catalogs;
 
 /// What the first word of a message turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,338 @@
+//! The one layer that speaks: it turns the wallet's [`News`] and the
+//! faces' answers into stanzas and sentences. It owns the catalogs and the
+//! choice of language, the message builders (plain and living, XEP-0308),
+//! the admin alerts, and the presences that carry a user's balance.
+//!
+//! Language: the one the user chose with `language`, else the stanza's
+//! `xml:lang` when a catalog exists for it, else the first configured
+//! language that has one, else English (see [`crate::i18n`]).
+
+pub mod online;
+pub mod render;
+
+use crate::bitcoin::address::Address;
+use crate::config::Config;
+use crate::entity::Entity;
+use crate::i18n::Catalogs;
+use crate::ledger::{Ledger, User};
+use crate::wallet::{Living, Message, News, Speaker};
+use crate::xmpp::{ns, Element, Jid};
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+
+pub use online::Online;
+
+/// XEP-0115's node: a URI naming the software.
+pub const CAPS_NODE: &str = "https://crates.io/crates/bitcoim";
+pub const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
+const NS_NICK: &str = "http://jabber.org/protocol/nick";
+const NS_CAPS: &str = "http://jabber.org/protocol/caps";
+const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
+
+/// What speaking needs: who we are, the catalogs and languages, the
+/// admins, who is online, and the gateway's capabilities hash.
+pub struct Voice {
+    jid: Jid,
+    catalogs: Catalogs,
+    languages: Vec<String>,
+    admins: Vec<Jid>,
+    /// XEP-0115 verification string of the gateway's disco#info.
+    caps_ver: String,
+    pub online: Online,
+}
+
+impl Voice {
+    pub fn new(config: &Config, caps_ver: String) -> Voice {
+        Voice {
+            jid: config.xmpp.jid.clone(),
+            catalogs: Catalogs::new(),
+            languages: config.main.languages.clone(),
+            admins: config.main.admins.clone(),
+            caps_ver,
+            online: Online::default(),
+        }
+    }
+
+    /// The component's own JID.
+    pub fn jid(&self) -> &Jid {
+        &self.jid
+    }
+
+    /// A JID under the component's domain.
+    pub fn contact_jid(&self, node: &str) -> Jid {
+        self.jid.with_node(node)
+    }
+
+    pub fn catalogs(&self) -> &Catalogs {
+        &self.catalogs
+    }
+
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        self.admins.contains(&jid.bare())
+    }
+
+    /// The language to answer `stanza` from `user` in.
+    pub fn lang(&self, stanza: &Element, user: Option<&User>) -> &'static str {
+        self.catalogs.pick(
+            stanza.get_attr("xml:lang"),
+            user.and_then(|u| u.language.as_deref()),
+            &self.languages,
+        )
+    }
+
+    /// The language of a message nobody asked for (news, alerts).
+    pub fn user_lang(&self, user: &User) -> &'static str {
+        self.catalogs
+            .pick(None, user.language.as_deref(), &self.languages)
+    }
+
+    /// The configured default language.
+    pub fn default_lang(&self) -> &'static str {
+        self.catalogs.pick(None, None, &self.languages)
+    }
+
+    /// A catalog text.
+    pub fn text(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
+        self.catalogs.text(lang, key, args)
+    }
+
+    /// A [`Message`] in `lang`.
+    pub fn say(&self, lang: &str, message: &Message) -> String {
+        self.catalogs.text(lang, message.key, &message.arg_refs())
+    }
+
+    /// The JID a [`Speaker`] speaks from.
+    pub fn speaker_jid(&self, speaker: &Speaker) -> Jid {
+        match speaker {
+            Speaker::Gateway => self.jid.clone(),
+            Speaker::Address(a) => self.contact_jid(&a.to_node()),
+            Speaker::User(username) => self.contact_jid(username),
+        }
+    }
+
+    /// The JID an entity speaks from.
+    pub fn entity_jid(&self, entity: &Entity) -> Jid {
+        match entity {
+            Entity::Gateway | Entity::Unknown => self.jid.clone(),
+            Entity::Address(a) => self.contact_jid(&a.to_node()),
+            Entity::User(u) => self.contact_jid(&u.username),
+        }
+    }
+
+    /// Turns news into stanzas.
+    pub fn speak(&mut self, ledger: &Ledger, news: Vec<News>, out: &mut Vec<Element>) {
+        for item in news {
+            self.speak_one(ledger, item, out);
+        }
+    }
+
+    fn speak_one(&mut self, ledger: &Ledger, news: News, out: &mut Vec<Element>) {
+        match news {
+            News::Tell {
+                user,
+                from,
+                message,
+                living,
+            } => {
+                let lang = self.user_lang(&user);
+                let body = self.say(lang, &message);
+                let from = self.speaker_jid(&from);
+                out.push(match living {
+                    Some(living) => living_message(&from, &user.jid, lang, &living, &body),
+                    None => chat(&from, &user.jid, lang, &body),
+                });
+            }
+            News::Balance(user) => self.send_balance(ledger, &user, out),
+            News::Alert(message) => self.alert_admins(ledger, &message, out),
+            News::Registered { user, address } => {
+                out.push(subscribe(&self.jid, &user.jid, crate::NAME));
+                if let Some(address) = address {
+                    self.subscribe_address(&user, &address, out);
+                }
+            }
+            News::NewAddress { user, address } => self.subscribe_address(&user, &address, out),
+            News::Unregistered { user, addresses } => {
+                self.online.forget_announced(&user.jid);
+                let contacts = std::iter::once(self.jid.clone())
+                    .chain(addresses.iter().map(|a| self.contact_jid(&a.to_node())));
+                for contact in contacts {
+                    for kind in ["unavailable", "unsubscribe", "unsubscribed"] {
+                        out.push(presence(&contact, &user.jid, Some(kind)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells every admin something that needs a human, in their language.
+    fn alert_admins(&self, ledger: &Ledger, message: &Message, out: &mut Vec<Element>) {
+        log::warn!("admin alert: {}", self.say("en", message));
+        for admin in &self.admins {
+            let language = ledger
+                .user_by_jid(&admin.to_string())
+                .ok()
+                .flatten()
+                .and_then(|u| u.language);
+            let lang = self
+                .catalogs
+                .pick(None, language.as_deref(), &self.languages);
+            out.push(chat(
+                &self.jid,
+                &admin.to_string(),
+                lang,
+                &self.say(lang, message),
+            ));
+        }
+    }
+
+    /// A deposit address asks to be in its owner's roster.
+    fn subscribe_address(&self, user: &User, address: &Address, out: &mut Vec<Element>) {
+        let from = self.contact_jid(&address.to_node());
+        out.push(subscribe(&from, &user.jid, address.as_str()));
+    }
+
+    /// Tells an online user their new balance, in the gateway's status.
+    fn send_balance(&self, ledger: &Ledger, user: &User, out: &mut Vec<Element>) {
+        if !self.online.is_online(&user.jid) {
+            return;
+        }
+        let lang = self.user_lang(user);
+        if let Some(p) = self.available(ledger, &Entity::Gateway, &user.jid, Some(user), lang) {
+            out.push(p);
+        }
+    }
+
+    /// The gateway's status for `user`: balance, incoming and held amounts.
+    pub fn gateway_status(&self, ledger: &Ledger, user: Option<&User>, lang: &str) -> String {
+        let Some(user) = user else {
+            return self.text(lang, "status-not-registered", &[]);
+        };
+        let mut status = self.text(
+            lang,
+            "status-balance",
+            &[("balance", &user.balance.to_string())],
+        );
+        let incoming = ledger.incoming_of(user.id).unwrap_or_default();
+        if incoming.0 > 0 {
+            status.push('\n');
+            status.push_str(&self.text(
+                lang,
+                "status-incoming",
+                &[("amount", &incoming.to_string())],
+            ));
+        }
+        if user.held.0 > 0 {
+            status.push('\n');
+            status.push_str(&self.text(lang, "status-held", &[("amount", &user.held.to_string())]));
+        }
+        status
+    }
+
+    /// The available presence of `entity` for the user `to` (a bare or full
+    /// JID) whose account is `user`.
+    pub fn available(
+        &self,
+        ledger: &Ledger,
+        entity: &Entity,
+        to: &str,
+        user: Option<&User>,
+        lang: &str,
+    ) -> Option<Element> {
+        match entity {
+            Entity::Gateway => {
+                let status = self.gateway_status(ledger, user, lang);
+                Some(
+                    presence(&self.jid, to, None)
+                        .text_child("status", &status)
+                        .child(
+                            Element::new("c", NS_CAPS)
+                                .attr("hash", "sha-1")
+                                .attr("node", CAPS_NODE)
+                                .attr("ver", &self.caps_ver),
+                        ),
+                )
+            }
+            Entity::Address(address) => {
+                let from = self.contact_jid(&address.to_node());
+                let mut p = presence(&from, to, None);
+                let owner = ledger.address_owner(address.as_str()).ok().flatten();
+                if let (Some(user), Some(owner)) = (user, owner) {
+                    if user.id == owner {
+                        let received = ledger.received_on(address.as_str()).unwrap_or_default();
+                        p.push(Element::new("status", ns::COMPONENT).text(&self.text(
+                            lang,
+                            "status-address-mine",
+                            &[("amount", &received.to_string())],
+                        )));
+                    }
+                }
+                if let Some(hash) = address_photo_hash(address) {
+                    p.push(
+                        Element::new("x", NS_VCARD_UPDATE)
+                            .child(Element::new("photo", NS_VCARD_UPDATE).text(&hash)),
+                    );
+                }
+                Some(p)
+            }
+            Entity::User(contact) => Some(presence(&self.contact_jid(&contact.username), to, None)),
+            Entity::Unknown => None,
+        }
+    }
+}
+
+/// A chat message from `from` to `to`.
+pub fn chat(from: &Jid, to: &str, lang: &str, body: &str) -> Element {
+    Element::new("message", ns::COMPONENT)
+        .attr("type", "chat")
+        .attr("from", &from.to_string())
+        .attr("to", to)
+        .attr("xml:lang", lang)
+        .text_child("body", body)
+}
+
+/// A chat message with an id, correcting its first one (XEP-0308) when
+/// there is one.
+pub fn living_message(from: &Jid, to: &str, lang: &str, living: &Living, body: &str) -> Element {
+    let mut m = chat(from, to, lang, body).attr("id", &living.id);
+    if let Some(original) = &living.replaces {
+        m.push(Element::new("replace", NS_CORRECT).attr("id", original));
+    }
+    m
+}
+
+/// A presence from `from` to `to`, of type `kind` (`None`: available).
+pub fn presence(from: &Jid, to: &str, kind: Option<&str>) -> Element {
+    let mut p = Element::new("presence", ns::COMPONENT)
+        .attr("from", &from.to_string())
+        .attr("to", to);
+    if let Some(kind) = kind {
+        p.set_attr("type", kind);
+    }
+    p
+}
+
+/// A subscription request with an XEP-0172 nick.
+fn subscribe(from: &Jid, to: &str, nick: &str) -> Element {
+    presence(from, to, Some("subscribe")).child(Element::new("nick", NS_NICK).text(nick))
+}
+
+/// The QR code PNG of an address's BIP21 URI.
+pub fn address_photo(address: &Address) -> Option<Vec<u8>> {
+    crate::qr::png(&format!("bitcoin:{address}"))
+}
+
+/// XEP-0153: the SHA-1 of the address's photo, for its presence.
+pub fn address_photo_hash(address: &Address) -> Option<String> {
+    let png = address_photo(address)?;
+    Some(
+        Sha1::digest(&png)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// The address's photo in base64, for its vCard.
+pub fn address_photo_base64(address: &Address) -> Option<String> {
+    address_photo(address).map(|png| base64::engine::general_purpose::STANDARD.encode(png))
+}
