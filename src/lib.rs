@@ -25,6 +25,8 @@ pub mod router;
 pub mod stream;
 #[cfg(test)]
 mod test_rng;
+#[cfg(test)]
+mod testkit;
 pub mod wallet;
 pub mod xep;
 pub mod xmpp;

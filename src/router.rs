@@ -171,12 +171,11 @@ fn on_iq(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::Config;
     use crate::gateway::Gateway;
     use crate::ledger::Ledger;
     use crate::reactor::App;
-    use crate::stream::parser::{Event, Limits, Parser};
+    use crate::testkit::{self, stanza};
     use std::path::Path;
 
     fn gateway() -> Gateway {
@@ -193,25 +192,9 @@ mod tests {
 
     /// Parses `xml` as it would arrive on the stream and routes it.
     fn replies(xml: &str) -> Vec<String> {
-        let mut parser = Parser::new(Limits::default());
-        parser.feed(
-            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
-              xmlns='jabber:component:accept' id='x'>",
-        );
-        parser.feed(xml.as_bytes());
-        assert!(matches!(parser.next_event(), Ok(Some(Event::Open(_)))));
-        let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
-            panic!("{xml} is not a stanza");
-        };
         let mut out = Vec::new();
-        gateway().on_stanza(stanza, &mut out);
-        out.iter()
-            .map(|e| {
-                let mut s = String::new();
-                e.write_to(&mut s, ns::COMPONENT);
-                s
-            })
-            .collect()
+        gateway().on_stanza(stanza(xml), &mut out);
+        testkit::xml(&out)
     }
 
     const FROM_TO: &str = "from='alice@localhost/x' to='bitcoin.localhost'";
@@ -307,37 +290,28 @@ mod tests {
     #[test]
     fn floods_get_resource_constraint() {
         let mut gw = gateway();
-        let mut parser = Parser::new(Limits::default());
-        parser.feed(
-            b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
-              xmlns='jabber:component:accept' id='x'>",
-        );
-        parser.next_event().unwrap();
         let mut conditions = Vec::new();
         for i in 0..5 {
-            parser.feed(
-                format!("<iq type='get' id='f{i}' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>")
-                    .as_bytes(),
-            );
-            let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
-                panic!()
-            };
             let mut out = Vec::new();
-            gw.on_stanza(stanza, &mut out);
+            gw.on_stanza(
+                stanza(&format!(
+                    "<iq type='get' id='f{i}' {FROM_TO}><ping xmlns='urn:xmpp:ping'/></iq>"
+                )),
+                &mut out,
+            );
             conditions.push(out[0].to_xml().contains("resource-constraint"));
         }
         assert_eq!(conditions, vec![false, false, false, true, true]);
         // Chats: one polite message per flood, then silence.
         let mut replies = 0;
         for _ in 0..3 {
-            parser.feed(
-                format!("<message type='chat' {FROM_TO}><body>hi</body></message>").as_bytes(),
-            );
-            let Ok(Some(Event::Stanza(stanza))) = parser.next_event() else {
-                panic!()
-            };
             let mut out = Vec::new();
-            gw.on_stanza(stanza, &mut out);
+            gw.on_stanza(
+                stanza(&format!(
+                    "<message type='chat' {FROM_TO}><body>hi</body></message>"
+                )),
+                &mut out,
+            );
             replies += out.len();
         }
         assert_eq!(replies, 0, "the flood's first refusal was the IQ's");

@@ -174,7 +174,7 @@ fn to_gateway(
                     None,
                 )]
             }
-            Some(Err(e)) => vec![command::address_error_text(s, lang, &e)],
+            Some(Err(r)) => vec![s.refusal(lang, &r)],
             None => vec![s.text(lang, "unknown-command", &[("input", word)])],
         },
         Match::Ambiguous(candidates) => vec![ambiguous(s, lang, body, &candidates)],
@@ -284,29 +284,28 @@ fn pay(
 
 /// `Some` when the whole message is meant as an address (one word that is
 /// a `bitcoin:` URI, or that looks like an address even if invalid), with
-/// the URI's amount.
+/// the URI's amount; `Err` says why it cannot be used.
 fn looks_like_address(
     s: &Services,
     body: &str,
-) -> Option<Result<(Address, Option<Sats>), AddressError>> {
+) -> Option<Result<(Address, Option<Sats>), Refusal>> {
     let body = body.trim();
     if body.split_whitespace().count() != 1 {
         return None;
     }
-    let text = uri::strip(body);
-    let is_uri = text.len() != body.len();
-    match Address::parse(text, s.wallet.network()) {
-        Ok(a) => {
-            let amount = body
-                .split_once('?')
-                .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("amount=")))
-                .and_then(|a| Sats::parse_user(a).ok());
-            Some(Ok((a, amount)))
-        }
+    let network = s.wallet.network();
+    if let Some(parsed) = uri::parse(body) {
+        return Some(parsed.map_err(Refusal::Uri).and_then(|u| {
+            let address = Address::parse(u.address, network).map_err(Refusal::Address)?;
+            Ok((address, u.amount))
+        }));
+    }
+    match Address::parse(body, network) {
+        Ok(a) => Some(Ok((a, None))),
         // A long word of base58 or bech32 characters is a mistyped
         // address; anything else is a mistyped command.
-        Err(e) if is_uri || (text.len() >= 26 && !matches!(e, AddressError::NotAnAddress)) => {
-            Some(Err(e))
+        Err(e) if body.len() >= 26 && !matches!(e, AddressError::NotAnAddress) => {
+            Some(Err(Refusal::Address(e)))
         }
         Err(_) => None,
     }
@@ -346,4 +345,30 @@ fn contact_help(s: &Services, lang: &str, turn: &Turn) -> String {
         text.push_str(&s.text(lang, key, &[]));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::Bench;
+
+    #[test]
+    fn a_bitcoin_uri_with_an_unknown_required_parameter_is_refused() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        b.deposit(&alice, 100_000_000);
+        let address = b.services().wallet.ledger().addresses_of(alice.id).unwrap()[0].clone();
+        let replies = b.say("alice", &format!("bitcoin:{address}?amount=0.1&req-pop=x"));
+        assert_eq!(
+            replies,
+            vec![
+                "This bitcoin: URI requires req-pop, which this gateway does not support: \
+                  it cannot be paid here."
+            ]
+        );
+        // Nothing was prepared.
+        assert_eq!(
+            b.say("alice", "confirm"),
+            vec!["You have no payments waiting."]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::AddressError;
+use crate::bitcoin::uri;
 use crate::ledger::accounts::{UnregisterError, UsernameError};
 use crate::ledger::orders::Order;
 use crate::ledger::User;
@@ -126,7 +127,7 @@ pub fn new_address(s: &mut Services, lang: &str, user: &User, out: &mut Vec<Elem
                 "address-new",
                 &[
                     ("address", address.as_str()),
-                    ("uri", &format!("bitcoin:{address}")),
+                    ("uri", &uri::format(&address, None, None)),
                 ],
             )
         }

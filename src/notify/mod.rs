@@ -318,7 +318,7 @@ fn subscribe(from: &Jid, to: &str, nick: &str) -> Element {
 
 /// The QR code PNG of an address's BIP21 URI.
 pub fn address_photo(address: &Address) -> Option<Vec<u8>> {
-    crate::qr::png(&format!("bitcoin:{address}"))
+    crate::qr::png(&crate::bitcoin::uri::format(address, None, None))
 }
 
 /// XEP-0153: the SHA-1 of the address's photo, for its presence.

@@ -108,6 +108,11 @@ pub fn refusal(c: &Catalogs, lang: &str, r: &Refusal, network: &str) -> String {
             };
             c.text(lang, key, &[("network", found), ("ours", network)])
         }
+        Refusal::Uri(e) => c.text(
+            lang,
+            e.message_key(),
+            &[("param", e.param().unwrap_or_default())],
+        ),
         Refusal::UnknownRecipient(who) => {
             c.text(lang, "pay-unknown-recipient", &[("recipient", who)])
         }

@@ -9,6 +9,7 @@
 use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::{Address, AddressError};
 use crate::bitcoin::node::NodeError;
+use crate::bitcoin::uri::{self, UriError};
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{NewOrder, Order, Recipient, State};
 use crate::ledger::User;
@@ -44,6 +45,8 @@ pub enum Target {
 pub enum Refusal {
     Amount(AmountError),
     Address(AddressError),
+    /// A `bitcoin:` URI that cannot be paid as it is.
+    Uri(UriError),
     UnknownRecipient(String),
     /// The user named in the recap left or changed their username since.
     RecipientChanged(String),
@@ -113,36 +116,30 @@ fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
 }
 
 /// Resolves what a user typed as a recipient: a username, an address, or
-/// a `bitcoin:` URI (whose amount, if any, is returned too).
+/// a `bitcoin:` URI (whose amount, if any, is returned too). A URI names
+/// an address, never a username.
 pub fn parse_target(wallet: &Wallet, typed: &str) -> Result<(Target, Option<Sats>), Refusal> {
     let typed = typed.trim();
-    let (text, uri_amount) = match typed.get(..8) {
-        Some(s) if s.eq_ignore_ascii_case("bitcoin:") => {
-            let rest = &typed[8..];
-            let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let amount = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("amount="))
-                .map(|a| Sats::parse_user(a).map_err(Refusal::Amount))
-                .transpose()?;
-            (addr, amount)
-        }
-        _ => (typed, None),
-    };
-    let name = text.to_lowercase();
+    let network = wallet.node.network();
+    if let Some(parsed) = uri::parse(typed) {
+        let parsed = parsed.map_err(Refusal::Uri)?;
+        let address = Address::parse(parsed.address, network).map_err(Refusal::Address)?;
+        return Ok((Target::Address(address), parsed.amount));
+    }
+    let name = typed.to_lowercase();
     if crate::ledger::accounts::is_valid_username(&name) {
         return match wallet.ledger.user_by_username(&name) {
             Ok(Some(user)) => Ok((Target::User(user), None)),
-            Ok(None) => Err(Refusal::UnknownRecipient(text.to_owned())),
+            Ok(None) => Err(Refusal::UnknownRecipient(typed.to_owned())),
             Err(e) => {
                 log::error!("{e}");
                 Err(Refusal::Internal)
             }
         };
     }
-    match Address::parse(text, wallet.node.network()) {
-        Ok(address) => Ok((Target::Address(address), uri_amount)),
-        Err(AddressError::NotAnAddress) => Err(Refusal::UnknownRecipient(text.to_owned())),
+    match Address::parse(typed, network) {
+        Ok(address) => Ok((Target::Address(address), None)),
+        Err(AddressError::NotAnAddress) => Err(Refusal::UnknownRecipient(typed.to_owned())),
         Err(e) => Err(Refusal::Address(e)),
     }
 }

@@ -1,0 +1,174 @@
+//! The application layer's test bench: a whole gateway over an in-memory
+//! ledger and the simulated node (`bitcoin::sim`, Bitcoin Core's wallet
+//! semantics), fed stanzas as the server would send them. Fast (no
+//! socket, no process) so that every face and command has tests beside
+//! it.
+
+use crate::bitcoin::node::Node;
+use crate::bitcoin::sim::{Chain, SimTransport};
+use crate::command::Services;
+use crate::config::{Config, Network};
+use crate::gateway::Gateway;
+use crate::ledger::{Ledger, User};
+use crate::reactor::App;
+use crate::stream::parser::{Event, Limits, Parser};
+use crate::xmpp::{ns, Element, Jid};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The component's JID in every bench.
+pub const GATEWAY: &str = "bitcoin.example.org";
+/// The admin of every bench.
+pub const ADMIN: &str = "admin@example.org";
+
+/// A configuration for benches: regtest, one confirmation, the admin,
+/// fast polls; `extra` lines go to `[main program]`.
+pub fn config(extra: &str) -> Config {
+    let text = format!(
+        "[XMPP]\njid = {GATEWAY}\npassword = x\n\
+         [database]\nfile = /nonexistent/bitcoim.db\n\
+         [bitcoin]\nuser = u\npassword = p\nnetwork = regtest\n\
+         poll_interval = 1\ntimeout = 1\nfallback_fee_rate = 5\nmin_withdrawal = 1000 sat\n\
+         [main program]\nadmins = {ADMIN}\n{extra}"
+    );
+    Config::parse(&text, std::path::Path::new("bench.conf")).expect("a bench config")
+}
+
+/// A node answering from the simulated chain.
+pub fn node(chain: &Rc<RefCell<Chain>>) -> Node {
+    Node::with_transport(
+        Box::new(SimTransport(chain.clone())),
+        Network::Regtest,
+        None,
+        None,
+    )
+}
+
+/// A gateway, its simulated chain, and what it sent.
+pub struct Bench {
+    pub gateway: Gateway,
+    pub chain: Rc<RefCell<Chain>>,
+}
+
+impl Bench {
+    pub fn new() -> Bench {
+        Bench::with("")
+    }
+
+    /// A bench whose `[main program]` has `extra` lines too.
+    pub fn with(extra: &str) -> Bench {
+        let chain = Rc::new(RefCell::new(Chain::new()));
+        let ledger = Ledger::open_in_memory().expect("an in-memory ledger");
+        Bench {
+            gateway: Gateway::new(config(extra), ledger, node(&chain)),
+            chain,
+        }
+    }
+
+    pub fn services(&mut self) -> &mut Services {
+        self.gateway.services()
+    }
+
+    /// Parses `xml` as it would arrive on the stream, routes it, and
+    /// returns what the gateway sent.
+    pub fn send(&mut self, xml: &str) -> Vec<Element> {
+        let mut out = Vec::new();
+        self.gateway.on_stanza(stanza(xml), &mut out);
+        out
+    }
+
+    /// `body` chatted from `from` (a full JID) to `to`; the bodies of the
+    /// messages sent back, in order.
+    pub fn chat(&mut self, from: &str, to: &str, body: &str) -> Vec<String> {
+        let xml = format!(
+            "<message type='chat' from='{from}' to='{to}' id='m'><body>{}</body></message>",
+            escape(body)
+        );
+        bodies(&self.send(&xml))
+    }
+
+    /// `body` chatted from `local@example.org/phone` to the gateway.
+    pub fn say(&mut self, local: &str, body: &str) -> Vec<String> {
+        self.chat(&format!("{local}@example.org/phone"), GATEWAY, body)
+    }
+
+    /// Registers `local@example.org` as `name` by chat.
+    pub fn register(&mut self, local: &str, name: &str) -> User {
+        self.say(local, &format!("register {name}"));
+        self.user(local).expect("registered")
+    }
+
+    /// The account of `local@example.org`, as it is now.
+    pub fn user(&mut self, local: &str) -> Option<User> {
+        let jid = Jid::parse(&format!("{local}@example.org")).expect("a JID");
+        self.services().wallet.user_of(&jid)
+    }
+
+    /// The world pays `sats` to `user`'s first address, mined, polled.
+    pub fn deposit(&mut self, user: &User, sats: i64) -> String {
+        let address = self
+            .services()
+            .wallet
+            .ledger()
+            .addresses_of(user.id)
+            .expect("addresses")[0]
+            .clone();
+        let txid = self
+            .chain
+            .borrow_mut()
+            .pay_from_world(vec![(address, sats)]);
+        self.chain.borrow_mut().mine_mempool();
+        self.tick();
+        txid
+    }
+
+    /// The wallet's periodic work; what the gateway sent.
+    pub fn tick(&mut self) -> Vec<Element> {
+        crate::ledger::clock::advance(10);
+        let mut out = Vec::new();
+        self.gateway.tick(&mut out);
+        out
+    }
+}
+
+/// The stanza `xml` as the stream parser gives it.
+pub fn stanza(xml: &str) -> Element {
+    let mut parser = Parser::new(Limits::default());
+    parser.feed(
+        b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
+          xmlns='jabber:component:accept' id='x'>",
+    );
+    parser.feed(xml.as_bytes());
+    assert!(matches!(parser.next_event(), Ok(Some(Event::Open(_)))));
+    match parser.next_event() {
+        Ok(Some(Event::Stanza(stanza))) => stanza,
+        other => panic!("{xml} is not a stanza: {other:?}"),
+    }
+}
+
+/// The `<body/>` texts of the messages among `out`.
+pub fn bodies(out: &[Element]) -> Vec<String> {
+    out.iter()
+        .filter(|e| e.name == "message")
+        .filter_map(|m| m.get_child("body", ns::COMPONENT))
+        .map(Element::text_content)
+        .collect()
+}
+
+/// `out` as XML, one stanza a string.
+pub fn xml(out: &[Element]) -> Vec<String> {
+    out.iter()
+        .map(|e| {
+            let mut s = String::new();
+            e.write_to(&mut s, ns::COMPONENT);
+            s
+        })
+        .collect()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+}
