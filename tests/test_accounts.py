@@ -9,14 +9,17 @@ and its own daemon and database.
 import base64
 import hashlib
 import shutil
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from client import body, error_condition, error_text
+from client import body, error_condition
+from helpers import (
+    befriend, expect_address_subscription, expect_new_account_subscriptions, q, refused,
+    register, register_iq, result)
 from jids import contact
+from ledger_db import db_write
 import testbed
 
 GATEWAY = testbed.COMPONENT_JID
@@ -28,7 +31,6 @@ NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_GATEWAY = "jabber:iq:gateway"
 NS_VCARD = "vcard-temp"
 NS_VCARD_UPDATE = "vcard-temp:x:update"
-NS_NICK = "http://jabber.org/protocol/nick"
 NS_CAPS = "http://jabber.org/protocol/caps"
 NS_PING = "urn:xmpp:ping"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -62,28 +64,6 @@ def admin(private_prosody, gateway, client_factory):
 
 # --- helpers --------------------------------------------------------------------
 
-def q(ns, name="query", inner="", **attrs):
-    extra = "".join(f" {k}='{v}'" for k, v in attrs.items())
-    return f"<{name} xmlns='{ns}'{extra}>{inner}</{name}>"
-
-
-def result(reply):
-    assert reply.get("type") == "result", (
-        f"expected a result, got {error_condition(reply)}: {error_text(reply)}")
-    return reply
-
-
-def refused(reply, condition):
-    assert reply.get("type") == "error", "expected an error, got a result"
-    assert error_condition(reply) == condition, (
-        f"expected {condition}, got {error_condition(reply)}: {error_text(reply)}")
-    return error_text(reply) or ""
-
-
-def register_iq(client, username):
-    return client.iq(GATEWAY, q(NS_REGISTER, inner=f"<username>{username}</username>"), "set")
-
-
 def registration(client):
     """The XEP-0077 form as `client` sees it: (registered?, legacy username,
     data-form username value)."""
@@ -97,27 +77,6 @@ def registration(client):
             form_value)
 
 
-def expect_new_account_subscriptions(client):
-    """The two subscription requests a new account receives; returns the
-    address the second one comes from (its nick)."""
-    gw = client.wait_presence(GATEWAY, "subscribe")
-    assert gw.findtext(f"{{{NS_NICK}}}nick") == "bitcoIM"
-    return expect_address_subscription(client)
-
-
-def expect_address_subscription(client, timeout=5.0):
-    """A subscription request from an address contact; returns the address."""
-    sub = client.wait_for(
-        lambda s: s.tag == "{jabber:client}presence" and s.get("type") == "subscribe"
-        and s.get("from", "").endswith(f"@{GATEWAY}"),
-        timeout, "a subscription request from an address contact")
-    address = sub.findtext(f"{{{NS_NICK}}}nick")
-    assert address, "the address contact's subscription request has no nick"
-    assert sub.get("from") == contact(address), (
-        f"contact JID {sub.get('from')} is not the encoding of {address}")
-    return address
-
-
 def assert_wallet_address(node, address, label):
     """A real address of the node's wallet, labelled with the username."""
     info = node.rpc("validateaddress", address)
@@ -126,21 +85,6 @@ def assert_wallet_address(node, address, label):
     entry = next((e for e in received if e["address"] == address), None)
     assert entry is not None, f"{address} not in listreceivedbyaddress"
     assert entry.get("label", entry.get("account")) == label, entry
-
-
-def register(client, username):
-    """Registers by XEP-0077 and returns the first deposit address."""
-    result(register_iq(client, username))
-    return expect_new_account_subscriptions(client)
-
-
-def befriend(client, jid):
-    """What a client does with a contact that asked to be added: approve
-    it and subscribe back; returns the contact's available presence."""
-    client.accept(jid)
-    client.send_presence(jid, "subscribe")
-    client.wait_presence(jid, "subscribed")
-    return client.wait_presence(jid)
 
 
 def disco_identity(client, jid):
@@ -162,9 +106,8 @@ def vcard(client, jid):
 
 def set_balance(daemon, username, sats):
     """No deposits are credited yet: write the balance as a deposit would."""
-    with sqlite3.connect(daemon.database, timeout=10) as db:
-        changed = db.execute("UPDATE users SET balance = ? WHERE username = ?",
-                             (sats, username)).rowcount
+    changed = db_write(daemon, "UPDATE users SET balance = ? WHERE username = ?",
+                       (sats, username))
     assert changed == 1
 
 
@@ -224,7 +167,7 @@ def test_invalid_username_by_chat_says_which_rule(alice):
 
 
 def test_username_taken_by_another_user_is_a_conflict(alice, bob):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     text = refused(register_iq(bob, "alice"), "conflict")
     assert "alice" in text and "taken" in text, text
     # Usernames are case-insensitive.
@@ -233,18 +176,18 @@ def test_username_taken_by_another_user_is_a_conflict(alice, bob):
 
 
 def test_registering_again_with_another_name_renames(alice, bob):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     result(register_iq(alice, "alicia"))
     assert registration(alice) == (True, "alicia", "alicia")
     assert disco_identity(bob, f"alicia@{GATEWAY}") == ("account", "registered", "alicia")
     refused(bob.iq(f"alice@{GATEWAY}", q(NS_DISCO_INFO)), "item-not-found")
     # Same account: same address, and the old name is free again.
     assert disco_items(alice) == {contact(address): address}
-    register(bob, "alice")
+    register(bob, "alice", verify=True)
 
 
 def test_unregister_with_an_empty_wallet(alice):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     befriend(alice, GATEWAY)
     befriend(alice, contact(address))
 
@@ -261,7 +204,7 @@ def test_unregister_when_not_registered_is_registration_required(alice):
 
 
 def test_unregister_is_refused_while_the_wallet_holds_money(gateway, alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     set_balance(gateway, "alice", 1000)
 
     text = refused(alice.iq(GATEWAY, q(NS_REGISTER, inner="<remove/>"), "set"), "not-allowed")
@@ -318,14 +261,14 @@ def test_french_speakers_get_french(alice, node):
 
 
 def test_unknown_command_from_a_registered_user(alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     reply = alice.chat(GATEWAY, "fly me to the moon")
     assert "I don't know" in reply, reply
 
 
 @pytest.mark.parametrize("as_uri", [False, True], ids=["address", "uri"])
 def test_an_address_alone_opens_a_chat_with_its_contact(alice, node, as_uri):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     other = node.rpc("getnewaddress", "somebody")
     alice.send_message(GATEWAY, f"bitcoin:{other}" if as_uri else other)
     hello = alice.wait_message(contact(other))
@@ -333,7 +276,7 @@ def test_an_address_alone_opens_a_chat_with_its_contact(alice, node, as_uri):
 
 
 def test_a_mainnet_address_is_refused_on_regtest(alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     reply = alice.chat(GATEWAY, MAINNET_ADDRESS)
     assert "mainnet" in reply, reply
 
@@ -341,7 +284,7 @@ def test_a_mainnet_address_is_refused_on_regtest(alice):
 # --- contacts: discovery, vCards, XEP-0100 -----------------------------------------
 
 def test_contacts_answer_disco_info(alice, bob):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     assert disco_identity(bob, contact(address)) == ("hierarchy", "leaf", address)
     assert disco_identity(bob, f"alice@{GATEWAY}") == ("account", "registered", "alice")
     refused(bob.iq(f"nobody@{GATEWAY}", q(NS_DISCO_INFO)), "item-not-found")
@@ -360,7 +303,7 @@ def test_unknown_contacts_answer_item_not_found_to_presence_and_messages(alice):
 
 
 def test_only_the_owner_sees_what_an_address_received(alice, bob):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     mine = befriend(alice, contact(address))
     assert mine.findtext("{jabber:client}status", "").startswith("My address: received 0 BTC")
     bob.send_presence(contact(address), "subscribe")
@@ -370,7 +313,7 @@ def test_only_the_owner_sees_what_an_address_received(alice, bob):
 
 
 def test_address_vcard_has_a_qr_code_of_its_uri(alice, tmp_path):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     card = vcard(alice, contact(address))
     assert card.findtext(f"{{{NS_VCARD}}}FN") == address
     photo = card.find(f"{{{NS_VCARD}}}PHOTO")
@@ -392,8 +335,8 @@ def test_address_vcard_has_a_qr_code_of_its_uri(alice, tmp_path):
 
 
 def test_user_vcard_shows_the_real_jid_only_to_self_and_admins(alice, bob, admin):
-    register(alice, "alice")
-    register(bob, "bob")
+    register(alice, "alice", verify=True)
+    register(bob, "bob", verify=True)
     jid = f"alice@{GATEWAY}"
     for asker, sees_jid in ((alice, True), (admin, True), (bob, False)):
         card = vcard(asker, jid)
@@ -403,14 +346,14 @@ def test_user_vcard_shows_the_real_jid_only_to_self_and_admins(alice, bob, admin
 
 
 def test_disco_items_show_own_addresses_and_users_to_admins(alice, bob, admin):
-    address = register(alice, "alice")
+    address = register(alice, "alice", verify=True)
     assert disco_items(bob) == {}
     assert disco_items(alice) == {contact(address): address}
     assert disco_items(admin) == {f"alice@{GATEWAY}": "alice"}
 
 
 def test_gateway_prompt_turns_addresses_and_usernames_into_jids(alice, bob, node):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     query = result(bob.iq(GATEWAY, q(NS_GATEWAY))).find(f"{{{NS_GATEWAY}}}query")
     assert query.findtext(f"{{{NS_GATEWAY}}}desc", "").strip()
     assert query.findtext(f"{{{NS_GATEWAY}}}prompt", "").strip()
@@ -444,7 +387,7 @@ def features_of(reply):
 
 
 def test_subscribing_to_the_gateway_shows_the_balance_and_caps(alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     alice.send_presence(GATEWAY, "subscribe")
     alice.wait_presence(GATEWAY, "subscribed")
     presence = alice.wait_presence(GATEWAY)
@@ -469,7 +412,7 @@ def test_newcomer_subscribing_to_the_gateway_is_told_to_register(alice):
 
 
 def test_probe_is_answered_with_the_balance(gateway, alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     set_balance(gateway, "alice", 250_000)
     alice.send_presence(GATEWAY, "probe")
     status = alice.wait_presence(GATEWAY).findtext("{jabber:client}status", "")
@@ -477,7 +420,7 @@ def test_probe_is_answered_with_the_balance(gateway, alice):
 
 
 def test_goodbye_on_sigterm_and_probes_on_start_up(gateway, alice):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     befriend(alice, GATEWAY)
 
     assert gateway.stop() == 0
@@ -520,7 +463,7 @@ def test_node_down_at_start_up(private_prosody, node, daemon_factory, client_fac
 
 
 def test_node_going_away_mid_run(gateway, node, alice, bob):
-    register(alice, "alice")
+    register(alice, "alice", verify=True)
     node.stop()
 
     reply = bob.chat(GATEWAY, "register bob")

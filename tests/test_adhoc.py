@@ -29,6 +29,7 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 
 from client import Client, bare, body, error_condition, error_text
+from helpers import ask, go_online, refused, register, result
 from ledger_db import account, db_query, db_write
 import testbed
 
@@ -39,7 +40,6 @@ NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_DATA = "jabber:x:data"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-NS_REGISTER = "jabber:iq:register"
 NS_NICK = "http://jabber.org/protocol/nick"
 NS_PING = "urn:xmpp:ping"
 NS_DELAY = "urn:xmpp:delay"
@@ -117,9 +117,7 @@ class Reply:
     """A <command/> reply, read."""
 
     def __init__(self, iq):
-        assert iq.get("type") == "result", (
-            f"expected a result, got {error_condition(iq)}: {error_text(iq)}")
-        self.iq = iq
+        self.iq = result(iq)
         self.command = iq.find(f"{{{NS_COMMANDS}}}command")
         assert self.command is not None, "a result without <command/>"
         self.node = self.command.get("node")
@@ -177,17 +175,6 @@ def run(client, node, action=None, sessionid=None, values=None):
     return Reply(command_iq(client, node, action, sessionid, values))
 
 
-def refused(iq, condition, app=None):
-    assert iq.get("type") == "error", "expected an error, got a result"
-    assert error_condition(iq) == condition, (
-        f"expected {condition}, got {error_condition(iq)}: {error_text(iq)}")
-    if app:
-        error = iq.find(f"{{{NS_CLIENT}}}error")
-        assert error.find(f"{{{NS_COMMANDS}}}{app}") is not None, (
-            f"no <{app} xmlns='{NS_COMMANDS}'/> in the error")
-    return iq
-
-
 def assert_executing(reply, sessionid, execute, allowed):
     assert reply.status == "executing", reply.status
     assert reply.sessionid == sessionid, f"session id changed: {sessionid} -> {reply.sessionid}"
@@ -200,8 +187,7 @@ def assert_executing(reply, sessionid, execute, allowed):
 
 
 def commands_listed(client):
-    reply = client.iq(GATEWAY, f"<query xmlns='{NS_DISCO_ITEMS}' node='{NS_COMMANDS}'/>")
-    assert reply.get("type") == "result", error_condition(reply)
+    reply = result(client.iq(GATEWAY, f"<query xmlns='{NS_DISCO_ITEMS}' node='{NS_COMMANDS}'/>"))
     query = reply.find(f"{{{NS_DISCO_ITEMS}}}query")
     assert query.get("node") == NS_COMMANDS
     items = query.findall(f"{{{NS_DISCO_ITEMS}}}item")
@@ -212,29 +198,6 @@ def commands_listed(client):
 
 
 # --- accounts and money ---------------------------------------------------------------
-
-def register(client, username):
-    """Registers by XEP-0077; the account's two subscription requests
-    (gateway and first address) are taken. Returns the address."""
-    reply = client.iq(GATEWAY, f"<query xmlns='{NS_REGISTER}'><username>{username}"
-                               "</username></query>", "set")
-    assert reply.get("type") == "result", (error_condition(reply), error_text(reply))
-    client.wait_presence(GATEWAY, "subscribe")
-    sub = client.wait_for(
-        lambda s: s.tag == f"{{{NS_CLIENT}}}presence" and s.get("type") == "subscribe"
-        and s.get("from", "").endswith(f"@{GATEWAY}"),
-        5, "the first address's subscription request")
-    return sub.findtext(f"{{{NS_NICK}}}nick")
-
-
-def go_online(client):
-    """Approves the gateway and subscribes to it, so that the daemon sees
-    the user's presence (and knows when they leave)."""
-    client.accept(GATEWAY)
-    client.send_presence(GATEWAY, "subscribe")
-    client.wait_presence(GATEWAY, "subscribed")
-    client.wait_presence(GATEWAY)
-
 
 def give(daemon, username, sats):
     """A balance as a deposit would leave it: the cached balance and its
@@ -252,11 +215,6 @@ def orders(daemon, username):
     """{code: state} of a user's orders."""
     return dict(db_query(daemon, "SELECT o.code, o.state FROM orders o JOIN users u "
                                  "ON u.id = o.user_id WHERE u.username = ?", (username,)))
-
-
-def ask(client, to, text, timeout=10.0):
-    client.send_message(to, text)
-    return body(client.wait_message(to, timeout))
 
 
 def code_in(text):
@@ -311,7 +269,7 @@ def test_command_nodes_answer_disco_info(daemon, connect):
 
 def test_unregistered_users_and_unknown_nodes_are_refused(daemon, connect):
     bob = connect("bob")
-    text = error_text(refused(command_iq(bob, "balance"), "registration-required"))
+    text = refused(command_iq(bob, "balance"), "registration-required")
     assert "register" in (text or ""), text
     register(bob, "bob")
     refused(command_iq(bob, "no-such-command"), "item-not-found")

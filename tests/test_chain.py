@@ -31,10 +31,11 @@ from decimal import Decimal
 import pytest
 
 from client import Client, body, error_condition, error_text
+from helpers import ask
 from jids import contact
 from ledger_db import account, db_query
 from test_money import (  # noqa: F401  (payer and world_factory are fixtures)
-    GATEWAY, RESOLVE_TIMEOUT, UNKNOWN_TEXT, ask, balance_of, code_of, deposit, fmt,
+    GATEWAY, RESOLVE_TIMEOUT, UNKNOWN_TEXT, balance_of, code_of, deposit, fmt,
     funded_alice, history_of, messages_from, payer, register, sats, to_btc,
     user_contact, wait_order_state, wait_polls, world_factory)
 import testbed

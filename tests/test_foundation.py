@@ -7,6 +7,7 @@ import subprocess
 import time
 
 from client import error_condition
+from helpers import q, result
 import testbed
 
 GATEWAY = testbed.COMPONENT_JID
@@ -16,17 +17,6 @@ NS_VERSION = "jabber:iq:version"
 NS_LAST = "jabber:iq:last"
 NS_PING = "urn:xmpp:ping"
 NS_VCARD = "vcard-temp"
-
-
-def q(ns, name="query"):
-    """An empty payload element, e.g. <query xmlns='jabber:iq:version'/>."""
-    return f"<{name} xmlns='{ns}'/>"
-
-
-def result(reply):
-    """The reply, after checking that it is a result (else show the error)."""
-    assert reply.get("type") == "result", f"expected a result, got {error_condition(reply)}"
-    return reply
 
 
 def test_disco_info_says_bitcoin_gateway_and_lists_features(daemon, alice):

@@ -30,6 +30,7 @@ from decimal import Decimal
 import pytest
 
 from client import bare, body
+from helpers import ask
 from rpc_proxy import RpcProxy
 from ledger_db import account, db_query, db_write
 from jids import contact
@@ -178,12 +179,6 @@ def world_factory(tmp_path, private_prosody, payer, client_factory):
 
 
 # --- chat --------------------------------------------------------------------------------
-
-def ask(client, to, text, timeout=10.0):
-    """Sends `text` to `to`; the body of the next message from `to`."""
-    client.send_message(to, text)
-    return body(client.wait_message(to, timeout))
-
 
 def messages_from(client, sender):
     """Bodies of messages from `sender` received and not taken yet."""

@@ -22,6 +22,7 @@ import pytest
 
 from client import Client, body
 from conftest import USERS
+from helpers import ask
 import testbed
 
 REPO = testbed.REPO
@@ -51,8 +52,7 @@ def expect_welcome(server, user, password):
     """A client of `server` says hello to the gateway and gets the welcome."""
     client = Client(f"{user}@{DOMAIN}", password, server.c2s_port)
     try:
-        client.send_message(GATEWAY, "hello")
-        reply = body(client.wait_message(GATEWAY, timeout=10))
+        reply = ask(client, GATEWAY, "hello")
         assert "register <username>" in reply, reply
     finally:
         client.close()
