@@ -85,7 +85,8 @@ fn check_database(config: &Config) -> Line {
 fn check_bitcoind(config: &Config) -> Line {
     let b = &config.bitcoin;
     let target = format!("{}:{}", b.host, b.port);
-    let (ok, detail) = match Node::new(b).check() {
+    let (ok, detail) = match Node::new(&b.endpoint(), b.network, b.passphrase_file.clone()).check()
+    {
         Ok(Health::Ready {
             chain,
             blocks,

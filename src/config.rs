@@ -9,6 +9,8 @@
 //! that a config written for a newer bitcoIM still starts an older one.
 
 use crate::amount::Sats;
+use crate::bitcoin::network::Network;
+use crate::bitcoin::rpc::{Endpoint, RpcAuth};
 use crate::xmpp::Jid;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,51 +27,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Network {
-    Main,
-    Test,
-    Signet,
-    Regtest,
-}
-
-impl Network {
-    pub fn default_rpc_port(self) -> u16 {
-        match self {
-            Network::Main => 8332,
-            Network::Test => 18332,
-            Network::Signet => 38332,
-            Network::Regtest => 18443,
-        }
-    }
-
-    /// A public block explorer's address page; none for regtest.
-    pub fn default_explorer(self) -> Option<&'static str> {
-        match self {
-            Network::Main => Some("https://mempool.space/address/{address}"),
-            Network::Test => Some("https://mempool.space/testnet/address/{address}"),
-            Network::Signet => Some("https://mempool.space/signet/address/{address}"),
-            Network::Regtest => None,
-        }
-    }
-
-    /// The `chain` that getblockchaininfo reports for this network.
-    pub fn chain_name(self) -> &'static str {
-        match self {
-            Network::Main => "main",
-            Network::Test => "test",
-            Network::Signet => "signet",
-            Network::Regtest => "regtest",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RpcAuth {
-    UserPassword { user: String, password: String },
-    Cookie(PathBuf),
-}
 
 #[derive(Debug, Clone)]
 pub struct XmppConfig {
@@ -327,6 +284,19 @@ impl Options<'_> {
                     &format!("expected an amount such as 0.0001 or 10000 sat, got '{raw}'"),
                 )
             }),
+        }
+    }
+}
+
+impl BitcoinConfig {
+    /// Where the node's RPC is, for `bitcoin::node::Node::new`.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            port: self.port,
+            auth: self.auth.clone(),
+            wallet: self.wallet.clone(),
+            timeout: self.timeout,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! registered user (by username), a Bitcoin address, or nothing.
 
 use crate::bitcoin::address::Address;
-use crate::config::Network;
+use crate::bitcoin::network::Network;
 use crate::ledger::accounts::is_valid_username;
 use crate::ledger::{Ledger, User};
 use crate::xmpp::Jid;

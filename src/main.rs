@@ -124,7 +124,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut node = Node::new(&config.bitcoin);
+    let mut node = Node::new(
+        &config.bitcoin.endpoint(),
+        config.bitcoin.network,
+        config.bitcoin.passphrase_file.clone(),
+    );
     match node.check() {
         Ok(Health::Ready {
             chain,

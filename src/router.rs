@@ -186,7 +186,8 @@ mod tests {
             Path::new("test.conf"),
         )
         .unwrap();
-        let node = crate::bitcoin::node::Node::new(&config.bitcoin);
+        let b = &config.bitcoin;
+        let node = crate::bitcoin::node::Node::new(&b.endpoint(), b.network, None);
         Gateway::new(config, Ledger::open_in_memory().unwrap(), node)
     }
 

@@ -4,10 +4,11 @@
 //! socket, no process) so that every face and command has tests beside
 //! it.
 
+use crate::bitcoin::network::Network;
 use crate::bitcoin::node::Node;
 use crate::bitcoin::sim::{Chain, SimTransport};
 use crate::command::Services;
-use crate::config::{Config, Network};
+use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::ledger::{Ledger, User};
 use crate::reactor::App;

@@ -12,7 +12,7 @@
 //! count): the Python bitcoIM's scheme, so old rosters keep working.
 //! Bech32 addresses are lowercase already and are used as they are.
 
-use crate::config::Network;
+use crate::bitcoin::network::Network;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,6 +2,7 @@
 //! gateway uses it, addresses checked locally, and BIP21 `bitcoin:` URIs.
 
 pub mod address;
+pub mod network;
 pub mod node;
 pub mod rpc;
 #[cfg(test)]

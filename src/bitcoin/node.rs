@@ -9,7 +9,8 @@
 use super::address::Address;
 use super::rpc::{CallError, Client, RpcError, Transport};
 use crate::amount::Sats;
-use crate::config::{BitcoinConfig, Network};
+use crate::bitcoin::network::Network;
+use crate::bitcoin::rpc::Endpoint;
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -70,12 +71,18 @@ const RPC_INVALID_PARAMETER: i64 = -8;
 const RPC_METHOD_NOT_FOUND: i64 = -32601;
 
 impl Node {
-    pub fn new(config: &BitcoinConfig) -> Node {
+    /// A node behind bitcoind's JSON-RPC at `endpoint`; the wallet's
+    /// passphrase (if it is encrypted) is read from `passphrase_file`.
+    pub fn new(
+        endpoint: &Endpoint,
+        network: Network,
+        passphrase_file: Option<std::path::PathBuf>,
+    ) -> Node {
         Node::with_transport(
-            Box::new(Client::new(config)),
-            config.network,
-            config.wallet.clone(),
-            config.passphrase_file.clone(),
+            Box::new(Client::new(endpoint)),
+            network,
+            endpoint.wallet.clone(),
+            passphrase_file,
         )
     }
 

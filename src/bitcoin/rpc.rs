@@ -9,7 +9,6 @@
 //! the body is read whatever the status. Numbers stay exact decimals
 //! (serde_json's `arbitrary_precision`), never f64.
 
-use crate::config::{BitcoinConfig, RpcAuth};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::fmt;
@@ -93,6 +92,25 @@ pub struct Client {
     next_id: u64,
 }
 
+/// How bitcoIM logs in to bitcoind's RPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    UserPassword { user: String, password: String },
+    Cookie(PathBuf),
+}
+
+/// Where bitcoind's RPC listens and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub auth: RpcAuth,
+    /// The wallet's name, for `/wallet/<name>` URLs.
+    pub wallet: Option<String>,
+    /// How long a call may take, all of it.
+    pub timeout: Duration,
+}
+
 fn basic(user_colon_password: &str) -> String {
     format!(
         "Basic {}",
@@ -101,7 +119,7 @@ fn basic(user_colon_password: &str) -> String {
 }
 
 impl Client {
-    pub fn new(config: &BitcoinConfig) -> Client {
+    pub fn new(config: &Endpoint) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)

@@ -310,7 +310,7 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Network;
+    use crate::bitcoin::network::Network;
 
     /// The BIP's examples use this intentionally invalid address.
     const BIP_ADDRESS: &str = "175tWpb8K1S7NmH4Zx6rewF9WQrcZv245W";

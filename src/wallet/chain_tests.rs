@@ -36,9 +36,10 @@
 //! cargo test --lib chain_simulator_replay -- --ignored --nocapture`.
 
 use crate::amount::Sats;
+use crate::bitcoin::network::Network;
 use crate::bitcoin::node::Node;
 use crate::bitcoin::sim::{Chain, Fault, SimTransport};
-use crate::config::{Config, Network};
+use crate::config::Config;
 use crate::ledger::orders::{Recipient, State};
 use crate::ledger::{clock, Ledger, User};
 use crate::test_rng::Rng;

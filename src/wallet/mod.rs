@@ -21,8 +21,9 @@ mod scenario_tests;
 
 pub use news::{Living, Message, News, Speaker};
 
+use crate::bitcoin::network::Network;
 use crate::bitcoin::node::Node;
-use crate::config::{BitcoinConfig, Config, MainConfig, Network};
+use crate::config::{BitcoinConfig, Config, MainConfig};
 use crate::ledger::{Ledger, User};
 use crate::xmpp::Jid;
 use withdrawals::Reconciled;

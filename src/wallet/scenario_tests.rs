@@ -4,9 +4,10 @@
 
 use crate::amount::Sats;
 use crate::bitcoin::address::Address;
+use crate::bitcoin::network::Network;
 use crate::bitcoin::node::Node;
 use crate::bitcoin::sim::{Chain, Fault, SimTransport};
-use crate::config::{Config, Network};
+use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::ledger::orders::State;
 use crate::ledger::{clock, Ledger, User};

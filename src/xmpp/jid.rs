@@ -1,10 +1,11 @@
-//! JIDs (RFC 7622) and XEP-0106 JID escaping.
+//! JIDs (RFC 7622).
 //!
 //! bitcoIM only needs what a component sees: JIDs stamped by the server on
 //! the way in, and JIDs under its own domain on the way out. Comparison is
 //! on a lowercased form of the localpart and domain; full PRECIS profiles
-//! are the server's job. XEP-0106 is used wherever an arbitrary string
-//! (a Bitcoin address, a username) becomes a JID node.
+//! are the server's job. The nodes bitcoIM makes need no XEP-0106
+//! escaping: a username is lowercase letters, digits, `-` and `_`,
+//! and an address node is base58 or lowercase bech32.
 
 use std::fmt;
 
@@ -136,70 +137,6 @@ impl fmt::Display for Jid {
     }
 }
 
-/// The characters XEP-0106 escapes, with their escape codes.
-const ESCAPES: [(char, &str); 10] = [
-    (' ', "20"),
-    ('"', "22"),
-    ('&', "26"),
-    ('\'', "27"),
-    ('/', "2f"),
-    (':', "3a"),
-    ('<', "3c"),
-    ('>', "3e"),
-    ('@', "40"),
-    ('\\', "5c"),
-];
-
-fn escape_code_at(s: &str) -> Option<char> {
-    let code = s.get(..2)?;
-    ESCAPES
-        .iter()
-        .find(|(_, c)| c.eq_ignore_ascii_case(code))
-        .map(|(ch, _)| *ch)
-}
-
-/// XEP-0106 §4.2: escapes `s` so that it can be used as a JID localpart.
-/// A backslash is escaped only when it would otherwise be read back as the
-/// start of an escape sequence, as the XEP requires.
-pub fn escape_node(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '\\' => escape_code_at(&s[i + 1..]).is_some(),
-            c => ESCAPES.iter().any(|(e, _)| *e == c),
-        };
-        if escape {
-            let code = ESCAPES.iter().find(|(e, _)| *e == c).map(|(_, code)| code);
-            out.push('\\');
-            out.push_str(code.expect("escaped characters are in the table"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// XEP-0106 §4.3: turns a localpart back into the string it encodes.
-pub fn unescape_node(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('\\') {
-        out.push_str(&rest[..pos]);
-        match escape_code_at(&rest[pos + 1..]) {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[pos + 3..];
-            }
-            None => {
-                out.push('\\');
-                rest = &rest[pos + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,49 +178,5 @@ mod tests {
             Jid::parse("a@x/\u{7}"),
             Err(JidError::ForbiddenChar("resource", '\u{7}'))
         );
-    }
-
-    // The examples of XEP-0106, section 5.1.
-    #[test]
-    fn xep0106_examples() {
-        let cases = [
-            ("space cadet", r"space\20cadet"),
-            ("call me \"ishmael\"", r"call\20me\20\22ishmael\22"),
-            ("at&t guy", r"at\26t\20guy"),
-            ("d'artagnan", r"d\27artagnan"),
-            ("/.fanboy", r"\2f.fanboy"),
-            ("::foo::", r"\3a\3afoo\3a\3a"),
-            ("<foo>", r"\3cfoo\3e"),
-            ("user@host", r"user\40host"),
-            (r"c:\net", r"c\3a\net"),
-            (r"c:\\net", r"c\3a\\net"),
-            (r"c:\cool stuff", r"c\3a\cool\20stuff"),
-            (r"c:\5commas", r"c\3a\5c5commas"),
-        ];
-        for (raw, escaped) in cases {
-            assert_eq!(escape_node(raw), escaped, "escaping {raw:?}");
-            assert_eq!(unescape_node(escaped), raw, "unescaping {escaped:?}");
-        }
-    }
-
-    #[test]
-    fn escaping_round_trips_and_yields_valid_nodes() {
-        let samples = [
-            "plain",
-            r"\\",
-            r"\5c",
-            r"\20 \2f",
-            "trailing\\",
-            "é@ü/ß",
-            r"\zz\4",
-        ];
-        for s in samples {
-            let e = escape_node(s);
-            assert_eq!(unescape_node(&e), s, "round trip of {s:?}");
-            assert!(
-                !e.chars().any(forbidden_in_node),
-                "{e:?} must be a valid localpart"
-            );
-        }
     }
 }
