@@ -112,21 +112,6 @@ impl Node {
         self.down
     }
 
-    /// Whether an RPC error is a definite refusal that happened before
-    /// anything was committed: only those release a withdrawal's hold.
-    /// Everything else (timeouts, resets, -1, -4, -32603, HTTP errors
-    /// without a JSON body) leaves the outcome unknown.
-    pub fn is_definite_refusal(e: &CallError) -> bool {
-        matches!(
-            e.error,
-            RpcError::Rpc {
-                code: -3 | -5 | -6 | -8 | -13,
-                ..
-            } | RpcError::NotConnected(_)
-                | RpcError::AuthRefused
-        )
-    }
-
     fn call(&mut self, method: &str, params: Value) -> Result<Value, CallError> {
         let result = self.transport.call(method, &params);
         let down = matches!(&result, Err(e) if is_outage(e));
@@ -316,6 +301,18 @@ impl Node {
     /// without it, and the wallet's own fee policy applies (the user is
     /// still never charged more than the reserve they confirmed).
     pub fn send_to_address(
+        &mut self,
+        address: &str,
+        amount: Sats,
+        comment: &str,
+        subtract_fee: bool,
+        fee_rate: i64,
+    ) -> Result<String, SendError> {
+        self.send(address, amount, comment, subtract_fee, fee_rate)
+            .map_err(SendError::from)
+    }
+
+    fn send(
         &mut self,
         address: &str,
         amount: Sats,
@@ -622,6 +619,43 @@ fn entries(list: Option<&Value>) -> Vec<WalletEntry> {
         .collect()
 }
 
+/// Why `sendtoaddress` gave no txid, as far as money is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The node refused before committing anything (an RPC error such as
+    /// -3, -5, -6, -8 or -13): nothing left the wallet.
+    Refused { code: i64, message: String },
+    /// The node could not be reached, or refused the login: nothing was
+    /// sent.
+    NotSent(String),
+    /// Anything else (a timeout, a reset, -1, -4, -32603, an HTTP error
+    /// without a JSON body): the transaction may have been made.
+    Unknown(String),
+}
+
+impl From<CallError> for SendError {
+    fn from(e: CallError) -> SendError {
+        match e.error {
+            RpcError::Rpc {
+                code: code @ (-3 | -5 | -6 | -8 | -13),
+                message,
+            } => SendError::Refused { code, message },
+            RpcError::NotConnected(_) | RpcError::AuthRefused => SendError::NotSent(e.to_string()),
+            _ => SendError::Unknown(e.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Refused { code, message } => write!(f, "refused: {message} ({code})"),
+            SendError::NotSent(why) => write!(f, "not sent: {why}"),
+            SendError::Unknown(why) => write!(f, "outcome unknown: {why}"),
+        }
+    }
+}
+
 /// A failed node operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeError {
@@ -695,23 +729,20 @@ mod tests {
                 message: String::new(),
             })
         };
+        let releases = |e: CallError| !matches!(SendError::from(e), SendError::Unknown(_));
         for code in [-3, -5, -6, -8, -13] {
-            assert!(Node::is_definite_refusal(&rpc(code)), "{code}");
+            assert!(releases(rpc(code)), "{code}");
         }
         for code in [-1, -4, -14, -28, -32603, 0] {
-            assert!(!Node::is_definite_refusal(&rpc(code)), "{code}");
+            assert!(!releases(rpc(code)), "{code}");
         }
-        assert!(!Node::is_definite_refusal(&err(RpcError::Unreachable(
-            "timeout".into()
-        ))));
-        assert!(!Node::is_definite_refusal(&err(RpcError::BadReply(
-            "HTTP 500".into()
-        ))));
+        assert!(!releases(err(RpcError::Unreachable("timeout".into()))));
+        assert!(!releases(err(RpcError::BadReply("HTTP 500".into()))));
         // A request that never reached the node did nothing there.
-        assert!(Node::is_definite_refusal(&err(RpcError::NotConnected(
+        assert!(releases(err(RpcError::NotConnected(
             "connection refused".into()
         ))));
         // HTTP 401 is answered before the request is looked at.
-        assert!(Node::is_definite_refusal(&err(RpcError::AuthRefused)));
+        assert!(releases(err(RpcError::AuthRefused)));
     }
 }

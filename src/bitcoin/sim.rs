@@ -923,7 +923,9 @@ impl Chain {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if crate::bitcoin::address::Address::parse(&to, crate::bitcoin::network::Network::Regtest).is_err() {
+        if crate::bitcoin::address::Address::parse(&to, crate::bitcoin::network::Network::Regtest)
+            .is_err()
+        {
             return Err(rpc_error(METHOD, -5, "Invalid Bitcoin address"));
         }
         let Some(amount) = p.get("amount").and_then(Sats::from_rpc) else {

@@ -24,7 +24,7 @@
 //! re-sent.
 
 use crate::amount::Sats;
-use crate::bitcoin::node::{Category, Node, NodeError, SendSearch};
+use crate::bitcoin::node::{Category, NodeError, SendError, SendSearch};
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{Order, State};
 use crate::ledger::User;
@@ -313,14 +313,14 @@ pub fn execute(wallet: &mut Wallet, order: &Order, news: &mut Vec<News>) -> Outc
                 fee,
             }
         }
-        Err(e) if Node::is_definite_refusal(&e) => {
+        Err(e @ (SendError::Refused { .. } | SendError::NotSent(_))) => {
             log::warn!("order {}: refused by the node: {e}", order.id);
             match wallet.ledger.fail_withdrawal(order, &[State::Sending]) {
-                Ok(_) => match &e.error {
-                    crate::bitcoin::rpc::RpcError::Rpc { code, message } => Outcome::Refused {
+                Ok(_) => match e {
+                    SendError::Refused { code, message } => Outcome::Refused {
                         order: order.clone(),
-                        code: *code,
-                        message: message.clone(),
+                        code,
+                        message,
                     },
                     _ => Outcome::NodeDown(order.clone()),
                 },
