@@ -387,7 +387,13 @@ pub fn language(s: &mut Services, lang: &str, user: &User, code: &str) -> String
             &[("language", &current), ("available", &list)],
         );
     }
-    let chosen = if code == "default" || code == "défaut" || code == "defaut" {
+    let is_default = s
+        .voice
+        .catalogs()
+        .languages()
+        .flat_map(|l| s.voice.catalogs().raw(l, "word-default").split(','))
+        .any(|w| w.trim() == code);
+    let chosen = if is_default {
         None
     } else if available.contains(&code.as_str()) {
         Some(code.as_str())
@@ -402,11 +408,7 @@ pub fn language(s: &mut Services, lang: &str, user: &User, code: &str) -> String
         log::error!("{e}");
         return s.voice.text(lang, "internal-error", &[]);
     }
-    let new_lang = chosen.unwrap_or_else(|| {
-        s.voice
-            .catalogs()
-            .pick(None, None, &s.wallet.settings().main.languages)
-    });
+    let new_lang = chosen.unwrap_or_else(|| s.voice.default_lang());
     s.voice
         .text(new_lang, "language-set", &[("language", new_lang)])
 }
@@ -477,9 +479,12 @@ pub fn resolve(s: &mut Services, lang: &str, args: &str, out: &mut Vec<Element>)
 pub fn audit_report(s: &mut Services, lang: &str) -> String {
     match audit::report(&mut s.wallet) {
         Ok(r) => {
-            let state = match s.wallet.ledger().state(audit::FROZEN) {
-                Ok(Some(why)) => s.voice.text(lang, "audit-frozen", &[("why", &why)]),
-                _ => s.voice.text(lang, "audit-open", &[]),
+            let state = match audit::frozen_because(&s.wallet) {
+                Some(why) => {
+                    let why = why.map_or_else(|raw| raw, |m| s.voice.say(lang, &m));
+                    s.voice.text(lang, "audit-frozen", &[("why", &why)])
+                }
+                None => s.voice.text(lang, "audit-open", &[]),
             };
             let covered = s.voice.text(
                 lang,

@@ -11,10 +11,35 @@
 use crate::amount::Sats;
 use crate::bitcoin::node::NodeError;
 use crate::ledger::orders::{hold_of, State};
-use crate::wallet::{News, Wallet};
+use crate::wallet::{Message, News, Wallet};
 
-/// `state` row that freezes withdrawals; its value says why.
+/// `state` row that freezes withdrawals; its value says why, as an
+/// encoded [`Message`] with one of the [`FREEZE_REASONS`] keys.
 pub const FROZEN: &str = "withdrawals_frozen";
+
+/// The catalog keys of a freeze's reason.
+pub const FREEZE_REASONS: &[&str] = &[
+    "frozen-shortfall",
+    "frozen-shortfall-drift",
+    "frozen-wallet-unknown",
+];
+
+/// Freezes withdrawals for `why` (unless they are already).
+pub fn freeze(wallet: &mut Wallet, why: &Message) {
+    if wallet.is_frozen() {
+        return;
+    }
+    if let Err(e) = wallet.ledger.set_state(FROZEN, &why.encode()) {
+        log::error!("cannot freeze withdrawals: {e:?}");
+    }
+}
+
+/// Why withdrawals are frozen, if they are, to be said in the reader's
+/// language; a reason this version did not write is shown as it is.
+pub fn frozen_because(wallet: &Wallet) -> Option<Result<Message, String>> {
+    let raw = wallet.ledger.state(FROZEN).ok()??;
+    Some(Message::decode(&raw, FREEZE_REASONS).ok_or(raw))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -91,22 +116,26 @@ pub fn run(wallet: &mut Wallet, news: &mut Vec<News>) {
     if wallet.is_frozen() {
         return;
     }
-    let why = format!(
-        "wallet {} < owed {} (balances {} + held {}){}",
+    let why = Message::new(if report.drifted.is_empty() {
+        "frozen-shortfall"
+    } else {
+        "frozen-shortfall-drift"
+    })
+    .with("wallet", report.wallet)
+    .with("owed", report.owed())
+    .with("balances", report.balances)
+    .with("held", report.held)
+    .with("users", report.drifted.join(", "));
+    log::error!(
+        "audit failed, withdrawals frozen: wallet {} < owed {} (balances {} + held {}); \
+         drifted: [{}]",
         report.wallet,
         report.owed(),
         report.balances,
         report.held,
-        if report.drifted.is_empty() {
-            String::new()
-        } else {
-            format!("; balances drifted for {}", report.drifted.join(", "))
-        }
+        report.drifted.join(", ")
     );
-    log::error!("audit failed, withdrawals frozen: {why}");
-    if let Err(e) = wallet.ledger.set_state(FROZEN, &why) {
-        log::error!("cannot freeze withdrawals: {e:?}");
-    }
+    freeze(wallet, &why);
     let (balance, owed) = (report.wallet.to_string(), report.owed().to_string());
     crate::wallet::alert(
         news,

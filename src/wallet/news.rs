@@ -32,7 +32,44 @@ impl Message {
     pub fn arg_refs(&self) -> Vec<(&str, &str)> {
         self.args.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
+
+    /// The message as one line of text, to be stored (a freeze's reason)
+    /// and said later in the reader's language: `key` then `name=value`
+    /// pairs, tab-separated (tabs and new lines in values become spaces).
+    pub fn encode(&self) -> String {
+        let mut text = self.key.to_owned();
+        for (name, value) in &self.args {
+            text.push('\t');
+            text.push_str(name);
+            text.push('=');
+            text.extend(
+                value
+                    .chars()
+                    .map(|c| if c == '\t' || c == '\n' { ' ' } else { c }),
+            );
+        }
+        text
+    }
+
+    /// A message [`encode`](Message::encode)d by this version, whose key
+    /// is one of `keys`; `None` for anything else (a reason written by an
+    /// older bitcoIM is plain text).
+    pub fn decode(text: &str, keys: &[&'static str]) -> Option<Message> {
+        let mut parts = text.split('\t');
+        let head = parts.next()?;
+        let key = keys.iter().find(|k| **k == head)?;
+        let mut message = Message::new(key);
+        for part in parts {
+            let (name, value) = part.split_once('=')?;
+            let name = ARG_NAMES.iter().find(|n| **n == name)?;
+            message = message.with(name, value);
+        }
+        Some(message)
+    }
 }
+
+/// The argument names a stored message may use.
+const ARG_NAMES: &[&str] = &["wallet", "owed", "balances", "held", "users", "txid"];
 
 /// Who a user hears a message from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,5 +126,38 @@ impl News {
             message,
             living: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_message_reads_back_as_it_was() {
+        let why = Message::new("frozen-shortfall-drift")
+            .with("wallet", "1 BTC")
+            .with("owed", "2 BTC")
+            .with("users", "alice, bob\tand\ncarol");
+        let keys = &["frozen-shortfall-drift"];
+        let back = Message::decode(&why.encode(), keys).expect("decoded");
+        assert_eq!(back.key, "frozen-shortfall-drift");
+        assert_eq!(
+            back.arg_refs(),
+            vec![
+                ("wallet", "1 BTC"),
+                ("owed", "2 BTC"),
+                ("users", "alice, bob and carol")
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_text_and_unknown_keys_are_not_messages() {
+        let keys = &["frozen-shortfall"];
+        assert_eq!(Message::decode("wallet 1 < owed 2", keys), None);
+        assert_eq!(Message::decode("other-key\twallet=1", keys), None);
+        assert_eq!(Message::decode("frozen-shortfall\tnope=1", keys), None);
+        assert_eq!(Message::decode("frozen-shortfall\twallet", keys), None);
     }
 }

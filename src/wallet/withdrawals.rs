@@ -50,8 +50,8 @@ pub enum WalletIdentity {
     Same,
     /// No transaction is recorded yet: nothing to compare.
     NotYetKnown,
-    /// It does not know that transaction.
-    Other(String),
+    /// It does not know `txid`, which this database recorded.
+    Other { txid: String },
 }
 
 /// Compares the node's wallet with the one this database has used.
@@ -65,10 +65,7 @@ pub fn wallet_identity(wallet: &mut Wallet) -> Result<WalletIdentity, NodeError>
     };
     Ok(match wallet.node.transaction(&txid)? {
         Some(_) => WalletIdentity::Same,
-        None => WalletIdentity::Other(format!(
-            "the wallet does not know transaction {txid}, which this database recorded: \
-             it is another wallet, or one restored without its history"
-        )),
+        None => WalletIdentity::Other { txid },
     })
 }
 
@@ -82,14 +79,15 @@ pub fn check_wallet_identity(wallet: &mut Wallet, news: &mut Vec<News>) -> bool 
             true
         }
         Ok(WalletIdentity::NotYetKnown) => true,
-        Ok(WalletIdentity::Other(why)) => {
-            log::error!("{why}; withdrawals frozen");
-            if !wallet.is_frozen() {
-                if let Err(e) = wallet.ledger.set_state(crate::wallet::audit::FROZEN, &why) {
-                    log::error!("cannot freeze withdrawals: {e}");
-                }
-            }
-            crate::wallet::alert(news, "admin-wallet-unknown", &[("why", &why)]);
+        Ok(WalletIdentity::Other { txid }) => {
+            log::error!(
+                "the node's wallet does not know transaction {txid}, which this database \
+                 recorded: another wallet, or one restored without its history; withdrawals \
+                 frozen"
+            );
+            let why = Message::new("frozen-wallet-unknown").with("txid", &txid);
+            crate::wallet::audit::freeze(wallet, &why);
+            crate::wallet::alert(news, "admin-wallet-unknown", &[("txid", &txid)]);
             true
         }
         Err(NodeError::Down(_)) => false,

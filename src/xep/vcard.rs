@@ -22,20 +22,17 @@ pub const HANDLER: IqHandler = IqHandler {
     set: Some(on_set),
 };
 
-pub fn gateway_vcard() -> Element {
+/// The gateway's vCard, its description in `lang`.
+pub fn gateway_vcard(s: &Services, lang: &str) -> Element {
+    let description = s.text(
+        lang,
+        "vcard-description",
+        &[("name", crate::NAME), ("version", crate::VERSION)],
+    );
     Element::new("vCard", ns::VCARD)
         .text_child("FN", crate::NAME)
         .text_child("NICKNAME", crate::NAME)
-        .text_child(
-            "DESC",
-            &format!(
-                "A Bitcoin wallet in your chat client: register, get deposit addresses, \
-                 pay other users by name, withdraw to any address. Type 'help' to start. \
-                 {} {}",
-                crate::NAME,
-                crate::VERSION
-            ),
-        )
+        .text_child("DESC", &description)
         .text_child(
             "PRODID",
             &format!("-//{}//{} {}//EN", crate::NAME, crate::NAME, crate::VERSION),
@@ -59,7 +56,7 @@ pub fn address_vcard(s: &Services, address: &Address) -> Element {
 
 fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     Ok(Some(match request.entity {
-        Entity::Gateway => gateway_vcard(),
+        Entity::Gateway => gateway_vcard(s, request.lang(s)),
         Entity::Address(address) => address_vcard(s, address),
         Entity::User(user) => {
             let mut vcard = Element::new("vCard", ns::VCARD).text_child("NICKNAME", &user.username);
