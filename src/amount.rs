@@ -2,7 +2,7 @@
 //!
 //! No floating point anywhere: truncating an f64 number of BTC to satoshis
 //! is off for about 8% of values. What users type is parsed by
-//! [`Sats::parse_user`] with the spec's rules; what bitcoind sends and
+//! [`Sats::parse_user`] (the rules are on it); what bitcoind sends and
 //! expects goes through [`Sats::from_rpc`] and [`Sats::to_rpc`], which
 //! keep JSON numbers as decimal text (serde_json's `arbitrary_precision`).
 

@@ -1,10 +1,22 @@
 //! bitcoIM: an XMPP component (XEP-0114) that gives every user of an XMPP
 //! server a Bitcoin wallet driven from their chat client.
 //!
-//! Dependencies point one way: `main` → [`reactor`] → [`stream`] /
-//! [`router`] → [`xep`] → [`ledger`] / [`bitcoin`] / [`xmpp`]. The crate is
-//! a library so that the benchmark, the fuzz target and the tests reach
-//! the same code as the daemon.
+//! Imports between the top-level modules point one way, from the daemon
+//! down to the I/O-free types (`contrib/dev/module_graph.py` prints the
+//! graph and fails on a cycle):
+//!
+//! - `main` wires the [`reactor`] (socket, signals, timers) to the
+//!   [`gateway`], which owns the state and runs the periodic work;
+//! - the [`router`] hands each stanza to a face: the chat commands
+//!   ([`bot`]), the XEP handlers and forms ([`xep`]), or [`presence`];
+//! - the faces share one [`command`] layer, which calls the [`wallet`]
+//!   services and has their news spoken by [`notify`];
+//! - the wallet works on the [`ledger`] (SQLite) and the [`bitcoin`] node;
+//! - [`amount`], [`xmpp`], [`i18n`], [`limits`], [`qr`] and [`stream`]
+//!   do no I/O of their own; [`config`] reads its one file.
+//!
+//! The crate is a library so that the benchmark, the fuzz target and the
+//! tests reach the same code as the daemon.
 
 pub mod amount;
 pub mod bitcoin;

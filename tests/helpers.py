@@ -6,7 +6,7 @@ and approving a contact.
 What lives elsewhere:
 - client.py: the slixmpp client itself and the readers of any stanza
   (body, bare, error_condition, error_text); it knows nothing of bitcoIM.
-- jids.py: the contacts' JIDs, computed as the spec says.
+- jids.py: the contacts' JIDs, computed as src/bitcoin/address.rs documents them.
 - ledger_db.py: the daemon's SQLite database, read and written.
 - conftest.py: the pytest fixtures (Prosody, node, daemon, clients).
 - A test file keeps the helpers that only it uses.

@@ -1,5 +1,6 @@
-"""The JIDs of bitcoIM's contacts, computed the way the spec says, without
-the daemon's code: the tests check the daemon against this."""
+"""The JIDs of bitcoIM's contacts, computed as src/bitcoin/address.rs
+documents them, without the daemon's code: the tests check the daemon
+against this."""
 
 import testbed
 
@@ -7,7 +8,7 @@ GATEWAY = testbed.COMPONENT_JID
 
 
 def address_node(address):
-    """The spec's JID node of a base58 address: lowercase, then '-' and the
+    """The JID node of a base58 address: lowercase, then '-' and the
     base-36 mask of its uppercase letters (bit 0 = rightmost letter)."""
     letters = [c for c in address if c.isalpha()]
     mask = sum(1 << bit for bit, c in enumerate(reversed(letters)) if c.isupper())

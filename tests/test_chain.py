@@ -99,7 +99,7 @@ def outpoint_net(daemon, txid, vout):
     """Credits minus reversals of one deposit outpoint: the sum, over the
     ledger entries referencing 'txid:vout', of what each changed the
     user's balance minus what it added to their debt (a reversal that could
-    not take everything back takes the rest as debt). The spec's rule:
+    not take everything back takes the rest as debt). The rule:
     always 0 or the deposit's amount, never anything else."""
     net = "amount - debt" if "debt" in columns(daemon, "ledger") else "amount"
     return db_query(daemon, f"SELECT coalesce(sum({net}), 0) FROM ledger WHERE reference = ?",

@@ -1,5 +1,5 @@
 //! The chat face: a message's words become a command (matching in
-//! [`parse`], pure) of the command layer, `crate::command`, which answers
+//! `parse`, pure) of the command layer, `crate::command`, which answers
 //! with sentences from the catalogs.
 //!
 //! To the s, an unregistered user can only register: whatever else

@@ -16,7 +16,7 @@ pub enum Recipient {
     Address,
 }
 
-/// The life of an order (see the withdrawal steps in the spec).
+/// The life of an order (see the withdrawal steps in `wallet::withdrawals`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// Waiting for its code.

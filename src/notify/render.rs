@@ -215,8 +215,7 @@ mod tests {
     }
 
     /// What a user reads for each amount they may type: the value for good
-    /// ones, the exact reply for bad ones (at least 30 inputs, as the spec
-    /// asks).
+    /// ones, the exact reply for bad ones (at least 30 inputs).
     #[test]
     fn every_amount_gets_its_exact_reply() {
         let c = Catalogs::new();

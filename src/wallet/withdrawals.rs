@@ -1,4 +1,5 @@
-//! Withdrawals, following the spec's durable steps to the letter:
+//! Withdrawals, in durable steps (the README's "Your money when the chain
+//! does the unexpected" tells operators the same):
 //!
 //! 1. order stored (`pending`), with its wallet comment: this database's
 //!    random id, the order id and a random nonce;
