@@ -10,7 +10,7 @@ use crate::bitcoin::uri;
 use crate::ledger::accounts::{UnregisterError, UsernameError};
 use crate::ledger::orders::Order;
 use crate::ledger::User;
-use crate::notify::{render, Voice};
+use crate::notify::{render, BalanceView, Voice};
 use crate::wallet::accounts::{self, Refusal as RegisterRefusal, Registered};
 use crate::wallet::payments::{self, Amount, Confirmed, Recap, Refusal, Target};
 use crate::wallet::withdrawals::{self, Outcome};
@@ -83,35 +83,8 @@ pub fn parse_amount(voice: &Voice, lang: &str, text: &str) -> Result<Amount, Amo
 }
 
 pub fn balance(s: &Services, lang: &str, user: &User) -> String {
-    let mut text = s.voice.text(
-        lang,
-        "balance-reply",
-        &[("balance", &user.balance.to_string())],
-    );
-    let incoming = s.wallet.ledger().incoming_of(user.id).unwrap_or_default();
-    if incoming.0 > 0 {
-        text.push('\n');
-        text.push_str(&s.voice.text(
-            lang,
-            "balance-incoming",
-            &[("amount", &incoming.to_string())],
-        ));
-    }
-    if user.held.0 > 0 {
-        text.push('\n');
-        text.push_str(
-            &s.voice
-                .text(lang, "balance-held", &[("amount", &user.held.to_string())]),
-        );
-    }
-    if user.debt.0 > 0 {
-        text.push('\n');
-        text.push_str(
-            &s.voice
-                .text(lang, "balance-debt", &[("amount", &user.debt.to_string())]),
-        );
-    }
-    text
+    s.voice
+        .balance_text(s.wallet.ledger(), user, lang, BalanceView::Reply)
 }
 
 pub fn new_address(s: &mut Services, lang: &str, user: &User, out: &mut Vec<Element>) -> String {

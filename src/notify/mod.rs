@@ -29,6 +29,14 @@ const NS_NICK: &str = "http://jabber.org/protocol/nick";
 const NS_CAPS: &str = "http://jabber.org/protocol/caps";
 const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
 
+/// Where a balance is shown: the reply to `balance` (with the debt), or
+/// the gateway's presence status (short).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceView {
+    Reply,
+    Status,
+}
+
 /// What speaking needs: who we are, the catalogs and languages, the
 /// admins, who is online, and the gateway's capabilities hash.
 pub struct Voice {
@@ -204,28 +212,62 @@ impl Voice {
 
     /// The gateway's status for `user`: balance, incoming and held amounts.
     pub fn gateway_status(&self, ledger: &Ledger, user: Option<&User>, lang: &str) -> String {
-        let Some(user) = user else {
-            return self.text(lang, "status-not-registered", &[]);
+        match user {
+            Some(user) => self.balance_text(ledger, user, lang, BalanceView::Status),
+            None => self.text(lang, "status-not-registered", &[]),
+        }
+    }
+
+    /// A user's balance, with what is on its way (deposits not credited
+    /// yet), held (withdrawals under way) and, in a reply, owed.
+    pub fn balance_text(
+        &self,
+        ledger: &Ledger,
+        user: &User,
+        lang: &str,
+        view: BalanceView,
+    ) -> String {
+        let status = view == BalanceView::Status;
+        let key = |reply: &'static str, in_status: &'static str| {
+            if status {
+                in_status
+            } else {
+                reply
+            }
         };
-        let mut status = self.text(
-            lang,
-            "status-balance",
-            &[("balance", &user.balance.to_string())],
-        );
         let incoming = ledger.incoming_of(user.id).unwrap_or_default();
-        if incoming.0 > 0 {
-            status.push('\n');
-            status.push_str(&self.text(
-                lang,
-                "status-incoming",
-                &[("amount", &incoming.to_string())],
-            ));
-        }
-        if user.held.0 > 0 {
-            status.push('\n');
-            status.push_str(&self.text(lang, "status-held", &[("amount", &user.held.to_string())]));
-        }
-        status
+        let lines = [
+            (
+                key("balance-reply", "status-balance"),
+                "balance",
+                user.balance,
+                true,
+            ),
+            (
+                key("balance-incoming", "status-incoming"),
+                "amount",
+                incoming,
+                incoming.0 > 0,
+            ),
+            (
+                key("balance-held", "status-held"),
+                "amount",
+                user.held,
+                user.held.0 > 0,
+            ),
+            (
+                "balance-debt",
+                "amount",
+                user.debt,
+                !status && user.debt.0 > 0,
+            ),
+        ];
+        lines
+            .iter()
+            .filter(|(_, _, _, shown)| *shown)
+            .map(|(key, name, amount, _)| self.text(lang, key, &[(name, &amount.to_string())]))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The available presence of `entity` for the user `to` (a bare or full
