@@ -9,7 +9,6 @@
 //! 6120, section 8.2.3).
 
 use crate::command::Services;
-use crate::entity;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::chat;
 use crate::xmpp::ns;
@@ -55,11 +54,11 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     match stanza.name.as_str() {
         "iq" => on_iq(s, state, &stanza, from, to, out),
         "message" => {
-            let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &to);
+            let entity = s.entity(&to);
             bot::on_message(s, &stanza, &from, &entity, out);
         }
         "presence" => {
-            let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &to);
+            let entity = s.entity(&to);
             presence::on_presence(s, &stanza, &from, &entity, out);
         }
         other => log::debug!("ignoring a <{other}> from {from}"),
@@ -157,7 +156,7 @@ fn on_iq(
         payload: Some(payload),
         stanza,
     };
-    let entity = entity::resolve(s.wallet.ledger(), s.wallet.network(), &iq.to);
+    let entity = s.entity(&iq.to);
     let request = xep::Request::new(&iq, &entity);
     // Side effects (subscriptions after a registration) follow the reply.
     let mut after = Vec::new();

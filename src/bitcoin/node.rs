@@ -308,18 +308,6 @@ impl Node {
         subtract_fee: bool,
         fee_rate: i64,
     ) -> Result<String, SendError> {
-        self.send(address, amount, comment, subtract_fee, fee_rate)
-            .map_err(SendError::from)
-    }
-
-    fn send(
-        &mut self,
-        address: &str,
-        amount: Sats,
-        comment: &str,
-        subtract_fee: bool,
-        fee_rate: i64,
-    ) -> Result<String, CallError> {
         self.unlock()?;
         let mut params = json!({
             "address": address,
@@ -350,10 +338,11 @@ impl Node {
             }
             other => other?,
         };
-        reply.as_str().map(str::to_owned).ok_or_else(|| CallError {
-            method: "sendtoaddress".to_owned(),
-            error: RpcError::BadReply(format!("not a txid: {reply}")),
-        })
+        // A reply that is not a txid may still mean a transaction.
+        reply
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| SendError::Unknown(format!("sendtoaddress: not a txid: {reply}")))
     }
 
     /// Unlocks an encrypted wallet for the few seconds a send takes. The

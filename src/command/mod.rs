@@ -7,6 +7,7 @@
 use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::AddressError;
 use crate::bitcoin::uri;
+use crate::entity::{self, Entity};
 use crate::ledger::accounts::{UnregisterError, UsernameError};
 use crate::ledger::orders::Order;
 use crate::ledger::User;
@@ -42,6 +43,11 @@ impl Services {
     /// Turns the wallet's news into stanzas on `out`.
     pub fn speak(&mut self, news: Vec<News>, out: &mut Vec<Element>) {
         self.voice.speak(self.wallet.ledger(), news, out);
+    }
+
+    /// What a JID under our domain stands for.
+    pub fn entity(&self, to: &Jid) -> Entity {
+        entity::resolve(self.wallet.ledger(), self.wallet.network(), to)
     }
 
     /// The language to answer `stanza` from `user` in.
