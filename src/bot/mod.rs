@@ -146,7 +146,10 @@ fn to_gateway(
             let by = turn.from.bare().to_string();
             vec![command::unfreeze(s, lang, &by, out).unwrap_or_else(|why| why)]
         }
-        Match::Command("resolve", args) => vec![command::resolve(s, lang, args, out)],
+        Match::Command("resolve", args) => match parse::verdict(args) {
+            Some((order, verdict)) => vec![command::resolve(s, lang, order, verdict, out)],
+            None => vec![s.text(lang, "resolve-usage", &[])],
+        },
         Match::Command(other, _) => {
             log::error!("command {other} has no implementation");
             vec![s.text(lang, "internal-error", &[])]

@@ -3,6 +3,7 @@
 //! Pure functions, no I/O.
 
 use crate::i18n::Catalogs;
+use crate::wallet::withdrawals::Verdict;
 
 /// What the first word of a message turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,19 @@ pub fn match_command<'a>(
     }
 }
 
+/// `<order> sent <txid>` or `<order> notsent`: an admin's verdict on a
+/// withdrawal in doubt.
+pub fn verdict(args: &str) -> Option<(i64, Verdict)> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let order = words.first()?.parse().ok()?;
+    let verdict = match words.get(1).map(|w| w.to_lowercase()).as_deref() {
+        Some("sent") if words.len() == 3 => Verdict::Sent(words[2].to_lowercase()),
+        Some("notsent") if words.len() == 2 => Verdict::NotSent,
+        _ => return None,
+    };
+    Some((order, verdict))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +133,25 @@ mod tests {
             match_command(&c, "fr", IDS, "d"),
             Match::Command("unregister", "")
         );
+    }
+
+    #[test]
+    fn an_admin_verdict_reads_as_order_and_verdict() {
+        assert_eq!(verdict("7 notsent"), Some((7, Verdict::NotSent)));
+        assert_eq!(
+            verdict(" 12  SENT  ABCD "),
+            Some((12, Verdict::Sent("abcd".into())))
+        );
+        for bad in [
+            "",
+            "7",
+            "x notsent",
+            "7 sent",
+            "7 notsent now",
+            "7 maybe",
+            "7 sent a b",
+        ] {
+            assert_eq!(verdict(bad), None, "{bad:?}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::ledger::User;
 use crate::notify::{render, BalanceView, Voice};
 use crate::wallet::accounts::{self, Refusal as RegisterRefusal, Registered};
 use crate::wallet::payments::{self, Amount, Confirmed, Recap, Refusal, Target};
-use crate::wallet::withdrawals::{self, Outcome};
+use crate::wallet::withdrawals::{self, resolve_by_admin, Outcome, Verdict, VerdictError};
 use crate::wallet::{audit, Message, News, Speaker, Wallet};
 use crate::xmpp::{Element, Jid};
 use std::time::Instant;
@@ -413,18 +413,13 @@ fn unfrozen_text(s: &Services, lang: &str, unfrozen: &audit::Unfrozen) -> String
 
 /// `resolve <order> sent <txid>` / `resolve <order> notsent`: an admin
 /// settles a withdrawal reconciliation could not.
-pub fn resolve(s: &mut Services, lang: &str, args: &str, out: &mut Vec<Element>) -> String {
-    use crate::wallet::withdrawals::{resolve_by_admin, Verdict, VerdictError};
-    let words: Vec<&str> = args.split_whitespace().collect();
-    let order: Option<i64> = words.first().and_then(|w| w.parse().ok());
-    let verdict = match words.get(1).map(|w| w.to_lowercase()).as_deref() {
-        Some("sent") if words.len() == 3 => Some(Verdict::Sent(words[2].to_lowercase())),
-        Some("notsent") if words.len() == 2 => Some(Verdict::NotSent),
-        _ => None,
-    };
-    let (Some(order), Some(verdict)) = (order, verdict) else {
-        return s.voice.text(lang, "resolve-usage", &[]);
-    };
+pub fn resolve(
+    s: &mut Services,
+    lang: &str,
+    order: i64,
+    verdict: Verdict,
+    out: &mut Vec<Element>,
+) -> String {
     let id = order.to_string();
     match resolve_by_admin(&mut s.wallet, order, &verdict) {
         Ok(result) => {
