@@ -2,7 +2,7 @@
 //! [`parse`], pure) of the command layer, `crate::command`, which answers
 //! with sentences from the catalogs.
 //!
-//! To the s, an unregistered user can only register: whatever else
+//! To the gateway, an unregistered user can only register: whatever else
 //! they write gets the welcome, which says how. A registered user's
 //! message that is only an address or a `bitcoin:` URI makes that
 //! address's contact open a chat with them (a URI with an amount prepares
@@ -23,7 +23,7 @@ use crate::xmpp::stanza::{error_reply, Condition, StanzaError};
 use crate::xmpp::{ns, Element, Jid};
 use parse::{match_command, Match};
 
-/// The commands of the s, in help order.
+/// The commands of the gateway, in help order.
 const GATEWAY_COMMANDS: &[&str] = &[
     "help",
     "register",
@@ -42,7 +42,7 @@ const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel
 /// One command being answered.
 struct Turn<'a> {
     from: &'a Jid,
-    /// Who answers: the s or the contact written to.
+    /// Who answers: the gateway or the contact written to.
     me: Jid,
     /// The contact's name as users know it (username or address).
     name: String,
@@ -109,7 +109,7 @@ pub fn on_message(
     }
 }
 
-/// The replies of the s to `body`.
+/// The replies of the gateway to `body`.
 fn to_gateway(
     s: &mut Services,
     turn: &Turn,
@@ -312,7 +312,7 @@ fn looks_like_address(
 }
 
 fn welcome(s: &Services, lang: &str) -> String {
-    s.text(lang, "welcome", &[("s", &s.voice.jid().to_string())])
+    s.text(lang, "welcome", &[("gateway", &s.voice.jid().to_string())])
 }
 
 /// The list of commands, or the usage of one.
