@@ -212,9 +212,10 @@ fn pending_list(s: &Services, lang: &str, user: &User) -> String {
                 ("code", &o.code),
                 ("amount", &o.amount.to_string()),
                 ("recipient", &o.recipient),
+                // Whole minutes rounded up: 10 for an order just made.
                 (
                     "minutes",
-                    &((o.expires_at - now).max(0) / 60 + 1).to_string(),
+                    &(((o.expires_at - now).max(0) + 59) / 60).to_string(),
                 ),
             ],
         ));
