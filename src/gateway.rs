@@ -126,3 +126,135 @@ impl App for Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitcoin::sim::Fault;
+    use crate::testkit::{attrs, bodies, contact, xml, Bench};
+    use crate::wallet::News;
+
+    fn timer(b: &mut Bench, now: Instant) -> Vec<Element> {
+        let mut out = Vec::new();
+        b.gateway.on_timer(now, &mut out);
+        out
+    }
+
+    fn connect(b: &mut Bench) -> Vec<Element> {
+        let mut out = Vec::new();
+        b.gateway.on_connected(&mut out);
+        out
+    }
+
+    #[test]
+    fn the_node_is_looked_at_first_and_the_poller_waits_for_the_connection() {
+        let mut b = Bench::new();
+        let deadline = b.gateway.next_deadline().expect("the node's first look");
+        assert!(deadline <= Instant::now());
+        // The node answers and nobody lacks an address: no more timers
+        // until the server connection starts the poller.
+        timer(&mut b, Instant::now());
+        assert_eq!(b.gateway.next_deadline(), None);
+        let before = Instant::now();
+        connect(&mut b);
+        let deadline = b.gateway.next_deadline().expect("the first poll");
+        assert!(deadline <= Instant::now() && deadline >= before);
+    }
+
+    #[test]
+    fn a_due_poll_runs_and_the_next_one_is_one_interval_later() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let address = b.addresses(&alice)[0].clone();
+        b.chain
+            .borrow_mut()
+            .pay_from_world(vec![(address, 100_000_000)]);
+        // Not connected: no poll, whatever the time.
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert!(bodies(&timer(&mut b, later)).is_empty());
+        connect(&mut b);
+        let before = Instant::now();
+        let out = timer(&mut b, Instant::now());
+        let told = bodies(&out);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].starts_with("Incoming: 1 BTC (transaction "),
+            "{told:?}"
+        );
+        let next = b.gateway.next_deadline().expect("the next poll");
+        assert!(next >= before + Duration::from_secs(1), "poll_interval = 1");
+        assert!(next <= Instant::now() + Duration::from_secs(1));
+        // Not due yet: nothing runs.
+        b.chain.borrow_mut().mine_mempool();
+        assert!(timer(&mut b, Instant::now()).is_empty());
+        let out = timer(&mut b, next);
+        assert!(
+            bodies(&out)
+                .iter()
+                .any(|t| t.starts_with("Received: 1 BTC")),
+            "{:?}",
+            xml(&out)
+        );
+    }
+
+    #[test]
+    fn addresses_missing_while_the_node_was_down_come_when_it_is_back() {
+        let mut b = Bench::new();
+        b.chain.borrow_mut().fail_next(None, Fault::Down);
+        assert_eq!(
+            b.say("alice", "register alice"),
+            [
+                "Welcome, alice! Your wallet is open.\nThe Bitcoin node is unreachable right now, \
+              so your first deposit address will come as soon as it is back."
+            ]
+        );
+        let alice = b.user("alice").unwrap();
+        assert!(b.addresses(&alice).is_empty());
+        // Still down at the first look: looked at again 30 s later.
+        b.chain.borrow_mut().fail_next(None, Fault::Down);
+        let now = Instant::now();
+        assert!(timer(&mut b, now).is_empty());
+        assert!(b.addresses(&alice).is_empty());
+        assert_eq!(b.gateway.next_deadline(), Some(now + NODE_RETRY));
+        // A poll finds the node back: no need to wait for that timer.
+        connect(&mut b);
+        let out = timer(&mut b, Instant::now());
+        let addresses = b.addresses(&alice);
+        assert_eq!(addresses.len(), 1);
+        let from = contact(&addresses[0]);
+        assert_eq!(attrs(&out, "from"), [from.as_str()]);
+        assert_eq!(attrs(&out, "type"), ["subscribe"]);
+        assert!(
+            b.gateway.next_deadline().unwrap() > Instant::now(),
+            "retry over"
+        );
+    }
+
+    #[test]
+    fn a_node_found_down_by_a_command_is_looked_at_again_later() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        timer(&mut b, Instant::now());
+        assert_eq!(b.gateway.next_deadline(), None);
+        b.chain.borrow_mut().fail_next(None, Fault::Down);
+        let before = Instant::now();
+        b.say("alice", "address");
+        let retry = b.gateway.next_deadline().expect("a retry");
+        assert!(retry >= before + NODE_RETRY && retry <= Instant::now() + NODE_RETRY);
+    }
+
+    #[test]
+    fn after_a_disconnection_nobody_is_online() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        b.online("alice");
+        b.gateway.on_disconnected();
+        let mut out = Vec::new();
+        b.services().speak(vec![News::Balance(alice)], &mut out);
+        assert!(out.is_empty(), "{:?}", xml(&out));
+        b.gateway.on_shutdown(&mut out);
+        assert!(out.is_empty(), "no goodbye to whom we cannot hear");
+        // Coming back online is seen again.
+        assert_eq!(b.online("alice").len(), 1);
+    }
+}

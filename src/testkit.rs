@@ -173,3 +173,57 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('\'', "&apos;")
 }
+
+// Helpers of the chat, command, presence and notify tests (branch
+// cmd-tests): kept together at the end of the file.
+
+impl Bench {
+    /// `local@example.org/phone` comes online: its available presence to
+    /// the gateway; what the gateway sent.
+    pub fn online(&mut self, local: &str) -> Vec<Element> {
+        self.send(&format!(
+            "<presence from='{local}@example.org/phone' to='{GATEWAY}'/>"
+        ))
+    }
+
+    /// `local` types `pay <args>` to the gateway; the code its recap asks
+    /// to confirm.
+    pub fn order(&mut self, local: &str, args: &str) -> String {
+        let replies = self.say(local, &format!("pay {args}"));
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        code_in(&replies[0])
+    }
+
+    /// The deposit addresses of `user`, oldest first.
+    pub fn addresses(&mut self, user: &User) -> Vec<String> {
+        self.services()
+            .wallet
+            .ledger()
+            .addresses_of(user.id)
+            .expect("addresses")
+    }
+}
+
+/// The JID of the contact of `address`, an address of the bench's chain.
+pub fn contact(address: &str) -> String {
+    let address = crate::bitcoin::address::Address::parse(address, Network::Regtest)
+        .expect("a regtest address");
+    format!("{}@{GATEWAY}", address.to_node())
+}
+
+/// The code a payment recap asks to confirm (the word after "confirm ",
+/// or "confirmer " in French).
+pub fn code_in(recap: &str) -> String {
+    let (_, after) = recap
+        .split_once("confirm ")
+        .or_else(|| recap.split_once("confirmer "))
+        .unwrap_or_else(|| panic!("no code in {recap:?}"));
+    after.split_whitespace().next().expect("a code").to_owned()
+}
+
+/// The attribute `name` of each stanza of `out` ("" where it has none).
+pub fn attrs<'a>(out: &'a [Element], name: &str) -> Vec<&'a str> {
+    out.iter()
+        .map(|e| e.get_attr(name).unwrap_or_default())
+        .collect()
+}

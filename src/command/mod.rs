@@ -191,9 +191,10 @@ fn pending_list(s: &Services, lang: &str, user: &User) -> String {
                 ("code", &o.code),
                 ("amount", &o.amount.to_string()),
                 ("recipient", &o.recipient),
+                // Whole minutes rounded up: 10 for an order just made.
                 (
                     "minutes",
-                    &((o.expires_at - now).max(0) / 60 + 1).to_string(),
+                    &(((o.expires_at - now).max(0) + 59) / 60).to_string(),
                 ),
             ],
         ));
@@ -637,5 +638,372 @@ fn unregister_error_text(s: &Services, lang: &str, e: &UnregisterError) -> Strin
             log::error!("{e}");
             s.voice.text(lang, "internal-error", &[])
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitcoin::sim::Fault;
+    use crate::testkit::{bodies, xml, Bench};
+
+    const BTC: i64 = 100_000_000;
+
+    /// alice with 1 BTC, an order of 0.01 BTC to an address of the world,
+    /// and its code.
+    fn withdrawal() -> (Bench, User, String, String) {
+        let mut b = Bench::new();
+        // A chain long enough for the poller to see each new block (its
+        // cursor stays WATCH_DEPTH blocks behind the tip).
+        for _ in 0..crate::wallet::deposits::WATCH_DEPTH {
+            b.chain.borrow_mut().mine(&[], None);
+        }
+        let alice = b.register("alice", "alice");
+        b.deposit(&alice, BTC);
+        let to = b.chain.borrow_mut().world_address();
+        let code = b.order("alice", &format!("0.01 {to}"));
+        let alice = b.user("alice").unwrap();
+        (b, alice, to, code)
+    }
+
+    #[test]
+    fn the_words_for_all_are_english_and_the_users_own() {
+        let b = Bench::new();
+        let voice = &b.gateway.services_ref().voice;
+        for typed in ["all", "ALL", " All "] {
+            assert_eq!(parse_amount(voice, "en", typed), Ok(Amount::All), "{typed}");
+            assert_eq!(parse_amount(voice, "fr", typed), Ok(Amount::All), "{typed}");
+        }
+        for typed in ["tout", "Tout", "TOUT"] {
+            assert_eq!(parse_amount(voice, "fr", typed), Ok(Amount::All), "{typed}");
+        }
+        // French words are French only.
+        assert_eq!(
+            parse_amount(voice, "en", "tout"),
+            Err(AmountError::NotANumber)
+        );
+    }
+
+    #[test]
+    fn amounts_are_btc_or_whole_satoshis() {
+        let b = Bench::new();
+        let voice = &b.gateway.services_ref().voice;
+        for (typed, sats) in [
+            ("1", BTC),
+            ("0.5", BTC / 2),
+            (".25", BTC / 4),
+            ("0.00000001", 1),
+            ("21000000", 21_000_000 * BTC),
+            ("5000 sat", 5000),
+            ("5000sats", 5000),
+            ("1 SAT", 1),
+            (" 2 ", 2 * BTC),
+        ] {
+            assert_eq!(
+                parse_amount(voice, "en", typed),
+                Ok(Amount::Exactly(Sats(sats))),
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
+    fn amounts_that_are_not_amounts_say_why() {
+        let b = Bench::new();
+        let voice = &b.gateway.services_ref().voice;
+        for (typed, error) in [
+            ("", AmountError::Empty),
+            ("-1", AmountError::Negative),
+            ("0", AmountError::Zero),
+            ("0 sat", AmountError::Zero),
+            ("1e3", AmountError::Exponent),
+            ("0.123456789", AmountError::TooManyDecimals),
+            ("21000000.00000001", AmountError::TooLarge),
+            ("1,5", AmountError::Comma),
+            ("1.5 sat", AmountError::FractionalSats),
+            ("١", AmountError::NonAsciiDigit),
+            ("lots", AmountError::NotANumber),
+            ("sat", AmountError::NotANumber),
+        ] {
+            assert_eq!(parse_amount(voice, "fr", typed), Err(error), "{typed:?}");
+        }
+    }
+
+    #[test]
+    fn a_withdrawal_confirmed_without_living_messages_is_answered_in_the_reply() {
+        let (mut b, alice, to, code) = withdrawal();
+        let mut out = Vec::new();
+        let replies = confirm(b.services(), "en", &alice, &code, false, &mut out);
+        let order = b.chain.borrow().sends.last().cloned().expect("sent");
+        let txid = order.1;
+        let me = b.user("alice").unwrap();
+        assert_eq!(replies.len(), 1);
+        let fee = replies[0]
+            .split("Network fee: ")
+            .nth(1)
+            .and_then(|rest| rest.split(". ").next())
+            .expect("a fee");
+        let fee_sats = Sats::parse_user(fee.strip_suffix(" BTC").unwrap()).unwrap();
+        assert_eq!(
+            replies[0],
+            format!(
+                "Sent 0.01 BTC to {to}: transaction {txid}. Network fee: {fee}. \
+                 Your balance is {}.",
+                me.balance
+            )
+        );
+        assert_eq!(
+            fee_sats.0 + BTC / 100 + me.balance.0,
+            BTC,
+            "the fee is on top of the amount"
+        );
+        assert!(bodies(&out).is_empty(), "{:?}", xml(&out));
+    }
+
+    #[test]
+    fn a_withdrawal_confirmed_with_living_messages_is_told_by_one_that_later_corrects_itself() {
+        let (mut b, alice, to, code) = withdrawal();
+        let mut out = Vec::new();
+        let replies = confirm(b.services(), "en", &alice, &code, true, &mut out);
+        assert!(replies.is_empty(), "{replies:?}");
+        let messages: Vec<&Element> = out.iter().filter(|e| e.name == "message").collect();
+        assert_eq!(messages.len(), 1, "{:?}", xml(&out));
+        let first = messages[0];
+        assert_eq!(first.get_attr("from"), Some("bitcoin.example.org"));
+        assert_eq!(first.get_attr("to"), Some("alice@example.org"));
+        let id = first.get_attr("id").expect("an id to correct").to_owned();
+        assert!(first
+            .get_child("replace", crate::notify::NS_CORRECT)
+            .is_none());
+        let body = bodies(&out).remove(0);
+        assert!(
+            body.starts_with(&format!("Sent 0.01 BTC to {to}: transaction ")),
+            "{body}"
+        );
+        // A block later the same message says it confirmed.
+        b.chain.borrow_mut().mine_mempool();
+        let out = b.tick();
+        let corrections: Vec<&Element> = out
+            .iter()
+            .filter(|e| e.name == "message" && e.get_attr("to") == Some("alice@example.org"))
+            .collect();
+        assert_eq!(corrections.len(), 1, "{:?}", xml(&out));
+        let replace = corrections[0]
+            .get_child("replace", crate::notify::NS_CORRECT)
+            .expect("a correction");
+        assert_eq!(replace.get_attr("id"), Some(id.as_str()));
+        assert_ne!(corrections[0].get_attr("id"), Some(id.as_str()));
+        let corrected = bodies(&out).remove(0);
+        let txid = b.chain.borrow().sends[0].1.clone();
+        assert!(
+            corrected.starts_with(&format!(
+                "Sent 0.01 BTC to {to}: transaction {txid}, confirmed. Network fee: "
+            )),
+            "{corrected}"
+        );
+    }
+
+    #[test]
+    fn a_withdrawal_the_node_refuses_frees_the_funds_and_says_why() {
+        let (mut b, alice, _, code) = withdrawal();
+        b.chain.borrow_mut().fail_next(
+            Some("sendtoaddress"),
+            Fault::Error(-6, "Insufficient funds"),
+        );
+        let mut out = Vec::new();
+        let replies = confirm(b.services(), "en", &alice, &code, true, &mut out);
+        assert_eq!(
+            replies,
+            [
+                "The Bitcoin node refused this withdrawal (Insufficient funds, code -6); \
+              nothing was sent and your funds are free again."
+            ]
+        );
+        let me = b.user("alice").unwrap();
+        assert_eq!((me.balance.0, me.held.0), (BTC, 0));
+    }
+
+    #[test]
+    fn a_withdrawal_while_the_node_is_down_frees_the_funds() {
+        let (mut b, alice, _, code) = withdrawal();
+        b.chain.borrow_mut().fail_next(None, Fault::Down);
+        let mut out = Vec::new();
+        let replies = confirm(b.services(), "en", &alice, &code, true, &mut out);
+        assert_eq!(
+            replies,
+            [
+                "The Bitcoin node cannot be reached: nothing was sent and your funds are \
+              free again. Try again in a moment."
+            ]
+        );
+        assert_eq!(b.user("alice").unwrap().balance.0, BTC);
+    }
+
+    #[test]
+    fn a_withdrawal_in_doubt_keeps_its_hold_and_says_so() {
+        for living in [false, true] {
+            let (mut b, alice, _, code) = withdrawal();
+            b.chain
+                .borrow_mut()
+                .fail_next(Some("sendtoaddress"), Fault::Error(-1, "odd"));
+            let mut out = Vec::new();
+            let replies = confirm(b.services(), "en", &alice, &code, living, &mut out);
+            let doubt = "The Bitcoin node did not answer clearly. Your funds stay held \
+                         while I check whether it went out; you will be told. \
+                         Nothing is ever sent twice.";
+            if living {
+                assert!(replies.is_empty());
+                assert_eq!(bodies(&out), [doubt]);
+                assert!(out[0].get_attr("id").is_some());
+            } else {
+                assert_eq!(replies, [doubt]);
+                assert!(bodies(&out).is_empty());
+            }
+            assert!(b.user("alice").unwrap().held.0 > BTC / 100);
+        }
+    }
+
+    #[test]
+    fn withdrawals_are_refused_while_frozen_but_payments_to_users_work() {
+        let (mut b, alice, _, code) = withdrawal();
+        b.register("bob", "bob");
+        b.services()
+            .wallet
+            .ledger_mut()
+            .set_state(audit::FROZEN, "test")
+            .unwrap();
+        let mut out = Vec::new();
+        let replies = confirm(b.services(), "en", &alice, &code, true, &mut out);
+        assert_eq!(
+            replies,
+            [
+                "Withdrawals are frozen while the administrators check the wallet; \
+              payments to users still work."
+            ]
+        );
+        let code = b.order("alice", "0.1 bob");
+        let replies = confirm(b.services(), "en", &alice, &code, true, &mut out);
+        assert_eq!(replies, ["Paid 0.1 BTC to bob. Your balance is 0.9 BTC."]);
+    }
+
+    #[test]
+    fn an_admin_resolves_a_withdrawal_in_doubt() {
+        let (mut b, alice, to, code) = withdrawal();
+        b.chain
+            .borrow_mut()
+            .fail_next(Some("sendtoaddress"), Fault::Error(-1, "odd"));
+        confirm(b.services(), "en", &alice, &code, true, &mut Vec::new());
+        let order = b
+            .services()
+            .wallet
+            .ledger()
+            .order_by_code(alice.id, &code)
+            .unwrap()
+            .unwrap();
+        let mut out = Vec::new();
+        let s = b.services();
+        assert_eq!(
+            resolve(s, "en", "x notsent", &mut out),
+            "Type: resolve <order> sent <txid>, or resolve <order> notsent."
+        );
+        assert_eq!(
+            resolve(s, "en", &format!("{} sent", order.id), &mut out),
+            "Type: resolve <order> sent <txid>, or resolve <order> notsent."
+        );
+        assert_eq!(
+            resolve(s, "en", "999 notsent", &mut out),
+            "Order 999 is not a withdrawal in doubt."
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            resolve(s, "en", &format!("{} notsent", order.id), &mut out),
+            format!(
+                "Order {} is recorded as not sent; its funds are free again.",
+                order.id
+            )
+        );
+        assert_eq!(
+            bodies(&out),
+            [format!(
+                "Your withdrawal of 0.01 BTC to {to} did not go out; \
+                 the funds are free again. Your balance is 1 BTC."
+            )]
+        );
+        assert_eq!(b.user("alice").unwrap().held.0, 0);
+    }
+
+    #[test]
+    fn the_audit_report_says_what_the_wallet_covers() {
+        let (mut b, ..) = withdrawal();
+        let report = audit_report(b.services(), "en");
+        assert_eq!(
+            report,
+            "Wallet: 1 BTC\nOwed to users: 1 BTC (balances 1 BTC + held 0 BTC)\n\
+             Known holes: owed by users after reversed deposits 0 BTC; \
+             fees the operator absorbed 0 BTC\nWithdrawals in flight: 0 BTC\n\
+             Covered: yes. Withdrawals: open."
+        );
+    }
+
+    #[test]
+    fn language_takes_default_in_english_and_french() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        for word in ["default", "défaut", "defaut", "DÉFAUT"] {
+            language(b.services(), "en", &alice, "fr");
+            assert_eq!(b.user("alice").unwrap().language.as_deref(), Some("fr"));
+            assert_eq!(
+                language(b.services(), "fr", &alice, word),
+                "From now on I answer you in en.",
+                "{word}"
+            );
+            assert_eq!(b.user("alice").unwrap().language, None, "{word}");
+        }
+    }
+
+    #[test]
+    fn the_default_language_is_the_first_configured_one() {
+        let mut b = Bench::with("languages = fr, en");
+        let alice = b.register("alice", "alice");
+        assert_eq!(
+            language(b.services(), "en", &alice, "default"),
+            "Désormais je vous réponds en fr."
+        );
+    }
+
+    #[test]
+    fn only_users_of_the_served_domains_can_register() {
+        let mut b = Bench::new();
+        let mut out = Vec::new();
+        let from = Jid::parse("carol@elsewhere.net/pc").unwrap();
+        let (_, why) = register(b.services(), "en", &from, "carol", &mut out).unwrap_err();
+        assert_eq!(
+            why,
+            "This gateway opens wallets for users of example.org only; \
+             carol@elsewhere.net cannot register here."
+        );
+        let server = Jid::parse("example.org").unwrap();
+        let (_, why) = register(b.services(), "en", &server, "server", &mut out).unwrap_err();
+        assert_eq!(
+            why,
+            "Only user accounts can register: example.org is a server or service address."
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_recap_warns_when_little_is_left() {
+        let mut b = Bench::with("low_balance_warning = 0.5");
+        let alice = b.register("alice", "alice");
+        b.register("bob", "bob");
+        b.deposit(&alice, BTC);
+        let recap = b.say("alice", "pay 0.6 bob");
+        assert!(
+            recap[0].contains("Note: this leaves you less than 0.5 BTC."),
+            "{recap:?}"
+        );
+        let recap = b.say("alice", "pay 0.4 bob");
+        assert!(recap[0].starts_with("Pay 0.4 BTC to bob."), "{recap:?}");
+        assert!(!recap[0].contains("Note:"), "{recap:?}");
     }
 }

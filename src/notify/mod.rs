@@ -378,3 +378,219 @@ pub fn address_photo_hash(address: &Address) -> Option<String> {
 pub fn address_photo_base64(address: &Address) -> Option<String> {
     address_photo(address).map(|png| base64::engine::general_purpose::STANDARD.encode(png))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amount::Sats;
+    use crate::config::Network;
+    use crate::reactor::App;
+    use crate::testkit::{attrs, bodies, contact, xml, Bench, GATEWAY};
+
+    fn speak(b: &mut Bench, news: Vec<News>) -> Vec<Element> {
+        let mut out = Vec::new();
+        b.services().speak(news, &mut out);
+        out
+    }
+
+    fn address(text: &str) -> Address {
+        Address::parse(text, Network::Regtest).expect("a regtest address")
+    }
+
+    fn received(sender: &str) -> Message {
+        Message::new("payment-received")
+            .with("sender", sender)
+            .with("amount", Sats(5000))
+            .with("balance", Sats(15000))
+    }
+
+    #[test]
+    fn news_for_a_user_is_told_in_their_language() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        b.say("alice", "language fr");
+        let alice = b.user("alice").unwrap();
+        let out = speak(&mut b, vec![News::tell(&alice, received("bob"))]);
+        assert_eq!(
+            xml(&out),
+            [
+                "<message type='chat' from='bitcoin.example.org' to='alice@example.org' \
+              xml:lang='fr'><body>bob vous a payé 0.00005 BTC. \
+              Votre solde est de 0.00015 BTC.</body></message>"
+            ]
+        );
+    }
+
+    #[test]
+    fn news_is_told_by_its_speaker() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let mine = b.addresses(&alice)[0].clone();
+        let news = [
+            Speaker::Gateway,
+            Speaker::User("bob".into()),
+            Speaker::Address(address(&mine)),
+        ]
+        .into_iter()
+        .map(|from| News::Tell {
+            user: alice.clone(),
+            from,
+            message: received("bob"),
+            living: None,
+        })
+        .collect();
+        let out = speak(&mut b, news);
+        assert_eq!(
+            attrs(&out, "from"),
+            [GATEWAY, "bob@bitcoin.example.org", contact(&mine).as_str()]
+        );
+        assert_eq!(attrs(&out, "to"), ["alice@example.org"; 3]);
+        assert_eq!(attrs(&out, "xml:lang"), ["en"; 3]);
+    }
+
+    #[test]
+    fn a_living_message_has_an_id_and_its_corrections_replace_the_first() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let living = |id: &str, replaces: Option<&str>| News::Tell {
+            user: alice.clone(),
+            from: Speaker::Gateway,
+            message: Message::new("withdraw-unknown"),
+            living: Some(Living {
+                id: id.into(),
+                replaces: replaces.map(Into::into),
+            }),
+        };
+        let out = speak(
+            &mut b,
+            vec![living("wd-7-1", None), living("wd-7-2", Some("wd-7-1"))],
+        );
+        let body = "The Bitcoin node did not answer clearly. Your funds stay held while I \
+                    check whether it went out; you will be told. Nothing is ever sent twice.";
+        assert_eq!(
+            xml(&out),
+            [
+                format!(
+                    "<message type='chat' from='bitcoin.example.org' to='alice@example.org' \
+                     xml:lang='en' id='wd-7-1'><body>{body}</body></message>"
+                ),
+                format!(
+                    "<message type='chat' from='bitcoin.example.org' to='alice@example.org' \
+                     xml:lang='en' id='wd-7-2'><body>{body}</body>\
+                     <replace xmlns='urn:xmpp:message-correct:0' id='wd-7-1'/></message>"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_alert_goes_to_every_admin_in_their_language() {
+        let mut b = Bench::with("admins = admin@example.org, boss@example.org");
+        b.register("boss", "boss");
+        b.say("boss", "language fr");
+        b.register("alice", "alice");
+        let out = speak(&mut b, vec![News::Alert(Message::new("admin-poller-back"))]);
+        assert_eq!(attrs(&out, "from"), [GATEWAY, GATEWAY]);
+        assert_eq!(attrs(&out, "to"), ["admin@example.org", "boss@example.org"]);
+        assert_eq!(attrs(&out, "xml:lang"), ["en", "fr"]);
+        assert_eq!(
+            bodies(&out),
+            [
+                "Deposits are watched again.",
+                "Les dépôts sont de nouveau surveillés."
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_balance_is_shown_to_online_users_only() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let out = speak(&mut b, vec![News::Balance(alice.clone())]);
+        assert!(out.is_empty(), "offline: {:?}", xml(&out));
+        b.online("alice");
+        let out = speak(&mut b, vec![News::Balance(alice)]);
+        assert_eq!(attrs(&out, "from"), [GATEWAY]);
+        assert_eq!(attrs(&out, "to"), ["alice@example.org"]);
+        assert_eq!(attrs(&out, "type"), [""], "available");
+        assert_eq!(
+            out[0]
+                .get_child("status", ns::COMPONENT)
+                .map(Element::text_content)
+                .as_deref(),
+            Some("Balance: 0 BTC")
+        );
+    }
+
+    #[test]
+    fn a_new_user_is_asked_to_add_the_gateway_and_the_first_address() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let mine = b.addresses(&alice)[0].clone();
+        let out = speak(
+            &mut b,
+            vec![
+                News::Registered {
+                    user: alice.clone(),
+                    address: Some(address(&mine)),
+                },
+                News::Registered {
+                    user: alice,
+                    address: None,
+                },
+            ],
+        );
+        let nick = |p: &Element| p.get_child("nick", NS_NICK).map(Element::text_content);
+        assert_eq!(
+            attrs(&out, "from"),
+            [GATEWAY, contact(&mine).as_str(), GATEWAY]
+        );
+        assert_eq!(attrs(&out, "type"), ["subscribe"; 3]);
+        assert_eq!(
+            out.iter().map(nick).collect::<Vec<_>>(),
+            [
+                Some("bitcoIM".into()),
+                Some(mine.clone()),
+                Some("bitcoIM".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_user_who_leaves_is_unsubscribed_from_the_gateway_and_each_address() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        b.say("alice", "address");
+        let mine = b.addresses(&alice);
+        b.online("alice");
+        let out = speak(
+            &mut b,
+            vec![News::Unregistered {
+                user: alice,
+                addresses: mine.iter().map(|a| address(a)).collect(),
+            }],
+        );
+        let seen: Vec<(&str, &str, &str)> = out
+            .iter()
+            .map(|p| {
+                (
+                    p.get_attr("from").unwrap(),
+                    p.get_attr("to").unwrap(),
+                    p.get_attr("type").unwrap(),
+                )
+            })
+            .collect();
+        let mut expected = Vec::new();
+        let contacts = [GATEWAY.to_owned(), contact(&mine[0]), contact(&mine[1])];
+        for from in &contacts {
+            for kind in ["unavailable", "unsubscribe", "unsubscribed"] {
+                expected.push((from.as_str(), "alice@example.org", kind));
+            }
+        }
+        assert_eq!(seen, expected);
+        // Goodbyes were said: nothing more at shutdown.
+        let mut out = Vec::new();
+        b.gateway.on_shutdown(&mut out);
+        assert!(out.is_empty(), "{:?}", xml(&out));
+    }
+}
