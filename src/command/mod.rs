@@ -903,20 +903,12 @@ mod tests {
         let mut out = Vec::new();
         let s = b.services();
         assert_eq!(
-            resolve(s, "en", "x notsent", &mut out),
-            "Type: resolve <order> sent <txid>, or resolve <order> notsent."
-        );
-        assert_eq!(
-            resolve(s, "en", &format!("{} sent", order.id), &mut out),
-            "Type: resolve <order> sent <txid>, or resolve <order> notsent."
-        );
-        assert_eq!(
-            resolve(s, "en", "999 notsent", &mut out),
+            resolve(s, "en", 999, Verdict::NotSent, &mut out),
             "Order 999 is not a withdrawal in doubt."
         );
         assert!(out.is_empty());
         assert_eq!(
-            resolve(s, "en", &format!("{} notsent", order.id), &mut out),
+            resolve(s, "en", order.id, Verdict::NotSent, &mut out),
             format!(
                 "Order {} is recorded as not sent; its funds are free again.",
                 order.id

@@ -383,7 +383,7 @@ pub fn address_photo_base64(address: &Address) -> Option<String> {
 mod tests {
     use super::*;
     use crate::amount::Sats;
-    use crate::config::Network;
+    use crate::bitcoin::network::Network;
     use crate::reactor::App;
     use crate::testkit::{attrs, bodies, contact, xml, Bench, GATEWAY};
 

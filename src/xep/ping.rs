@@ -1,4 +1,4 @@
-//! XEP-0199: XMPP Ping, answered on the s. The keep-alive pings we
+//! XEP-0199: XMPP Ping, answered on the gateway. The keep-alive pings we
 //! send to the server live in the reactor.
 
 use crate::command::Services;

@@ -1,4 +1,4 @@
-//! XEP-0077: In-Band Registration with the s, with both the legacy
+//! XEP-0077: In-Band Registration with the gateway, with both the legacy
 //! `<username/>` field and an XEP-0004 data form. The work itself is in
 //! [`crate::wallet::accounts`], shared with the chat commands.
 
