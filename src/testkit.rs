@@ -172,3 +172,98 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('\'', "&apos;")
 }
+
+// Helpers for the IQ tests of the XEP face (`crate::xep`).
+
+impl Bench {
+    /// An IQ of type `kind` from `from` (a full JID) to `to` carrying
+    /// `payload`; everything sent back, the answer first.
+    pub fn iq(&mut self, from: &str, to: &str, kind: &str, payload: &str) -> Vec<Element> {
+        self.send(&format!(
+            "<iq type='{kind}' id='iq1' from='{from}' to='{to}'>{payload}</iq>"
+        ))
+    }
+
+    /// The answer to that IQ, checked to be one, addressed back.
+    pub fn ask(&mut self, from: &str, to: &str, kind: &str, payload: &str) -> Element {
+        let out = self.iq(from, to, kind, payload);
+        let answer = out.first().expect("an answer").clone();
+        assert_eq!(answer.name, "iq", "{:?}", xml(&out));
+        assert_eq!(answer.get_attr("id"), Some("iq1"));
+        assert_eq!(answer.get_attr("to"), Some(from));
+        answer
+    }
+}
+
+/// The payload of an IQ result, checked to be one.
+pub fn result_payload(answer: &Element) -> Option<&Element> {
+    assert_eq!(
+        answer.get_attr("type"),
+        Some("result"),
+        "{}",
+        answer.to_xml()
+    );
+    answer.elements().next()
+}
+
+/// The defined condition of an IQ error, checked to be one
+/// (`item-not-found`...).
+pub fn error_condition(answer: &Element) -> String {
+    assert_eq!(
+        answer.get_attr("type"),
+        Some("error"),
+        "{}",
+        answer.to_xml()
+    );
+    let error = answer.get_child("error", ns::COMPONENT).expect("<error/>");
+    error
+        .elements()
+        .find(|e| e.ns == ns::STANZA_ERRORS && e.name != "text")
+        .map(|e| e.name.clone())
+        .expect("a defined condition")
+}
+
+/// The human-readable text of an IQ error, if any.
+pub fn error_text(answer: &Element) -> Option<String> {
+    answer
+        .get_child("error", ns::COMPONENT)?
+        .get_child("text", ns::STANZA_ERRORS)
+        .map(Element::text_content)
+}
+
+/// The `var`s of a data form's fields, in order.
+pub fn form_vars(x: &Element) -> Vec<String> {
+    x.elements()
+        .filter(|f| f.is("field", ns::DATA))
+        .filter_map(|f| f.get_attr("var").map(str::to_owned))
+        .collect()
+}
+
+/// The values of a data form's field `var`.
+pub fn form_values(x: &Element, var: &str) -> Vec<String> {
+    x.elements()
+        .filter(|f| f.is("field", ns::DATA) && f.get_attr("var") == Some(var))
+        .flat_map(|f| f.elements().filter(|v| v.is("value", ns::DATA)))
+        .map(Element::text_content)
+        .collect()
+}
+
+impl Bench {
+    /// The first deposit address of `user`.
+    pub fn address_of(&mut self, user: &User) -> String {
+        self.services()
+            .wallet
+            .ledger()
+            .addresses_of(user.id)
+            .expect("addresses")[0]
+            .clone()
+    }
+
+    /// The JID of the contact that stands for `address`.
+    pub fn address_jid(&mut self, address: &str) -> String {
+        let network = self.services().wallet.network();
+        let address =
+            crate::bitcoin::address::Address::parse(address, network).expect("an address");
+        format!("{}@{GATEWAY}", address.to_node())
+    }
+}
