@@ -31,20 +31,24 @@ fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elemen
 /// else the sentence saying why not.
 pub fn contact_node(s: &Services, lang: &str, typed: &str) -> Result<String, String> {
     let text = uri::strip(typed);
-    match Address::parse(text, s.wallet.network()) {
-        Ok(address) => return Ok(address.to_node()),
-        Err(e @ (AddressError::WrongNetwork { .. } | AddressError::Checksum)) => {
-            return Err(address_error_text(s, lang, &e))
-        }
-        Err(_) => {}
-    }
+    let unknown = || s.text(lang, "gateway-prompt-unknown", &[]);
+    // A username first: it is never an address (at most 24 characters,
+    // addresses at least 26), but many are base58 letters that would fail
+    // as an address on their checksum.
     let name = text.to_lowercase();
     if is_valid_username(&name) {
-        if let Ok(Some(user)) = s.wallet.ledger().user_by_username(&name) {
-            return Ok(user.username);
-        }
+        return match s.wallet.ledger().user_by_username(&name) {
+            Ok(Some(user)) => Ok(user.username),
+            _ => Err(unknown()),
+        };
     }
-    Err(s.text(lang, "gateway-prompt-unknown", &[]))
+    match Address::parse(text, s.wallet.network()) {
+        Ok(address) => Ok(address.to_node()),
+        Err(e @ (AddressError::WrongNetwork { .. } | AddressError::Checksum)) => {
+            Err(address_error_text(s, lang, &e))
+        }
+        Err(_) => Err(unknown()),
+    }
 }
 
 fn on_set(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
@@ -140,6 +144,20 @@ mod tests {
         let mut b = Bench::new();
         b.register("bob", "bob");
         assert_eq!(jid(&set(&mut b, "Bob")), format!("bob@{GATEWAY}"));
+    }
+
+    // "robert" is made of base58 letters only: read as an address first,
+    // it failed on its checksum and the user was told of a typo.
+    #[test]
+    fn a_username_of_base58_letters_is_not_taken_for_a_mistyped_address() {
+        let mut b = Bench::new();
+        b.register("robert", "robert");
+        assert_eq!(jid(&set(&mut b, "robert")), format!("robert@{GATEWAY}"));
+        let answer = set(&mut b, "nobody");
+        assert_eq!(
+            error_text(&answer).as_deref(),
+            Some("This is neither a Bitcoin address nor a registered username.")
+        );
     }
 
     #[test]
