@@ -193,6 +193,24 @@ impl Bench {
         assert_eq!(answer.get_attr("to"), Some(from));
         answer
     }
+
+    /// The first deposit address of `user`.
+    pub fn address_of(&mut self, user: &User) -> String {
+        self.services()
+            .wallet
+            .ledger()
+            .addresses_of(user.id)
+            .expect("addresses")[0]
+            .clone()
+    }
+
+    /// The JID of the contact that stands for `address`.
+    pub fn address_jid(&mut self, address: &str) -> String {
+        let network = self.services().wallet.network();
+        let address =
+            crate::bitcoin::address::Address::parse(address, network).expect("an address");
+        format!("{}@{GATEWAY}", address.to_node())
+    }
 }
 
 /// The payload of an IQ result, checked to be one.
@@ -246,24 +264,4 @@ pub fn form_values(x: &Element, var: &str) -> Vec<String> {
         .flat_map(|f| f.elements().filter(|v| v.is("value", ns::DATA)))
         .map(Element::text_content)
         .collect()
-}
-
-impl Bench {
-    /// The first deposit address of `user`.
-    pub fn address_of(&mut self, user: &User) -> String {
-        self.services()
-            .wallet
-            .ledger()
-            .addresses_of(user.id)
-            .expect("addresses")[0]
-            .clone()
-    }
-
-    /// The JID of the contact that stands for `address`.
-    pub fn address_jid(&mut self, address: &str) -> String {
-        let network = self.services().wallet.network();
-        let address =
-            crate::bitcoin::address::Address::parse(address, network).expect("an address");
-        format!("{}@{GATEWAY}", address.to_node())
-    }
 }
