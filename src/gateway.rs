@@ -72,6 +72,12 @@ impl Gateway {
     pub(crate) fn services_ref(&self) -> &Services {
         &self.services
     }
+
+    /// The XEPs' state, for tests of what lasts between requests.
+    #[cfg(test)]
+    pub(crate) fn xep_state(&mut self) -> &mut xep::State {
+        &mut self.xep
+    }
 }
 
 impl App for Gateway {

@@ -40,7 +40,7 @@ pub fn png(text: &str) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Decodes a PNG made by [`png`] back to the QR code's text.

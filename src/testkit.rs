@@ -174,8 +174,7 @@ fn escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-// Helpers of the chat, command, presence and notify tests (branch
-// cmd-tests): kept together at the end of the file.
+// Helpers of the face, command, presence and notify tests.
 
 impl Bench {
     /// `local@example.org/phone` comes online: its available presence to
@@ -202,6 +201,29 @@ impl Bench {
             .addresses_of(user.id)
             .expect("addresses")
     }
+
+    /// The first deposit address of `user`.
+    pub fn address_of(&mut self, user: &User) -> String {
+        self.addresses(user)[0].clone()
+    }
+
+    /// An IQ of type `kind` from `from` (a full JID) to `to` carrying
+    /// `payload`; everything sent back, the answer first.
+    pub fn iq(&mut self, from: &str, to: &str, kind: &str, payload: &str) -> Vec<Element> {
+        self.send(&format!(
+            "<iq type='{kind}' id='iq1' from='{from}' to='{to}'>{payload}</iq>"
+        ))
+    }
+
+    /// The answer to that IQ, checked to be one, addressed back.
+    pub fn ask(&mut self, from: &str, to: &str, kind: &str, payload: &str) -> Element {
+        let out = self.iq(from, to, kind, payload);
+        let answer = out.first().expect("an answer").clone();
+        assert_eq!(answer.name, "iq", "{:?}", xml(&out));
+        assert_eq!(answer.get_attr("id"), Some("iq1"));
+        assert_eq!(answer.get_attr("to"), Some(from));
+        answer
+    }
 }
 
 /// The JID of the contact of `address`, an address of the bench's chain.
@@ -225,5 +247,58 @@ pub fn code_in(recap: &str) -> String {
 pub fn attrs<'a>(out: &'a [Element], name: &str) -> Vec<&'a str> {
     out.iter()
         .map(|e| e.get_attr(name).unwrap_or_default())
+        .collect()
+}
+
+/// The payload of an IQ result, checked to be one.
+pub fn result_payload(answer: &Element) -> Option<&Element> {
+    assert_eq!(
+        answer.get_attr("type"),
+        Some("result"),
+        "{}",
+        answer.to_xml()
+    );
+    answer.elements().next()
+}
+
+/// The defined condition of an IQ error, checked to be one
+/// (`item-not-found`...).
+pub fn error_condition(answer: &Element) -> String {
+    assert_eq!(
+        answer.get_attr("type"),
+        Some("error"),
+        "{}",
+        answer.to_xml()
+    );
+    let error = answer.get_child("error", ns::COMPONENT).expect("<error/>");
+    error
+        .elements()
+        .find(|e| e.ns == ns::STANZA_ERRORS && e.name != "text")
+        .map(|e| e.name.clone())
+        .expect("a defined condition")
+}
+
+/// The human-readable text of an IQ error, if any.
+pub fn error_text(answer: &Element) -> Option<String> {
+    answer
+        .get_child("error", ns::COMPONENT)?
+        .get_child("text", ns::STANZA_ERRORS)
+        .map(Element::text_content)
+}
+
+/// The `var`s of a data form's fields, in order.
+pub fn form_vars(x: &Element) -> Vec<String> {
+    x.elements()
+        .filter(|f| f.is("field", ns::DATA))
+        .filter_map(|f| f.get_attr("var").map(str::to_owned))
+        .collect()
+}
+
+/// The values of a data form's field `var`.
+pub fn form_values(x: &Element, var: &str) -> Vec<String> {
+    x.elements()
+        .filter(|f| f.is("field", ns::DATA) && f.get_attr("var") == Some(var))
+        .flat_map(|f| f.elements().filter(|v| v.is("value", ns::DATA)))
+        .map(Element::text_content)
         .collect()
 }

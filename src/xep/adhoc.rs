@@ -941,3 +941,893 @@ fn announce_send(
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SESSION_LIFETIME;
+    use crate::ledger::User;
+    use crate::testkit::{
+        bodies, contact, error_condition, error_text, form_values, form_vars, result_payload, xml,
+        Bench, ADMIN, GATEWAY,
+    };
+    use crate::xmpp::{ns, Element};
+    use std::time::Instant;
+
+    const ALICE: &str = "alice@example.org/phone";
+
+    fn admin() -> String {
+        format!("{ADMIN}/desk")
+    }
+
+    /// A submitted form: each field with its values.
+    fn submit(fields: &[(&str, &[&str])]) -> String {
+        let mut x = String::from("<x xmlns='jabber:x:data' type='submit'>");
+        for (var, values) in fields {
+            x.push_str(&format!("<field var='{var}'>"));
+            for value in *values {
+                x.push_str(&format!("<value>{value}</value>"));
+            }
+            x.push_str("</field>");
+        }
+        x + "</x>"
+    }
+
+    /// Everything sent back for a command request from `from`.
+    fn run(
+        b: &mut Bench,
+        from: &str,
+        node: &str,
+        sid: Option<&str>,
+        action: Option<&str>,
+        fields: &[(&str, &[&str])],
+    ) -> Vec<Element> {
+        let mut attrs = format!("node='{node}'");
+        if let Some(sid) = sid {
+            attrs.push_str(&format!(" sessionid='{sid}'"));
+        }
+        if let Some(action) = action {
+            attrs.push_str(&format!(" action='{action}'"));
+        }
+        let x = if fields.is_empty() {
+            String::new()
+        } else {
+            submit(fields)
+        };
+        b.iq(
+            from,
+            GATEWAY,
+            "set",
+            &format!("<command xmlns='{}' {attrs}>{x}</command>", ns::COMMANDS),
+        )
+    }
+
+    /// The answer to executing `node`.
+    fn execute(b: &mut Bench, from: &str, node: &str) -> Element {
+        run(b, from, node, None, None, &[]).remove(0)
+    }
+
+    /// The answer to `action` in session `sid` with a submitted form.
+    fn next(
+        b: &mut Bench,
+        from: &str,
+        node: &str,
+        sid: &str,
+        action: &str,
+        fields: &[(&str, &[&str])],
+    ) -> Element {
+        run(b, from, node, Some(sid), Some(action), fields).remove(0)
+    }
+
+    fn command(answer: &Element) -> &Element {
+        let command = result_payload(answer).expect("a command");
+        assert!(command.is("command", ns::COMMANDS), "{}", answer.to_xml());
+        command
+    }
+
+    fn status(answer: &Element) -> &str {
+        command(answer).get_attr("status").unwrap()
+    }
+
+    fn sid(answer: &Element) -> String {
+        command(answer).get_attr("sessionid").unwrap().to_owned()
+    }
+
+    /// The type and text of the note of a completed command.
+    fn note(answer: &Element) -> (String, String) {
+        assert_eq!(status(answer), "completed", "{}", answer.to_xml());
+        let note = command(answer)
+            .get_child("note", ns::COMMANDS)
+            .expect("a note");
+        (
+            note.get_attr("type").unwrap().to_owned(),
+            note.text_content(),
+        )
+    }
+
+    fn form(answer: &Element) -> &Element {
+        command(answer)
+            .get_child("x", ns::DATA)
+            .expect("a data form")
+    }
+
+    /// The default action and the actions offered, in order.
+    fn actions(answer: &Element) -> (String, Vec<String>) {
+        assert_eq!(status(answer), "executing", "{}", answer.to_xml());
+        let actions = command(answer)
+            .get_child("actions", ns::COMMANDS)
+            .expect("<actions/>");
+        (
+            actions.get_attr("execute").unwrap().to_owned(),
+            actions.elements().map(|a| a.name.clone()).collect(),
+        )
+    }
+
+    /// The XEP-0050 specific condition of an error.
+    fn specific_condition(answer: &Element) -> Option<String> {
+        answer
+            .get_child("error", ns::COMPONENT)?
+            .elements()
+            .find(|e| e.ns == ns::COMMANDS)
+            .map(|e| e.name.clone())
+    }
+
+    /// The texts of a form's fixed fields.
+    fn fixed_lines(x: &Element) -> Vec<String> {
+        x.elements()
+            .filter(|f| f.get_attr("type") == Some("fixed"))
+            .filter_map(|f| f.get_child("value", ns::DATA))
+            .map(Element::text_content)
+            .collect()
+    }
+
+    /// The command nodes `from` is offered in disco.
+    fn offered(b: &mut Bench, from: &str) -> Vec<String> {
+        let answer = b.ask(
+            from,
+            GATEWAY,
+            "get",
+            &format!(
+                "<query xmlns='{}' node='{}'/>",
+                ns::DISCO_ITEMS,
+                ns::COMMANDS
+            ),
+        );
+        result_payload(&answer)
+            .unwrap()
+            .elements()
+            .map(|i| i.get_attr("node").unwrap().to_owned())
+            .collect()
+    }
+
+    /// Alice with 0.001 BTC, and bob.
+    fn alice_and_bob(b: &mut Bench) -> (User, User) {
+        let alice = b.register("alice", "alice");
+        b.deposit(&alice, 100_000);
+        let bob = b.register("bob", "bob");
+        (b.user("alice").unwrap(), bob)
+    }
+
+    fn pending_codes(b: &mut Bench, user: &User) -> Vec<String> {
+        let orders = b
+            .services()
+            .wallet
+            .ledger()
+            .pending_orders(user.id)
+            .unwrap();
+        orders.into_iter().map(|o| o.code).collect()
+    }
+
+    const USER_COMMANDS: [&str; 6] = [
+        "balance", "address", "pay", "history", "pending", "language",
+    ];
+    const ADMIN_COMMANDS: [&str; 4] = ["users", "audit", "stats", "announce"];
+
+    #[test]
+    fn users_are_offered_the_user_commands() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        assert_eq!(offered(&mut b, ALICE), USER_COMMANDS);
+    }
+
+    #[test]
+    fn admins_are_offered_the_admin_commands_too() {
+        let mut b = Bench::new();
+        // Without a wallet, only the admin commands.
+        assert_eq!(offered(&mut b, &admin()), ADMIN_COMMANDS);
+        b.register("admin", "boss");
+        let all: Vec<&str> = USER_COMMANDS.into_iter().chain(ADMIN_COMMANDS).collect();
+        assert_eq!(offered(&mut b, &admin()), all);
+    }
+
+    #[test]
+    fn the_unregistered_are_offered_no_command() {
+        let mut b = Bench::new();
+        assert!(offered(&mut b, "stranger@example.org/x").is_empty());
+    }
+
+    #[test]
+    fn each_command_node_describes_itself() {
+        let mut b = Bench::new();
+        let answer = b.ask(
+            ALICE,
+            GATEWAY,
+            "get",
+            &format!("<query xmlns='{}' node='pay'/>", ns::DISCO_INFO),
+        );
+        let query = result_payload(&answer).unwrap();
+        assert_eq!(query.get_attr("node"), Some("pay"));
+        let identity = query.get_child("identity", ns::DISCO_INFO).unwrap();
+        assert_eq!(identity.get_attr("category"), Some("automation"));
+        assert_eq!(identity.get_attr("type"), Some("command-node"));
+        assert_eq!(identity.get_attr("name"), Some("Send a payment"));
+        let features: Vec<_> = query.elements().filter_map(|f| f.get_attr("var")).collect();
+        assert_eq!(features, vec![ns::COMMANDS, ns::DATA]);
+    }
+
+    #[test]
+    fn an_unknown_command_is_item_not_found() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let answer = execute(&mut b, ALICE, "nope");
+        assert_eq!(error_condition(&answer), "item-not-found");
+        assert_eq!(
+            error_text(&answer).as_deref(),
+            Some("There is no command nope.")
+        );
+    }
+
+    #[test]
+    fn user_commands_need_a_registration() {
+        let mut b = Bench::new();
+        for from in ["stranger@example.org/x".to_owned(), admin()] {
+            let answer = execute(&mut b, &from, "balance");
+            assert_eq!(error_condition(&answer), "registration-required", "{from}");
+            assert_eq!(
+                error_text(&answer).as_deref(),
+                Some("You are not registered. Type: register <username>")
+            );
+        }
+    }
+
+    #[test]
+    fn admin_commands_are_forbidden_to_users() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        for node in ADMIN_COMMANDS {
+            let answer = execute(&mut b, ALICE, node);
+            assert_eq!(error_condition(&answer), "forbidden", "{node}");
+        }
+    }
+
+    #[test]
+    fn balance_tells_the_spendable_balance() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = execute(&mut b, ALICE, "balance");
+        assert_eq!(
+            note(&answer),
+            ("info".into(), "Spendable balance: 0.001 BTC".into())
+        );
+    }
+
+    #[test]
+    fn address_gives_a_new_address_and_its_contact_subscribes() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let first = b.address_of(&alice);
+        let out = run(&mut b, ALICE, "address", None, None, &[]);
+        let addresses = b.services().wallet.ledger().addresses_of(alice.id).unwrap();
+        let new = addresses
+            .iter()
+            .find(|a| **a != first)
+            .expect("a new address");
+        let (kind, text) = note(&out[0]);
+        assert_eq!(kind, "info");
+        assert!(
+            text.starts_with(&format!("Your new deposit address: {new}\nbitcoin:{new}")),
+            "{text}"
+        );
+        let jid = contact(new);
+        assert!(
+            out[1..].iter().any(|p| p.name == "presence"
+                && p.get_attr("type") == Some("subscribe")
+                && p.get_attr("from") == Some(jid.as_str())),
+            "{:?}",
+            xml(&out)
+        );
+    }
+
+    const PAY_BOB: &[(&str, &[&str])] = &[
+        ("recipient", &["bob"]),
+        ("amount", &["0.0001"]),
+        ("comment", &["lunch"]),
+    ];
+
+    #[test]
+    fn pay_asks_recipient_amount_and_comment() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = execute(&mut b, ALICE, "pay");
+        assert_eq!(actions(&answer), ("next".into(), vec!["next".into()]));
+        let x = form(&answer);
+        assert_eq!(x.get_attr("type"), Some("form"));
+        assert_eq!(form_vars(x), vec!["recipient", "amount", "comment"]);
+        let required: Vec<_> = x
+            .elements()
+            .filter(|f| f.get_child("required", ns::DATA).is_some())
+            .filter_map(|f| f.get_attr("var"))
+            .collect();
+        assert_eq!(required, vec!["recipient", "amount"]);
+    }
+
+    #[test]
+    fn pay_shows_a_recap_and_pays_only_on_complete() {
+        let mut b = Bench::new();
+        let (alice, bob) = alice_and_bob(&mut b);
+        let first = execute(&mut b, ALICE, "pay");
+        let sid = sid(&first);
+        let recap = next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        // The same session, now one step from done.
+        assert_eq!(self::sid(&recap), sid);
+        assert_eq!(
+            actions(&recap),
+            ("complete".into(), vec!["complete".into(), "prev".into()])
+        );
+        let codes = pending_codes(&mut b, &alice);
+        assert_eq!(codes.len(), 1);
+        let lines = fixed_lines(form(&recap));
+        assert!(lines[0].starts_with("Pay 0.0001 BTC to bob"), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("confirm {}", codes[0]))),
+            "{lines:?}"
+        );
+        // Nothing moved yet.
+        assert_eq!(b.user("bob").unwrap().balance.0, 0);
+
+        let out = run(&mut b, ALICE, "pay", Some(&sid), Some("complete"), &[]);
+        assert_eq!(
+            note(&out[0]),
+            (
+                "info".into(),
+                "Paid 0.0001 BTC to bob. Your balance is 0.0009 BTC.".into()
+            )
+        );
+        assert_eq!(b.user("bob").unwrap().balance.0, 10_000);
+        assert_eq!(b.user("alice").unwrap().balance.0, 90_000);
+        // Bob hears it from alice's contact, with the comment.
+        let told: Vec<_> = out[1..]
+            .iter()
+            .filter(|m| m.name == "message" && m.get_attr("to") == Some(bob.jid.as_str()))
+            .collect();
+        assert_eq!(told.len(), 1, "{:?}", xml(&out));
+        assert_eq!(
+            told[0].get_attr("from"),
+            Some(format!("alice@{GATEWAY}").as_str())
+        );
+        assert!(bodies(&out[1..]).iter().any(|t| t.contains("lunch")));
+        // The session is over: it cannot pay twice.
+        let again = next(&mut b, ALICE, "pay", &sid, "complete", &[]);
+        assert_eq!(specific_condition(&again).as_deref(), Some("bad-sessionid"));
+        assert_eq!(b.user("bob").unwrap().balance.0, 10_000);
+    }
+
+    #[test]
+    fn pay_to_an_address_shows_the_fee_and_sends_on_complete() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let world = b.chain.borrow_mut().world_address();
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        let fields: &[(&str, &[&str])] = &[("recipient", &[&world]), ("amount", &["20000 sat"])];
+        let recap = next(&mut b, ALICE, "pay", &sid, "next", fields);
+        let lines = fixed_lines(form(&recap));
+        assert_eq!(
+            lines[0],
+            format!("Send 0.0002 BTC to {world}."),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("Estimated network fee: "), "{lines:?}");
+        assert!(b.chain.borrow().mempool().is_empty());
+        let done = next(&mut b, ALICE, "pay", &sid, "complete", &[]);
+        let (kind, text) = note(&done);
+        assert_eq!(kind, "info", "{text}");
+        assert!(
+            text.starts_with(&format!("Sent 0.0002 BTC to {world}: transaction ")),
+            "{text}"
+        );
+        assert_eq!(b.chain.borrow().mempool().len(), 1);
+    }
+
+    #[test]
+    fn a_recap_left_past_its_order_expiry_pays_nothing() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        // Orders wait 10 minutes by default.
+        crate::ledger::clock::advance(11 * 60);
+        let done = next(&mut b, ALICE, "pay", &sid, "complete", &[]);
+        assert_eq!(
+            note(&done),
+            (
+                "error".into(),
+                "This payment expired; make a new one with pay.".into()
+            )
+        );
+        assert_eq!(b.user("bob").unwrap().balance.0, 0);
+    }
+
+    #[test]
+    fn a_bad_amount_brings_the_first_form_back_saying_why() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        let fields: &[(&str, &[&str])] = &[("recipient", &["bob"]), ("amount", &["0"])];
+        let again = next(&mut b, ALICE, "pay", &sid, "next", fields);
+        assert_eq!(actions(&again), ("next".into(), vec!["next".into()]));
+        let x = form(&again);
+        assert_eq!(form_vars(x), vec!["recipient", "amount", "comment"]);
+        let why = x
+            .get_child("instructions", ns::DATA)
+            .unwrap()
+            .text_content();
+        assert!(why.contains("zero"), "{why}");
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        // Corrected, it goes on to the recap.
+        let recap = next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(actions(&recap).0, "complete");
+        assert_eq!(pending_codes(&mut b, &alice).len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_recipient_brings_the_first_form_back_saying_why() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        let fields: &[(&str, &[&str])] = &[("recipient", &["nobody"]), ("amount", &["1000 sat"])];
+        let again = next(&mut b, ALICE, "pay", &sid, "next", fields);
+        let why = form(&again)
+            .get_child("instructions", ns::DATA)
+            .unwrap()
+            .text_content();
+        assert_eq!(
+            why,
+            "nobody is neither a registered user nor a Bitcoin address."
+        );
+    }
+
+    #[test]
+    fn going_back_from_the_recap_drops_its_order() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(pending_codes(&mut b, &alice).len(), 1);
+        let back = next(&mut b, ALICE, "pay", &sid, "prev", &[]);
+        assert_eq!(
+            form_vars(form(&back)),
+            vec!["recipient", "amount", "comment"]
+        );
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        // A new recap makes a new order, the only one.
+        next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(pending_codes(&mut b, &alice).len(), 1);
+    }
+
+    #[test]
+    fn cancelling_the_recap_drops_its_order_and_the_session() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        let canceled = next(&mut b, ALICE, "pay", &sid, "cancel", &[]);
+        assert_eq!(status(&canceled), "canceled");
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        let after = next(&mut b, ALICE, "pay", &sid, "complete", &[]);
+        assert_eq!(specific_condition(&after).as_deref(), Some("bad-sessionid"));
+        assert_eq!(b.user("bob").unwrap().balance.0, 0);
+    }
+
+    #[test]
+    fn history_is_a_table_of_movements() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        assert_eq!(
+            note(&execute(&mut b, ALICE, "history")),
+            ("info".into(), "No movements yet.".into())
+        );
+        let alice = b.user("alice").unwrap();
+        b.deposit(&alice, 100_000);
+        let answer = execute(&mut b, ALICE, "history");
+        assert_eq!(status(&answer), "completed");
+        let x = form(&answer);
+        assert_eq!(x.get_attr("type"), Some("result"));
+        let reported: Vec<_> = x
+            .get_child("reported", ns::DATA)
+            .unwrap()
+            .elements()
+            .map(|f| f.get_attr("var").unwrap())
+            .collect();
+        assert_eq!(reported, vec!["date", "movement"]);
+        let items: Vec<_> = x.elements().filter(|e| e.name == "item").collect();
+        assert_eq!(items.len(), 1);
+        let date = &form_values(items[0], "date")[0];
+        assert_eq!(date.len(), 16, "{date}");
+        let movement = &form_values(items[0], "movement")[0];
+        assert!(movement.starts_with("+0.001 BTC deposit"), "{movement}");
+    }
+
+    #[test]
+    fn pending_says_when_nothing_waits() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        assert_eq!(
+            note(&execute(&mut b, ALICE, "pending")),
+            ("info".into(), "You have no payments waiting.".into())
+        );
+    }
+
+    #[test]
+    fn pending_cancels_the_orders_chosen_and_carries_out_the_one_chosen() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        for _ in 0..3 {
+            b.say("alice", "pay 1000 sat bob");
+        }
+        let codes = pending_codes(&mut b, &alice);
+        assert_eq!(codes.len(), 3);
+        let answer = execute(&mut b, ALICE, "pending");
+        assert_eq!(
+            actions(&answer),
+            ("complete".into(), vec!["complete".into()])
+        );
+        let x = form(&answer);
+        assert_eq!(form_vars(x), vec!["confirm", "cancel"]);
+        for (var, kind) in [("confirm", "list-single"), ("cancel", "list-multi")] {
+            let field = x
+                .elements()
+                .find(|f| f.get_attr("var") == Some(var))
+                .unwrap();
+            assert_eq!(field.get_attr("type"), Some(kind));
+            let mut options: Vec<String> = field
+                .elements()
+                .filter(|o| o.name == "option")
+                .map(|o| o.get_child("value", ns::DATA).unwrap().text_content())
+                .collect();
+            options.sort();
+            let mut expected = codes.clone();
+            expected.sort();
+            assert_eq!(options, expected, "{var}");
+        }
+        let done = next(
+            &mut b,
+            ALICE,
+            "pending",
+            &sid(&answer),
+            "complete",
+            &[
+                ("confirm", &[codes[0].as_str()]),
+                ("cancel", &[codes[1].as_str(), codes[2].as_str()]),
+            ],
+        );
+        let (kind, text) = note(&done);
+        assert_eq!(kind, "info");
+        assert_eq!(
+            text,
+            format!(
+                "Payment {} cancelled.\nPayment {} cancelled.\n\
+                 Paid 0.00001 BTC to bob. Your balance is 0.00099 BTC.",
+                codes[1], codes[2]
+            )
+        );
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        assert_eq!(b.user("bob").unwrap().balance.0, 1000);
+    }
+
+    #[test]
+    fn language_offers_the_catalogs_and_sets_one() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let answer = execute(&mut b, ALICE, "language");
+        let x = form(&answer);
+        assert_eq!(form_values(x, "language"), vec!["en"]);
+        let field = x
+            .elements()
+            .find(|f| f.get_attr("var") == Some("language"))
+            .unwrap();
+        let options: Vec<_> = field
+            .elements()
+            .filter(|o| o.name == "option")
+            .map(|o| {
+                (
+                    o.get_child("value", ns::DATA).unwrap().text_content(),
+                    o.get_attr("label").unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            options.contains(&("en".into(), "English".into())),
+            "{options:?}"
+        );
+        assert!(options.iter().any(|(code, _)| code == "fr"), "{options:?}");
+        let done = next(
+            &mut b,
+            ALICE,
+            "language",
+            &sid(&answer),
+            "complete",
+            &[("language", &["fr"])],
+        );
+        assert_eq!(
+            note(&done),
+            ("info".into(), "Désormais je vous réponds en fr.".into())
+        );
+        assert_eq!(b.user("alice").unwrap().language.as_deref(), Some("fr"));
+        // Its next forms speak French.
+        let answer = execute(&mut b, ALICE, "balance");
+        assert!(note(&answer).1.starts_with("Solde"), "{}", note(&answer).1);
+    }
+
+    #[test]
+    fn audit_shows_the_numbers_and_changes_nothing_unless_asked() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = execute(&mut b, &admin(), "audit");
+        let x = form(&answer);
+        let lines = fixed_lines(x);
+        assert_eq!(lines[0], "Wallet: 0.001 BTC", "{lines:?}");
+        assert!(
+            lines.contains(&"Covered: yes. Withdrawals: open.".to_owned()),
+            "{lines:?}"
+        );
+        // Nothing to unfreeze.
+        assert!(!form_vars(x).contains(&"unfreeze".to_owned()));
+        let done = next(&mut b, &admin(), "audit", &sid(&answer), "complete", &[]);
+        assert_eq!(note(&done), ("info".into(), "Nothing was changed.".into()));
+    }
+
+    #[test]
+    fn audit_of_a_frozen_wallet_offers_to_unfreeze_it() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        b.services()
+            .wallet
+            .ledger_mut()
+            .set_state(crate::wallet::audit::FROZEN, "a test")
+            .unwrap();
+        let answer = execute(&mut b, &admin(), "audit");
+        let x = form(&answer);
+        assert!(
+            fixed_lines(x).contains(&"Covered: yes. Withdrawals: frozen (a test).".to_owned()),
+            "{:?}",
+            fixed_lines(x)
+        );
+        let field = x
+            .elements()
+            .find(|f| f.get_attr("var") == Some("unfreeze"))
+            .unwrap();
+        assert_eq!(field.get_attr("type"), Some("boolean"));
+        assert_eq!(form_values(x, "unfreeze"), vec!["0"]);
+        let done = next(
+            &mut b,
+            &admin(),
+            "audit",
+            &sid(&answer),
+            "complete",
+            &[("unfreeze", &["1"])],
+        );
+        assert_eq!(
+            note(&done),
+            ("info".into(), "Withdrawals are allowed again.".into())
+        );
+        assert!(!b.services().wallet.is_frozen());
+    }
+
+    #[test]
+    fn stats_count_users_and_waiting_payments() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        b.say("alice", "pay 1000 sat bob");
+        let (kind, text) = note(&execute(&mut b, &admin(), "stats"));
+        assert_eq!(kind, "info");
+        assert!(
+            text.starts_with(
+                "Registered users: 2 (0 online)\nPayments waiting: 1\n\
+                 Last 24 hours: 1 deposits (0.001 BTC), 0 withdrawals (0 BTC)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("Bitcoin node: reachable"), "{text}");
+    }
+
+    #[test]
+    fn users_lists_the_accounts_that_match_the_search() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = execute(&mut b, &admin(), "users");
+        let done = next(
+            &mut b,
+            &admin(),
+            "users",
+            &sid(&answer),
+            "complete",
+            &[("search", &["ALI"])],
+        );
+        let x = form(&done);
+        let items: Vec<_> = x.elements().filter(|e| e.name == "item").collect();
+        assert_eq!(items.len(), 1);
+        assert_eq!(form_values(items[0], "username"), vec!["alice"]);
+        assert_eq!(form_values(items[0], "jid"), vec!["alice@example.org"]);
+        assert_eq!(form_values(items[0], "balance"), vec!["0.001 BTC"]);
+    }
+
+    #[test]
+    fn announce_reaches_every_user_or_those_online() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        b.send(&format!("<presence from='{ALICE}' to='{GATEWAY}'/>"));
+        for (to, expected) in [
+            ("all", vec!["alice@example.org", "bob@example.org"]),
+            ("online", vec!["alice@example.org"]),
+        ] {
+            let answer = execute(&mut b, &admin(), "announce");
+            let out = run(
+                &mut b,
+                &admin(),
+                "announce",
+                Some(&sid(&answer)),
+                Some("complete"),
+                &[("message", &["Maintenance", "at noon"]), ("to", &[to])],
+            );
+            assert_eq!(
+                note(&out[0]),
+                ("info".into(), format!("Sent to {} users.", expected.len()))
+            );
+            let messages: Vec<_> = out[1..].iter().filter(|m| m.name == "message").collect();
+            let recipients: Vec<_> = messages.iter().map(|m| m.get_attr("to").unwrap()).collect();
+            assert_eq!(recipients, expected, "{to}");
+            // Normal, so that servers keep it for those offline.
+            assert!(messages
+                .iter()
+                .all(|m| m.get_attr("type") == Some("normal")));
+            assert_eq!(bodies(&out[1..])[0], "Maintenance\nat noon");
+        }
+    }
+
+    #[test]
+    fn an_empty_announcement_is_not_sent() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = execute(&mut b, &admin(), "announce");
+        let out = run(
+            &mut b,
+            &admin(),
+            "announce",
+            Some(&sid(&answer)),
+            Some("complete"),
+            &[("message", &[" "]), ("to", &["all"])],
+        );
+        assert_eq!(
+            note(&out[0]),
+            (
+                "error".into(),
+                "The message is empty: nothing was sent.".into()
+            )
+        );
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_session_is_bad_sessionid() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = next(&mut b, ALICE, "pay", "pay-99", "next", PAY_BOB);
+        assert_eq!(error_condition(&answer), "bad-request");
+        assert_eq!(
+            specific_condition(&answer).as_deref(),
+            Some("bad-sessionid")
+        );
+    }
+
+    #[test]
+    fn a_session_belongs_to_the_resource_that_started_it() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        for from in ["alice@example.org/laptop", "bob@example.org/laptop"] {
+            let answer = next(&mut b, from, "pay", &sid, "next", PAY_BOB);
+            assert_eq!(
+                specific_condition(&answer).as_deref(),
+                Some("bad-sessionid"),
+                "{from}"
+            );
+        }
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        // Its owner goes on.
+        let recap = next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(actions(&recap).0, "complete");
+    }
+
+    #[test]
+    fn a_session_is_of_one_command() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        let answer = next(&mut b, ALICE, "language", &sid, "complete", &[]);
+        assert_eq!(
+            specific_condition(&answer).as_deref(),
+            Some("bad-sessionid")
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_is_malformed() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let answer = run(&mut b, ALICE, "pay", None, Some("jump"), &[]).remove(0);
+        assert_eq!(error_condition(&answer), "bad-request");
+        assert_eq!(
+            specific_condition(&answer).as_deref(),
+            Some("malformed-action")
+        );
+    }
+
+    #[test]
+    fn an_action_the_form_did_not_offer_is_bad_action_and_keeps_the_session() {
+        let mut b = Bench::new();
+        let (alice, _) = alice_and_bob(&mut b);
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        for action in ["complete", "prev"] {
+            let answer = next(&mut b, ALICE, "pay", &sid, action, PAY_BOB);
+            assert_eq!(error_condition(&answer), "bad-request", "{action}");
+            assert_eq!(
+                specific_condition(&answer).as_deref(),
+                Some("bad-action"),
+                "{action}"
+            );
+        }
+        assert!(pending_codes(&mut b, &alice).is_empty());
+        let recap = next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(actions(&recap).0, "complete");
+        let answer = next(&mut b, ALICE, "pay", &sid, "next", &[]);
+        assert_eq!(specific_condition(&answer).as_deref(), Some("bad-action"));
+    }
+
+    #[test]
+    fn an_abandoned_session_expires() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let started = Instant::now();
+        let sid = sid(&execute(&mut b, ALICE, "pay"));
+        let sessions = &mut b.gateway.xep_state().adhoc.map;
+        let session = sessions.get_mut(&sid).expect("kept");
+        assert!(session.expires >= started + SESSION_LIFETIME);
+        // Its lifetime is over.
+        session.expires = Instant::now();
+        let answer = next(&mut b, ALICE, "pay", &sid, "next", PAY_BOB);
+        assert_eq!(
+            specific_condition(&answer).as_deref(),
+            Some("bad-sessionid")
+        );
+        assert!(b.gateway.xep_state().adhoc.map.is_empty());
+    }
+
+    #[test]
+    fn a_new_session_beyond_five_forgets_the_oldest() {
+        let mut b = Bench::new();
+        alice_and_bob(&mut b);
+        let sids: Vec<String> = (0..6)
+            .map(|_| sid(&execute(&mut b, ALICE, "pay")))
+            .collect();
+        let oldest = next(&mut b, ALICE, "pay", &sids[0], "next", PAY_BOB);
+        assert_eq!(
+            specific_condition(&oldest).as_deref(),
+            Some("bad-sessionid")
+        );
+        for sid in &sids[1..] {
+            let answer = next(&mut b, ALICE, "pay", sid, "cancel", &[]);
+            assert_eq!(status(&answer), "canceled", "{sid}");
+        }
+    }
+}

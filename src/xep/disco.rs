@@ -210,4 +210,259 @@ mod tests {
         );
         assert_eq!(caps_ver().len(), 28);
     }
+
+    use crate::testkit::{contact, error_condition, result_payload, Bench, ADMIN, GATEWAY};
+    use crate::xep::{CONTACT_IQS, GATEWAY_IQS};
+
+    const INFO_GET: &str = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
+    const ITEMS_GET: &str = "<query xmlns='http://jabber.org/protocol/disco#items'/>";
+    const ALICE: &str = "alice@example.org/phone";
+
+    /// The identity (category, type, name) and the features of an info
+    /// answer.
+    fn identity_and_features(answer: &Element) -> ((String, String, String), Vec<String>) {
+        let query = result_payload(answer).expect("a query");
+        let identity = query
+            .get_child("identity", ns::DISCO_INFO)
+            .expect("an identity");
+        let attr = |name| identity.get_attr(name).unwrap_or_default().to_owned();
+        let features = query
+            .elements()
+            .filter(|e| e.is("feature", ns::DISCO_INFO))
+            .map(|e| e.get_attr("var").unwrap().to_owned())
+            .collect();
+        ((attr("category"), attr("type"), attr("name")), features)
+    }
+
+    fn sorted_features(table: &[IqHandler]) -> Vec<String> {
+        let mut features: Vec<String> = table
+            .iter()
+            .filter_map(|h| h.feature.map(str::to_owned))
+            .collect();
+        features.sort();
+        features
+    }
+
+    /// (jid, name) of the items of an items answer.
+    fn items(answer: &Element) -> Vec<(String, String)> {
+        result_payload(answer)
+            .expect("a query")
+            .elements()
+            .map(|i| {
+                let attr = |name| i.get_attr(name).unwrap_or_default().to_owned();
+                (attr("jid"), attr("name"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_gateway_is_a_bitcoin_gateway_with_the_features_it_handles() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, GATEWAY, "get", INFO_GET);
+        let (identity, features) = identity_and_features(&answer);
+        assert_eq!(
+            identity,
+            ("gateway".into(), "bitcoin".into(), "bitcoIM".into())
+        );
+        assert_eq!(features, sorted_features(GATEWAY_IQS));
+    }
+
+    #[test]
+    fn a_user_is_a_registered_account_with_the_features_of_contacts() {
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        let answer = b.ask(ALICE, &format!("bob@{GATEWAY}"), "get", INFO_GET);
+        let (identity, features) = identity_and_features(&answer);
+        assert_eq!(
+            identity,
+            ("account".into(), "registered".into(), "bob".into())
+        );
+        assert_eq!(features, sorted_features(CONTACT_IQS));
+    }
+
+    #[test]
+    fn an_address_is_a_leaf_named_by_the_address() {
+        let mut b = Bench::new();
+        let bob = b.register("bob", "bob");
+        let address = b.address_of(&bob);
+        let jid = contact(&address);
+        let answer = b.ask(ALICE, &jid, "get", INFO_GET);
+        let (identity, features) = identity_and_features(&answer);
+        assert_eq!(identity, ("hierarchy".into(), "leaf".into(), address));
+        assert_eq!(features, sorted_features(CONTACT_IQS));
+    }
+
+    // Service discovery is truthful only if every feature listed is
+    // answered: asking for any of them must not be service-unavailable,
+    // and a feature not listed must be.
+    #[test]
+    fn every_feature_listed_is_answered_and_no_other() {
+        let mut b = Bench::new();
+        let bob = b.register("bob", "bob");
+        let address = b.address_of(&bob);
+        let address_jid = contact(&address);
+        for to in [GATEWAY.to_owned(), format!("bob@{GATEWAY}"), address_jid] {
+            let answer = b.ask(ALICE, &to, "get", INFO_GET);
+            let (_, features) = identity_and_features(&answer);
+            for handler in GATEWAY_IQS {
+                let payload = format!("<{} xmlns='{}'/>", handler.name, handler.ns);
+                let kind = if handler.get.is_some() { "get" } else { "set" };
+                let answer = b.ask(ALICE, &to, kind, &payload);
+                let unavailable = answer.get_attr("type") == Some("error")
+                    && error_condition(&answer) == "service-unavailable";
+                let listed = features.iter().any(|f| f == handler.ns);
+                assert_eq!(unavailable, !listed, "{} to {to}", handler.ns);
+            }
+        }
+    }
+
+    #[test]
+    fn nobody_is_item_not_found() {
+        let mut b = Bench::new();
+        for payload in [INFO_GET, ITEMS_GET] {
+            let answer = b.ask(ALICE, &format!("nobody@{GATEWAY}"), "get", payload);
+            assert_eq!(error_condition(&answer), "item-not-found");
+        }
+    }
+
+    #[test]
+    fn unknown_nodes_are_item_not_found() {
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        for (to, payload) in [
+            (
+                GATEWAY,
+                "<query xmlns='http://jabber.org/protocol/disco#info' node='nope'/>",
+            ),
+            (
+                GATEWAY,
+                "<query xmlns='http://jabber.org/protocol/disco#items' node='nope'/>",
+            ),
+            (
+                "bob@bitcoin.example.org",
+                "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/>",
+            ),
+        ] {
+            let answer = b.ask(ALICE, to, "get", payload);
+            assert_eq!(error_condition(&answer), "item-not-found", "{payload}");
+        }
+        // A caps node with a hash that is not ours.
+        let answer = b.ask(
+            ALICE,
+            GATEWAY,
+            "get",
+            &format!("<query xmlns='http://jabber.org/protocol/disco#info' node='{CAPS_NODE}#x'/>"),
+        );
+        assert_eq!(error_condition(&answer), "item-not-found");
+    }
+
+    /// XEP-0115 section 5.1, computed from an info answer.
+    fn ver_of(query: &Element) -> String {
+        let mut identities: Vec<String> = query
+            .elements()
+            .filter(|e| e.is("identity", ns::DISCO_INFO))
+            .map(|i| {
+                let attr = |name| i.get_attr(name).unwrap_or_default();
+                format!(
+                    "{}/{}/{}/{}",
+                    attr("category"),
+                    attr("type"),
+                    attr("xml:lang"),
+                    attr("name")
+                )
+            })
+            .collect();
+        identities.sort();
+        let mut features: Vec<&str> = query
+            .elements()
+            .filter(|e| e.is("feature", ns::DISCO_INFO))
+            .filter_map(|e| e.get_attr("var"))
+            .collect();
+        features.sort_unstable();
+        let mut s = String::new();
+        for part in identities.iter().map(String::as_str).chain(features) {
+            s.push_str(part);
+            s.push('<');
+        }
+        base64::engine::general_purpose::STANDARD.encode(Sha1::digest(s.as_bytes()))
+    }
+
+    // A client that sees the gateway's caps asks node#ver once, checks
+    // the hash of the answer, and caches it for every gateway like it.
+    #[test]
+    fn the_caps_in_the_gateway_presence_match_its_info() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let out = b.send(&format!(
+            "<presence type='probe' from='alice@example.org' to='{GATEWAY}'/>"
+        ));
+        let c = out
+            .iter()
+            .find_map(|p| p.get_child("c", "http://jabber.org/protocol/caps"))
+            .expect("caps in the presence");
+        assert_eq!(c.get_attr("hash"), Some("sha-1"));
+        let (node, ver) = (c.get_attr("node").unwrap(), c.get_attr("ver").unwrap());
+        let answer = b.ask(
+            ALICE,
+            GATEWAY,
+            "get",
+            &format!("<query xmlns='http://jabber.org/protocol/disco#info' node='{node}#{ver}'/>"),
+        );
+        let query = result_payload(&answer).expect("a query");
+        assert_eq!(
+            query.get_attr("node"),
+            Some(format!("{node}#{ver}").as_str())
+        );
+        assert_eq!(ver_of(query), ver);
+        let plain = b.ask(ALICE, GATEWAY, "get", INFO_GET);
+        assert_eq!(ver_of(result_payload(&plain).unwrap()), ver);
+    }
+
+    #[test]
+    fn a_user_sees_their_addresses_in_the_gateway_items() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        b.say("alice", "address");
+        let addresses = b.services().wallet.ledger().addresses_of(alice.id).unwrap();
+        assert_eq!(addresses.len(), 2);
+        let mut expected: Vec<(String, String)> =
+            addresses.iter().map(|a| (contact(a), a.clone())).collect();
+        let mut got = items(&b.ask(ALICE, GATEWAY, "get", ITEMS_GET));
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn the_unregistered_see_no_items() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        assert!(items(&b.ask("bob@example.org/x", GATEWAY, "get", ITEMS_GET)).is_empty());
+    }
+
+    #[test]
+    fn admins_also_see_the_users() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        b.register("bob", "bob");
+        let got = items(&b.ask(&format!("{ADMIN}/desk"), GATEWAY, "get", ITEMS_GET));
+        let user = |name: &str| (format!("{name}@{GATEWAY}"), name.to_owned());
+        assert_eq!(got, vec![user("alice"), user("bob")]);
+        // A user does not.
+        let got = items(&b.ask(ALICE, GATEWAY, "get", ITEMS_GET));
+        assert!(got.iter().all(|(jid, _)| jid != &format!("bob@{GATEWAY}")));
+    }
+
+    #[test]
+    fn contacts_have_no_items() {
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        let answer = b.ask(
+            &format!("{ADMIN}/desk"),
+            &format!("bob@{GATEWAY}"),
+            "get",
+            ITEMS_GET,
+        );
+        assert!(items(&answer).is_empty());
+    }
 }

@@ -26,6 +26,11 @@ fn on_last(s: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{error_condition, result_payload, Bench, GATEWAY};
+    use std::time::Instant;
+
+    const LAST: &str = "<query xmlns='jabber:iq:last'/>";
+    const ALICE: &str = "alice@example.org/phone";
 
     #[test]
     fn uptime_in_whole_seconds() {
@@ -33,5 +38,43 @@ mod tests {
             query(Duration::from_millis(61_900)).to_xml(),
             "<query xmlns='jabber:iq:last' seconds='61'/>"
         );
+    }
+
+    /// The `seconds` of a jabber:iq:last answer.
+    fn seconds(answer: &Element) -> u64 {
+        result_payload(answer)
+            .expect("a query")
+            .get_attr("seconds")
+            .expect("seconds")
+            .parse()
+            .expect("a number")
+    }
+
+    #[test]
+    fn the_gateway_answers_with_its_uptime() {
+        let mut b = Bench::new();
+        b.services().started = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .expect("an hour of monotonic clock");
+        let answer = b.ask(ALICE, GATEWAY, "get", LAST);
+        let seconds = seconds(&answer);
+        // A second more if the test is slow; never the idle time of a user.
+        assert!((3600..3610).contains(&seconds), "{seconds}");
+    }
+
+    #[test]
+    fn contacts_do_not_answer_last_activity() {
+        // A user's last activity would reveal when they were around.
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        let answer = b.ask(ALICE, &format!("bob@{GATEWAY}"), "get", LAST);
+        assert_eq!(error_condition(&answer), "service-unavailable");
+    }
+
+    #[test]
+    fn last_activity_cannot_be_set() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, GATEWAY, "set", LAST);
+        assert_eq!(error_condition(&answer), "feature-not-implemented");
     }
 }

@@ -76,3 +76,154 @@ fn on_set(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) ->
         "the vCards of bitcoIM's entities cannot be changed",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{contact, error_condition, result_payload, Bench, ADMIN, GATEWAY};
+    use crate::xmpp::{ns, Element};
+    use base64::Engine as _;
+    use sha1::{Digest, Sha1};
+
+    const GET: &str = "<vCard xmlns='vcard-temp'/>";
+    const ALICE: &str = "alice@example.org/phone";
+
+    fn vcard(answer: &Element) -> &Element {
+        let vcard = result_payload(answer).expect("a vCard");
+        assert!(vcard.is("vCard", ns::VCARD));
+        vcard
+    }
+
+    fn field(vcard: &Element, name: &str) -> Option<String> {
+        vcard.get_child(name, ns::VCARD).map(Element::text_content)
+    }
+
+    #[test]
+    fn the_gateway_vcard_names_bitcoim_and_its_version() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, GATEWAY, "get", GET);
+        let vcard = vcard(&answer);
+        assert_eq!(field(vcard, "FN").as_deref(), Some("bitcoIM"));
+        assert_eq!(field(vcard, "NICKNAME").as_deref(), Some("bitcoIM"));
+        let desc = field(vcard, "DESC").unwrap();
+        assert!(desc.contains("Type 'help' to start."), "{desc}");
+        assert!(
+            desc.ends_with(&format!("bitcoIM {}", crate::VERSION)),
+            "{desc}"
+        );
+        assert!(field(vcard, "PHOTO").is_none());
+    }
+
+    /// An address's vCard, and the address.
+    fn address_vcard(b: &mut Bench) -> (Element, String) {
+        let alice = b.register("alice", "alice");
+        let address = b.address_of(&alice);
+        let jid = contact(&address);
+        (b.ask(ALICE, &jid, "get", GET), address)
+    }
+
+    #[test]
+    fn an_address_vcard_has_the_address_and_the_qr_code_of_its_uri() {
+        let mut b = Bench::new();
+        let (answer, address) = address_vcard(&mut b);
+        let vcard = vcard(&answer);
+        // The address as it is spelt, not the JID's lowercase node.
+        assert_eq!(field(vcard, "FN"), Some(address.clone()));
+        // Regtest has no public explorer.
+        assert_eq!(field(vcard, "URL"), None);
+        let photo = vcard.get_child("PHOTO", ns::VCARD).expect("a PHOTO");
+        assert_eq!(field(photo, "TYPE").as_deref(), Some("image/png"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(field(photo, "BINVAL").unwrap())
+            .expect("base64");
+        assert_eq!(crate::qr::tests::decode(&png), format!("bitcoin:{address}"));
+    }
+
+    // XEP-0153: clients fetch the vCard again only when the hash in the
+    // contact's presence changes, so it must be the hash of this photo.
+    #[test]
+    fn an_address_presence_carries_the_hash_of_its_vcard_photo() {
+        let mut b = Bench::new();
+        let (answer, address) = address_vcard(&mut b);
+        let binval = field(
+            vcard(&answer).get_child("PHOTO", ns::VCARD).unwrap(),
+            "BINVAL",
+        )
+        .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(binval)
+            .unwrap();
+        let expected: String = Sha1::digest(&png)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let jid = contact(&address);
+        let out = b.send(&format!(
+            "<presence type='probe' from='alice@example.org' to='{jid}'/>"
+        ));
+        let hash = out
+            .iter()
+            .filter_map(|p| p.get_child("x", "vcard-temp:x:update"))
+            .filter_map(|x| x.get_child("photo", "vcard-temp:x:update"))
+            .map(Element::text_content)
+            .next();
+        assert_eq!(hash, Some(expected));
+    }
+
+    #[test]
+    fn an_address_vcard_links_to_the_configured_explorer() {
+        let mut b =
+            Bench::with("[bitcoin]\nexplorer = https://explorer.example/address/{address}\n");
+        let (answer, address) = address_vcard(&mut b);
+        assert_eq!(
+            field(vcard(&answer), "URL"),
+            Some(format!("https://explorer.example/address/{address}"))
+        );
+    }
+
+    #[test]
+    fn a_user_vcard_shows_the_real_jid_only_to_themself_and_admins() {
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        b.register("alice", "alice");
+        let bob = format!("bob@{GATEWAY}");
+        for (asker, real_jid) in [
+            ("bob@example.org/laptop", true),
+            (&format!("{ADMIN}/desk"), true),
+            (ALICE, false),
+            ("stranger@example.org/x", false),
+        ] {
+            let answer = b.ask(asker, &bob, "get", GET);
+            let vcard = vcard(&answer);
+            assert_eq!(field(vcard, "NICKNAME").as_deref(), Some("bob"), "{asker}");
+            let expected = real_jid.then(|| "bob@example.org".to_owned());
+            assert_eq!(field(vcard, "FN"), expected, "{asker}");
+        }
+    }
+
+    #[test]
+    fn vcards_cannot_be_set() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        for to in [GATEWAY.to_owned(), format!("alice@{GATEWAY}")] {
+            let answer = b.ask(
+                ALICE,
+                &to,
+                "set",
+                "<vCard xmlns='vcard-temp'><FN>Mallory</FN></vCard>",
+            );
+            assert_eq!(error_condition(&answer), "not-allowed", "{to}");
+        }
+        let answer = b.ask(ALICE, &format!("alice@{GATEWAY}"), "get", GET);
+        assert_eq!(
+            field(vcard(&answer), "FN").as_deref(),
+            Some("alice@example.org")
+        );
+    }
+
+    #[test]
+    fn the_vcard_of_nobody_is_item_not_found() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, &format!("nobody@{GATEWAY}"), "get", GET);
+        assert_eq!(error_condition(&answer), "item-not-found");
+    }
+}

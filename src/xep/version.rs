@@ -27,7 +27,11 @@ fn on_version(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{error_condition, result_payload, Bench, GATEWAY};
     use crate::VERSION;
+
+    const QUERY: &str = "<query xmlns='jabber:iq:version'/>";
+    const ALICE: &str = "alice@example.org/phone";
 
     #[test]
     fn names_bitcoim_and_its_version() {
@@ -35,5 +39,36 @@ mod tests {
             query().to_xml(),
             format!("<query xmlns='jabber:iq:version'><name>bitcoIM</name><version>{VERSION}</version></query>")
         );
+    }
+
+    #[test]
+    fn the_gateway_tells_its_name_and_version_but_not_its_system() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, GATEWAY, "get", QUERY);
+        let query = result_payload(&answer).expect("a query");
+        assert!(query.is("query", ns::VERSION));
+        let child = |name| {
+            query
+                .get_child(name, ns::VERSION)
+                .map(Element::text_content)
+        };
+        assert_eq!(child("name").as_deref(), Some("bitcoIM"));
+        assert_eq!(child("version").as_deref(), Some(VERSION));
+        assert_eq!(child("os"), None);
+    }
+
+    #[test]
+    fn contacts_do_not_answer_software_version() {
+        let mut b = Bench::new();
+        b.register("bob", "bob");
+        let answer = b.ask(ALICE, &format!("bob@{GATEWAY}"), "get", QUERY);
+        assert_eq!(error_condition(&answer), "service-unavailable");
+    }
+
+    #[test]
+    fn the_version_cannot_be_set() {
+        let mut b = Bench::new();
+        let answer = b.ask(ALICE, GATEWAY, "set", QUERY);
+        assert_eq!(error_condition(&answer), "feature-not-implemented");
     }
 }
