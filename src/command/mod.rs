@@ -172,11 +172,7 @@ pub fn recap_text(s: &Services, lang: &str, recap: &Recap) -> String {
 }
 
 fn pending_list(s: &Services, lang: &str, user: &User) -> String {
-    let orders = s
-        .wallet
-        .ledger()
-        .pending_orders(user.id)
-        .unwrap_or_default();
+    let orders = s.wallet.pending_orders(user);
     if orders.is_empty() {
         return s.voice.text(lang, "no-pending", &[]);
     }

@@ -129,6 +129,15 @@ impl Wallet {
         self.ledger.user_by_id(user.id).ok().flatten()
     }
 
+    /// The orders of `user` waiting for their code, oldest first; none if
+    /// the database cannot tell (logged).
+    pub fn pending_orders(&self, user: &User) -> Vec<crate::ledger::orders::Order> {
+        self.ledger.pending_orders(user.id).unwrap_or_else(|e| {
+            log::error!("{e}");
+            Vec::new()
+        })
+    }
+
     /// Whether withdrawals are frozen by a failed audit. A database that
     /// cannot tell reads as frozen: money never leaves on a guess.
     pub fn is_frozen(&self) -> bool {

@@ -588,11 +588,7 @@ fn pending_form(
     let Some(user) = ctx.user else {
         return not_registered(s, ctx);
     };
-    let orders = s
-        .wallet
-        .ledger()
-        .pending_orders(user.id)
-        .unwrap_or_default();
+    let orders = s.wallet.pending_orders(user);
     if orders.is_empty() {
         return done_note("info", t(s, ctx, "no-pending"));
     }
