@@ -81,9 +81,18 @@ impl Gateway {
 }
 
 impl App for Gateway {
-    fn on_connected(&mut self, out: &mut Vec<Element>) {
-        crate::presence::on_connected(&mut self.services, out);
+    fn on_connected(&mut self, _out: &mut Vec<Element>) {
+        crate::presence::on_connected(&mut self.services);
         self.next_poll = Some(Instant::now());
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.services.voice.has_backlog()
+    }
+
+    fn on_writable(&mut self, out: &mut Vec<Element>) {
+        let Services { wallet, voice, .. } = &mut self.services;
+        voice.next_page(wallet.ledger(), out);
     }
 
     fn on_stanza(&mut self, stanza: Element, out: &mut Vec<Element>) {

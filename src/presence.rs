@@ -10,7 +10,7 @@
 
 use crate::command::Services;
 use crate::entity::Entity;
-use crate::notify::presence;
+use crate::notify::{presence, Bulk};
 use crate::xmpp::stanza::{error_reply, Condition, StanzaError};
 use crate::xmpp::{ns, Element, Jid};
 
@@ -103,17 +103,14 @@ pub fn on_presence(
 }
 
 /// Start-up: probe every registered user, so that their presence (and so
-/// who is online) comes back to us.
-pub fn on_connected(s: &mut Services, out: &mut Vec<Element>) {
-    match s.wallet.ledger().users() {
-        Ok(users) => {
-            log::info!("probing {} registered users", users.len());
-            for user in users {
-                out.push(presence(s.voice.jid(), &user.jid, Some("probe")));
-            }
-        }
+/// who is online) comes back to us. The probes go out a page at a time as
+/// the socket drains ([`Bulk`]).
+pub fn on_connected(s: &mut Services) {
+    match s.wallet.ledger().user_count() {
+        Ok(count) => log::info!("probing {count} registered users"),
         Err(e) => log::error!("{e}"),
     }
+    s.voice.queue(Bulk::Probes { after: 0 });
 }
 
 /// Shutdown: every contact that told an online user it was available now
@@ -425,8 +422,9 @@ mod tests {
         b.say("carol", "unregister");
         let mut out = Vec::new();
         b.gateway.on_connected(&mut out);
+        assert!(out.is_empty(), "the probes go out as the socket drains");
         assert_eq!(
-            xml(&out),
+            xml(&b.backlog()),
             [
                 format!("<presence from='{GATEWAY}' to='alice@example.org' type='probe'/>"),
                 format!("<presence from='{GATEWAY}' to='bob@example.org' type='probe'/>"),

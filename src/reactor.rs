@@ -1,15 +1,22 @@
 //! The event loop: the only module that names mio.
 //!
 //! One thread owns the TCP connection to the XMPP server, the signals and
-//! the timers. Reads are drained until `WouldBlock` and fed to the
-//! [`Session`]; replies are queued and written as far as the socket takes
-//! them, the rest on the next writable event. The poll timeout is the next
-//! deadline (reconnect, keep-alive, the application's own timers).
+//! the timers. Each turn reads what the server sent into the [`Inbox`]
+//! (up to its capacity), handles at most [`TURN`] stanzas (IQs and
+//! messages before presences, each sender in order), and writes the
+//! replies as far as the socket takes them, the rest on the next writable
+//! event. Work that sends a stanza per user (start-up probes,
+//! announcements) is asked of the application a page at a time, only while
+//! the outgoing buffer is below [`LOW_WATER`]: memory stays bounded
+//! whatever the user count, and a burst never starves another user's IQ.
+//! The poll timeout is the next deadline (reconnect, keep-alive, the
+//! application's own timers), or zero while work is waiting.
 //!
 //! When the server goes away, or says something we cannot accept, the
 //! connection is dropped and retried with exponential backoff, 1 s to 60 s,
 //! for ever; a successful handshake resets the backoff.
 
+use crate::stream::inbox::Inbox;
 use crate::stream::session::{Error as SessionError, State};
 use crate::stream::{Incoming, Limits, Session};
 use crate::xmpp::{ns, Element};
@@ -32,6 +39,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A server that stops reading while we queue this much is dropped.
 const MAX_QUEUED: usize = 32 << 20;
+/// Stanzas handled per turn before the replies are written and the
+/// socket is read again.
+pub const TURN: usize = 64;
+/// Bulk output is asked for only while less than this waits to be
+/// written.
+pub const LOW_WATER: usize = 64 << 10;
 
 /// What the reactor needs to know to connect.
 #[derive(Debug, Clone)]
@@ -58,6 +71,12 @@ pub trait App {
     fn next_deadline(&self) -> Option<Instant>;
     /// Called when `next_deadline` has passed.
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Element>);
+    /// Whether bulk output (a stanza per user) is waiting.
+    fn has_backlog(&self) -> bool {
+        false
+    }
+    /// The next page of bulk output; called while the socket drains.
+    fn on_writable(&mut self, _out: &mut Vec<Element>) {}
 }
 
 struct Link {
@@ -69,6 +88,11 @@ struct Link {
     last_rx: Instant,
     ping_sent: bool,
     next_ping_id: u64,
+    /// Stanzas read, not handled yet.
+    inbox: Inbox,
+    /// The socket may hold data not read yet (reading stopped at the
+    /// inbox's capacity, or an event came).
+    unread: bool,
 }
 
 pub struct Reactor {
@@ -114,9 +138,12 @@ impl Reactor {
         let mut events = Events::with_capacity(64);
         loop {
             let now = Instant::now();
-            let timeout = self
-                .next_deadline(app)
-                .map(|d| d.saturating_duration_since(now));
+            let timeout = if self.has_work(app) {
+                Some(Duration::ZERO)
+            } else {
+                self.next_deadline(app)
+                    .map(|d| d.saturating_duration_since(now))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -131,7 +158,11 @@ impl Reactor {
                             shutdown = true;
                         }
                     }
-                    SERVER => self.on_server_event(app),
+                    SERVER => {
+                        if let Some(link) = &mut self.link {
+                            link.unread = true;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -139,6 +170,7 @@ impl Reactor {
                 self.goodbye(app);
                 return Ok(());
             }
+            self.turn(app);
             self.on_timers(app);
         }
     }
@@ -261,6 +293,8 @@ impl Reactor {
             last_rx: now,
             ping_sent: false,
             next_ping_id: 0,
+            inbox: Inbox::default(),
+            unread: true,
         });
     }
 
@@ -283,14 +317,33 @@ impl Reactor {
         self.schedule_retry();
     }
 
-    fn on_server_event(&mut self, app: &mut dyn App) {
-        let step = self.establish();
-        let step = match step {
+    /// Whether a turn has something to do right away.
+    fn has_work(&self, app: &dyn App) -> bool {
+        let Some(link) = &self.link else {
+            return false;
+        };
+        let ready = link.session.state() == State::Ready;
+        !link.inbox.is_empty()
+            || (link.unread && !link.inbox.is_full())
+            || (ready && app.has_backlog() && link.session.queued() < LOW_WATER)
+    }
+
+    /// One turn on the link: read, handle a bounded number of stanzas,
+    /// write, and ask for bulk output while the socket drains.
+    fn turn(&mut self, app: &mut dyn App) {
+        let step = match self.establish() {
             Step::Continue => self.read(app),
             drop => drop,
         };
         let step = match step {
-            Step::Continue => self.flush(),
+            Step::Continue => {
+                self.handle(app, TURN);
+                self.flush()
+            }
+            drop => drop,
+        };
+        let step = match step {
+            Step::Continue => self.pump(app),
             drop => drop,
         };
         if let Step::Drop(reason) = step {
@@ -298,8 +351,40 @@ impl Reactor {
         }
     }
 
-    /// Completes a non-blocking connect (mio's documented dance: check
-    /// `take_error`, then `peer_addr`).
+    /// Handles up to `max` stanzas of the inbox.
+    fn handle(&mut self, app: &mut dyn App, max: usize) {
+        let mut out = Vec::new();
+        for _ in 0..max {
+            let Some(stanza) = self.link.as_mut().and_then(|l| l.inbox.pop()) else {
+                break;
+            };
+            app.on_stanza(stanza, &mut out);
+        }
+        self.send_all(&out);
+    }
+
+    /// Bulk output, a page at a time, while the socket takes it.
+    fn pump(&mut self, app: &mut dyn App) -> Step {
+        loop {
+            let Some(link) = &self.link else {
+                return Step::Continue;
+            };
+            let ready = link.session.state() == State::Ready;
+            if !ready || !app.has_backlog() || link.session.queued() >= LOW_WATER {
+                return Step::Continue;
+            }
+            let mut out = Vec::new();
+            app.on_writable(&mut out);
+            if out.is_empty() {
+                return Step::Continue;
+            }
+            self.send_all(&out);
+            if let Step::Drop(reason) = self.flush() {
+                return Step::Drop(reason);
+            }
+        }
+    }
+
     fn establish(&mut self) -> Step {
         let Some(link) = &mut self.link else {
             return Step::Continue;
@@ -321,19 +406,27 @@ impl Reactor {
         }
     }
 
+    /// Reads what the socket holds into the inbox, until it would block or
+    /// the inbox is full.
     fn read(&mut self, app: &mut dyn App) -> Step {
         let mut buf = [0u8; 16 * 1024];
         loop {
             let Some(link) = &mut self.link else {
                 return Step::Continue;
             };
-            if !link.established {
+            if !link.established || !link.unread {
+                return Step::Continue;
+            }
+            if link.inbox.is_full() {
                 return Step::Continue;
             }
             let n = match link.stream.read(&mut buf) {
                 Ok(0) => return Step::Drop("the server closed the connection".to_owned()),
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    link.unread = false;
+                    return Step::Continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Step::Drop(format!("read failed: {e}")),
             };
@@ -351,7 +444,7 @@ impl Reactor {
                                 self.backoff = MIN_BACKOFF;
                                 app.on_connected(&mut out);
                             }
-                            Incoming::Stanza(stanza) => app.on_stanza(stanza, &mut out),
+                            Incoming::Stanza(stanza) => link.inbox.push(stanza),
                         }
                     }
                     pending.map_or(Ok(()), Err)
@@ -368,7 +461,9 @@ impl Reactor {
                         );
                     }
                 }
-                // A stream error for the server may be queued: try once.
+                // What came before the error is still answered.
+                let waiting = self.link.as_ref().map_or(0, |l| l.inbox.len());
+                self.handle(app, waiting);
                 let _ = self.flush();
                 return Step::Drop(e.to_string());
             }

@@ -123,6 +123,16 @@ impl Bench {
         txid
     }
 
+    /// The bulk output waiting (probes, announcements), every page of it,
+    /// as the reactor asks for it while the socket drains.
+    pub fn backlog(&mut self) -> Vec<Element> {
+        let mut out = Vec::new();
+        while self.gateway.has_backlog() {
+            self.gateway.on_writable(&mut out);
+        }
+        out
+    }
+
     /// The wallet's periodic work; what the gateway sent.
     pub fn tick(&mut self) -> Vec<Element> {
         crate::ledger::clock::advance(10);

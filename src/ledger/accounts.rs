@@ -190,6 +190,23 @@ impl Ledger {
         rows.collect::<Result<_, _>>().context("cannot list users")
     }
 
+    /// A page of the registered accounts: at most `limit`, in id order,
+    /// after the account `after` (0: from the first). Work that goes to
+    /// every user walks these pages, never the whole table at once.
+    pub fn users_after(&self, after: i64, limit: usize) -> Result<Vec<User>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id > ?1 AND removed_at IS NULL \
+                 ORDER BY id LIMIT ?2"
+            ))
+            .context("cannot list users")?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], user_from_row)
+            .context("cannot list users")?;
+        rows.collect::<Result<_, _>>().context("cannot list users")
+    }
+
     /// Registers `jid` as `username` (already checked by
     /// [`check_username`]), renames it, or brings a removed account back.
     pub fn register(&mut self, jid: &str, username: &str) -> Result<Registration, RegisterFailure> {

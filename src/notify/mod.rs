@@ -7,6 +7,7 @@
 //! `xml:lang` when a catalog exists for it, else the first configured
 //! language that has one, else English (see [`crate::i18n`]).
 
+mod bulk;
 pub mod online;
 pub mod render;
 
@@ -20,6 +21,7 @@ use crate::xmpp::{ns, Element, Jid};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+pub use bulk::Bulk;
 pub use online::Online;
 
 /// XEP-0115's node: a URI naming the software.
@@ -47,7 +49,15 @@ pub struct Voice {
     /// XEP-0115 verification string of the gateway's disco#info.
     caps_ver: String,
     pub online: Online,
+    /// Output for every user, waiting to be made a page at a time.
+    bulk: std::collections::VecDeque<Bulk>,
+    /// XEP-0153 photo hashes of address contacts, by address: a QR code,
+    /// a PNG and a SHA-1 are made once, not at every presence.
+    photo_hashes: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
 }
+
+/// Photo hashes kept; the cache starts again when it is full.
+const PHOTO_HASHES: usize = 4096;
 
 impl Voice {
     pub fn new(config: &Config, caps_ver: String) -> Voice {
@@ -58,6 +68,8 @@ impl Voice {
             admins: config.main.admins.clone(),
             caps_ver,
             online: Online::default(),
+            bulk: Default::default(),
+            photo_hashes: Default::default(),
         }
     }
 
@@ -170,6 +182,20 @@ impl Voice {
                 }
             }
         }
+    }
+
+    /// The address's photo hash, from the cache.
+    fn photo_hash(&self, address: &Address) -> Option<String> {
+        let mut cache = self.photo_hashes.borrow_mut();
+        if let Some(hash) = cache.get(address.as_str()) {
+            return hash.clone();
+        }
+        if cache.len() >= PHOTO_HASHES {
+            cache.clear();
+        }
+        let hash = address_photo_hash(address);
+        cache.insert(address.as_str().to_owned(), hash.clone());
+        hash
     }
 
     /// Tells every admin something that needs a human, in their language.
@@ -308,7 +334,7 @@ impl Voice {
                         )));
                     }
                 }
-                if let Some(hash) = address_photo_hash(address) {
+                if let Some(hash) = self.photo_hash(address) {
                     p.push(
                         Element::new("x", NS_VCARD_UPDATE)
                             .child(Element::new("photo", NS_VCARD_UPDATE).text(&hash)),

@@ -67,6 +67,11 @@ impl Online {
 }
 
 impl Online {
+    /// The bare JIDs of the users online.
+    pub fn users(&self) -> impl Iterator<Item = &str> {
+        self.users.keys().map(String::as_str)
+    }
+
     /// Each online user with the contacts that told them they are
     /// available.
     pub fn announced(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &str>)> {

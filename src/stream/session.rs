@@ -122,6 +122,11 @@ impl Session {
         &mut self.out
     }
 
+    /// How many bytes wait to be written.
+    pub fn queued(&self) -> usize {
+        self.out.pending().len()
+    }
+
     /// Queues a stanza; ignored unless the session is ready.
     pub fn send(&mut self, stanza: &Element) {
         if self.state != State::Ready {

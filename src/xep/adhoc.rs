@@ -10,13 +10,13 @@
 use crate::command::{self, Services, HISTORY_LENGTH};
 use crate::ledger::orders::State as OrderState;
 use crate::ledger::User;
-use crate::notify::render;
+use crate::notify::{render, Bulk};
 use crate::wallet::payments::{self, Refusal};
 use crate::xep::{IqHandler, IqResult, Request, State};
 use crate::xmpp::form::{self, Form};
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::{ns, Element};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub const HANDLER: IqHandler = IqHandler {
@@ -896,7 +896,7 @@ fn announce_send(
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
-    out: &mut Vec<Element>,
+    _: &mut Vec<Element>,
 ) -> Step {
     let message = values
         .get("message")
@@ -906,23 +906,29 @@ fn announce_send(
         return done_note("error", t(s, ctx, "adhoc-announce-empty"));
     }
     let online_only = form::value(values, "to") == "online";
-    let users = s.wallet.ledger().users().unwrap_or_default();
-    let mut sent = 0;
-    for user in users {
-        if online_only && !s.voice.online.is_online(&user.jid) {
-            continue;
-        }
-        out.push(
-            Element::new("message", ns::COMPONENT)
-                // `normal`, not `headline`: servers keep normal messages
-                // for offline users, and an announcement must reach them.
-                .attr("type", "normal")
-                .attr("from", &s.voice.jid().to_string())
-                .attr("to", &user.jid)
-                .text_child("body", &message),
-        );
-        sent += 1;
-    }
+    // The messages go out a page at a time as the socket drains.
+    let sent = if online_only {
+        let jids: VecDeque<String> = s
+            .voice
+            .online
+            .users()
+            .filter(|jid| s.wallet.ledger().user_by_jid(jid).ok().flatten().is_some())
+            .map(str::to_owned)
+            .collect();
+        let count = jids.len();
+        s.voice.queue(Bulk::AnnounceTo {
+            body: message,
+            jids,
+        });
+        count
+    } else {
+        let count = s.wallet.ledger().stats(0).map_or(0, |st| st.users as usize);
+        s.voice.queue(Bulk::AnnounceAll {
+            body: message,
+            after: 0,
+        });
+        count
+    };
     log::info!(
         "admin {} announced to {sent} {} users",
         ctx.jid,
@@ -1668,7 +1674,7 @@ mod tests {
             ("online", vec!["alice@example.org"]),
         ] {
             let answer = execute(&mut b, &admin(), "announce");
-            let out = run(
+            let mut out = run(
                 &mut b,
                 &admin(),
                 "announce",
@@ -1676,6 +1682,9 @@ mod tests {
                 Some("complete"),
                 &[("message", &["Maintenance", "at noon"]), ("to", &[to])],
             );
+            // The messages go out after the answer, as the socket drains.
+            assert_eq!(out.len(), 1);
+            out.extend(b.backlog());
             assert_eq!(
                 note(&out[0]),
                 ("info".into(), format!("Sent to {} users.", expected.len()))
