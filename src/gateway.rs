@@ -36,7 +36,7 @@ impl Gateway {
     pub fn new(config: Config, ledger: Ledger, node: Node) -> Gateway {
         let limiter = RateLimiter::new(config.main.rate_burst, config.main.rate_per_second);
         let wallet = Wallet::new(ledger, node, Settings::from_config(&config));
-        let voice = Voice::new(&config, xep::disco::caps_ver());
+        let voice = Voice::new(&config, xep::disco::caps_ver().to_owned());
         Gateway {
             services: Services::new(wallet, voice),
             xep: xep::State::default(),

@@ -54,25 +54,16 @@ impl RateLimiter {
             self.prune(now);
         }
         let (burst, rate) = (self.burst, self.rate);
+        // Looked up by reference first: a known sender costs no allocation.
+        if let Some(bucket) = self.buckets.get_mut(sender) {
+            return spend(bucket, burst, rate, now);
+        }
         let bucket = self.buckets.entry(sender.to_owned()).or_insert(Bucket {
             tokens: burst,
             last: now,
             warned: false,
         });
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            if bucket.tokens >= burst / 2.0 {
-                bucket.warned = false;
-            }
-            Verdict::Allow
-        } else {
-            let first = !bucket.warned;
-            bucket.warned = true;
-            Verdict::Refuse { first }
-        }
+        spend(bucket, burst, rate, now)
     }
 
     /// Drops the buckets of senders idle long enough to be full again;
@@ -92,6 +83,25 @@ impl RateLimiter {
 
     pub fn tracked(&self) -> usize {
         self.buckets.len()
+    }
+}
+
+/// Refills `bucket` for the time since it was last used, then takes a
+/// token from it if it has one.
+fn spend(bucket: &mut Bucket, burst: f64, rate: f64, now: Instant) -> Verdict {
+    let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+    bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+    bucket.last = now;
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        if bucket.tokens >= burst / 2.0 {
+            bucket.warned = false;
+        }
+        Verdict::Allow
+    } else {
+        let first = !bucket.warned;
+        bucket.warned = true;
+        Verdict::Refuse { first }
     }
 }
 

@@ -93,6 +93,8 @@ struct Link {
     /// The socket may hold data not read yet (reading stopped at the
     /// inbox's capacity, or an event came).
     unread: bool,
+    /// What the last read completed (kept to reuse its allocation).
+    incoming: Vec<Incoming>,
 }
 
 pub struct Reactor {
@@ -295,6 +297,7 @@ impl Reactor {
             next_ping_id: 0,
             inbox: Inbox::default(),
             unread: true,
+            incoming: Vec::new(),
         });
     }
 
@@ -432,12 +435,12 @@ impl Reactor {
             };
             link.last_rx = Instant::now();
             link.ping_sent = false;
-            let fed = link.session.feed(&buf[..n]);
+            let fed = link.session.feed_into(&buf[..n], &mut link.incoming);
             let pending = link.session.take_pending_error();
             let mut out = Vec::new();
             let result = match fed {
-                Ok(incoming) => {
-                    for item in incoming {
+                Ok(()) => {
+                    for item in link.incoming.drain(..) {
                         match item {
                             Incoming::Ready => {
                                 log::info!("component connected as {}", self.settings.jid);

@@ -45,7 +45,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     };
     // Users only: the server itself is not limited.
     if from.node.is_some() {
-        let verdict = limiter.check(&from.bare().to_string(), Instant::now());
+        let verdict = limiter.check(&from.bare_string(), Instant::now());
         if let Verdict::Refuse { first } = verdict {
             refuse_flood(s, &stanza, &from, first, out);
             return;

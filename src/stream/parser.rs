@@ -453,7 +453,7 @@ impl Parser {
             Err(e) => return Err(Error::NotWellFormed(e.to_string())),
         };
         let mut scope = Vec::new();
-        let header = open_element(&start_tag, &mut scope)?;
+        let header = open_element(&start_tag, &mut scope, &[])?;
         if !header.is("stream", ns::STREAM) {
             return Err(Error::BadNamespace(format!(
                 "the stream header is <{}> in '{}', expected <stream> in '{}'",
@@ -475,7 +475,7 @@ impl Parser {
     }
 }
 
-fn lookup<'s>(scope: &'s Scope, prefix: &str) -> Option<&'s str> {
+fn lookup<'s>(scope: &'s [(String, String)], prefix: &str) -> Option<&'s str> {
     scope
         .iter()
         .rev()
@@ -484,8 +484,13 @@ fn lookup<'s>(scope: &'s Scope, prefix: &str) -> Option<&'s str> {
 }
 
 /// Builds an element from a start tag, pushing its namespace declarations
-/// on `scope` (the caller pops them when the element ends).
-fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Error> {
+/// on `scope` (the caller pops them when the element ends); prefixes not
+/// declared there are looked up in `inherited` (the stream's).
+fn open_element(
+    tag: &BytesStart<'_>,
+    scope: &mut Scope,
+    inherited: &[(String, String)],
+) -> Result<Element, Error> {
     let mut attrs = Vec::new();
     for attr in tag.attributes() {
         let attr = attr.map_err(|e| Error::NotWellFormed(e.to_string()))?;
@@ -514,7 +519,7 @@ fn open_element(tag: &BytesStart<'_>, scope: &mut Scope) -> Result<Element, Erro
     let qname = qname.as_ref();
     check_qname(qname, "element")?;
     let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
-    let ns = match lookup(scope, prefix) {
+    let ns = match lookup(scope, prefix).or_else(|| lookup(inherited, prefix)) {
         Some(ns) => ns.to_owned(),
         None if prefix.is_empty() => String::new(),
         None => return Err(Error::BadNamespace(format!("unbound prefix '{prefix}'"))),
@@ -579,11 +584,13 @@ fn entity_error(e: quick_xml::Error) -> Error {
     }
 }
 
-/// Parses one complete element whose inherited declarations are `scope`.
-fn parse_element(text: &str, scope: &Scope) -> Result<Element, Error> {
+/// Parses one complete element whose inherited declarations are
+/// `inherited` (not copied: a stanza's own declarations go on a scope of
+/// its own).
+fn parse_element(text: &str, inherited: &Scope) -> Result<Element, Error> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let mut scope = scope.clone();
+    let mut scope = Scope::new();
     // Each open element with the scope length to restore when it closes.
     let mut stack: Vec<(Element, usize)> = Vec::new();
     loop {
@@ -593,13 +600,13 @@ fn parse_element(text: &str, scope: &Scope) -> Result<Element, Error> {
         let finished = match event {
             XmlEvent::Start(tag) => {
                 let mark = scope.len();
-                let element = open_element(&tag, &mut scope)?;
+                let element = open_element(&tag, &mut scope, inherited)?;
                 stack.push((element, mark));
                 None
             }
             XmlEvent::Empty(tag) => {
                 let mark = scope.len();
-                let element = open_element(&tag, &mut scope)?;
+                let element = open_element(&tag, &mut scope, inherited)?;
                 scope.truncate(mark);
                 Some(element)
             }

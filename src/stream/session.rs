@@ -152,6 +152,13 @@ impl Session {
     /// On error the stream is over: a stream error may have been queued for
     /// the server, and the caller should flush and then drop the connection.
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<Incoming>, Error> {
+        let mut incoming = Vec::new();
+        self.feed_into(data, &mut incoming).map(|()| incoming)
+    }
+
+    /// [`Session::feed`], appending to `incoming` (a buffer the caller
+    /// keeps, so that reading allocates no vector per read).
+    pub fn feed_into(&mut self, data: &[u8], incoming: &mut Vec<Incoming>) -> Result<(), Error> {
         if log::log_enabled!(log::Level::Debug) {
             log::debug!("RECV {}", String::from_utf8_lossy(data));
         }
@@ -159,11 +166,11 @@ impl Session {
             return Err(e);
         }
         self.parser.feed(data);
-        let mut incoming = Vec::new();
+        let before = incoming.len();
         let error = loop {
             let event = match self.parser.next_event() {
                 Ok(Some(event)) => event,
-                Ok(None) => return Ok(incoming),
+                Ok(None) => return Ok(()),
                 Err(e) => {
                     self.send_stream_error(e.condition());
                     break Error::Parse(e);
@@ -178,14 +185,14 @@ impl Session {
         self.state = State::Closed;
         // The stanzas before the error still count; the caller learns of
         // the error from the next feed.
-        if incoming.is_empty() {
+        if incoming.len() == before {
             return Err(error);
         }
         self.pending_error = Some(error);
-        Ok(incoming)
+        Ok(())
     }
 
-    /// An error held back by [`Session::feed`] so that the stanzas before
+    /// An error held back by [`Session::feed_into`] so that the stanzas before
     /// it could be delivered.
     pub fn take_pending_error(&mut self) -> Option<Error> {
         self.pending_error.take()

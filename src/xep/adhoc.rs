@@ -302,7 +302,7 @@ fn on_command(
         }
     }
     if action == "cancel" {
-        return Ok(Some(reply("canceled")));
+        return Ok(Some(reply("canceled").into()));
     }
     if action == "prev" {
         session.stage -= 2;
@@ -333,7 +333,7 @@ fn on_command(
             }
             let r = reply("executing").child(actions).child(x);
             state.adhoc.map.insert(sid.clone(), session);
-            Ok(Some(r))
+            Ok(Some(r.into()))
         }
         Step::Done { x, note } => {
             let mut r = reply("completed");
@@ -347,7 +347,7 @@ fn on_command(
                         .text(&text),
                 );
             }
-            Ok(Some(r))
+            Ok(Some(r.into()))
         }
     }
 }

@@ -11,11 +11,13 @@ use crate::entity::Entity;
 use crate::notify::CAPS_NODE;
 use crate::xep::adhoc;
 use crate::xep::{self, IqHandler, IqResult, Request, State};
+use crate::xmpp::element::Shared;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{Condition, StanzaError};
 use crate::xmpp::Element;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
+use std::sync::{Arc, OnceLock};
 
 pub const INFO: IqHandler = IqHandler {
     ns: ns::DISCO_INFO,
@@ -55,9 +57,21 @@ fn info(identity: (&str, &str), name: &str, features: &[&str]) -> Element {
     query
 }
 
+/// The gateway's disco#info as an IQ result carries it, built and
+/// serialized once: it depends on nothing that changes while running.
+fn shared_gateway_info() -> &'static Arc<Shared> {
+    static INFO: OnceLock<Arc<Shared>> = OnceLock::new();
+    INFO.get_or_init(|| Shared::new(gateway_info(), ns::COMPONENT))
+}
+
 /// XEP-0115 section 5.1: the verification string of the gateway's
-/// identity and features, hashed with SHA-1, in base64.
-pub fn caps_ver() -> String {
+/// identity and features, hashed with SHA-1, in base64 (computed once).
+pub fn caps_ver() -> &'static str {
+    static VER: OnceLock<String> = OnceLock::new();
+    VER.get_or_init(compute_caps_ver)
+}
+
+fn compute_caps_ver() -> String {
     let mut s = format!(
         "{}/{}//{}<",
         GATEWAY_IDENTITY.0,
@@ -83,8 +97,14 @@ fn on_info(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Eleme
     let node = requested_node(request);
     let mut query = match request.entity {
         Entity::Gateway => match node {
-            None => gateway_info(),
-            Some(n) if n == format!("{CAPS_NODE}#{}", caps_ver()) => gateway_info(),
+            // The most asked question, answered from bytes made once.
+            None => return Ok(Some(shared_gateway_info().into())),
+            Some(n)
+                if n.strip_prefix(CAPS_NODE).and_then(|v| v.strip_prefix('#'))
+                    == Some(caps_ver()) =>
+            {
+                gateway_info()
+            }
             Some(n) if n == ns::COMMANDS => info(
                 ("automation", "command-list"),
                 &s.text(request.lang(s), "adhoc-list", &[]),
@@ -93,7 +113,7 @@ fn on_info(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Eleme
             Some(n) => {
                 return adhoc::node_info(s, request, n)
                     .ok_or_else(|| no_such_node(n))
-                    .map(Some)
+                    .map(|info| Some(info.into()))
             }
         },
         _ if node.is_some() => return Err(no_such_node(node.unwrap_or_default())),
@@ -112,7 +132,7 @@ fn on_info(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Eleme
     if let Some(node) = node {
         query.set_attr("node", node);
     }
-    Ok(Some(query))
+    Ok(Some(query.into()))
 }
 
 fn item(jid: &str, name: &str) -> Element {
@@ -129,13 +149,13 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
             for item in adhoc::items(s, request) {
                 query.push(item);
             }
-            return Ok(Some(query));
+            return Ok(Some(query.into()));
         }
         Some(node) => return Err(no_such_node(node)),
     }
     let mut query = Element::new("query", ns::DISCO_ITEMS);
     if !matches!(request.entity, Entity::Gateway) {
-        return Ok(Some(query));
+        return Ok(Some(query.into()));
     }
     if let Some(user) = request.sender(s) {
         let addresses = s.wallet.ledger().addresses_of(user.id).map_err(internal)?;
@@ -156,7 +176,7 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
             ));
         }
     }
-    Ok(Some(query))
+    Ok(Some(query.into()))
 }
 
 fn internal(e: crate::ledger::LedgerError) -> StanzaError {

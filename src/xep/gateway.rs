@@ -23,7 +23,8 @@ fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elemen
     Ok(Some(
         Element::new("query", ns::GATEWAY)
             .text_child("desc", &s.text(request.lang(s), "gateway-prompt-desc", &[]))
-            .text_child("prompt", &s.text(request.lang(s), "gateway-prompt", &[])),
+            .text_child("prompt", &s.text(request.lang(s), "gateway-prompt", &[]))
+            .into(),
     ))
 }
 
@@ -61,7 +62,8 @@ fn on_set(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elemen
     match contact_node(s, request.lang(s), &typed) {
         Ok(node) => Ok(Some(
             Element::new("query", ns::GATEWAY)
-                .text_child("jid", &s.voice.contact_jid(&node).to_string()),
+                .text_child("jid", &s.voice.contact_jid(&node).to_string())
+                .into(),
         )),
         Err(why) => Err(StanzaError::with_text(Condition::ItemNotFound, why)),
     }

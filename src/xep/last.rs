@@ -20,7 +20,7 @@ pub fn query(uptime: Duration) -> Element {
 }
 
 fn on_last(s: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {
-    Ok(Some(query(s.started.elapsed())))
+    Ok(Some(query(s.started.elapsed()).into()))
 }
 
 #[cfg(test)]

@@ -16,12 +16,13 @@ pub mod version;
 use crate::command::Services;
 use crate::entity::Entity;
 use crate::ledger::User;
+use crate::xmpp::element::Node;
 use crate::xmpp::stanza::{Condition, Iq, IqType, StanzaError};
 use crate::xmpp::Element;
 use std::cell::OnceCell;
 
 /// What a handler answers: the payload of the `result`, or the error.
-pub type IqResult = Result<Option<Element>, StanzaError>;
+pub type IqResult = Result<Option<Node>, StanzaError>;
 
 /// An IQ with what the router learnt about it. The sender's account and
 /// language are looked up only by handlers that need them: ping, version

@@ -54,7 +54,7 @@ fn form(s: &Services, lang: &str, username: Option<&str>) -> Element {
 
 fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     let username = request.sender(s).map(|u| u.username.as_str());
-    Ok(Some(form(s, request.lang(s), username)))
+    Ok(Some(form(s, request.lang(s), username).into()))
 }
 
 /// The username of a submitted form or of the legacy field.

@@ -55,7 +55,7 @@ pub fn address_vcard(s: &Services, address: &Address) -> Element {
 }
 
 fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
-    Ok(Some(match request.entity {
+    let vcard = match request.entity {
         Entity::Gateway => gateway_vcard(s, request.lang(s)),
         Entity::Address(address) => address_vcard(s, address),
         Entity::User(user) => {
@@ -67,7 +67,8 @@ fn on_get(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elemen
             vcard
         }
         Entity::Unknown => return Err(StanzaError::new(Condition::ItemNotFound)),
-    }))
+    };
+    Ok(Some(vcard.into()))
 }
 
 fn on_set(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {

@@ -21,7 +21,7 @@ pub fn query() -> Element {
 }
 
 fn on_version(_: &mut Services, _: &mut State, _: &Request, _: &mut Vec<Element>) -> IqResult {
-    Ok(Some(query()))
+    Ok(Some(query().into()))
 }
 
 #[cfg(test)]

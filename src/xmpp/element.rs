@@ -8,12 +8,54 @@
 //! replaced with U+FFFD so that no input can make us write a broken stream.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// A child of an element: another element or a run of character data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     Element(Element),
     Text(String),
+    /// An element built and serialized once, shared by every stanza that
+    /// carries it (the gateway's disco#info): cloning it is counting a
+    /// reference, writing it is copying its bytes.
+    Shared(Arc<Shared>),
+}
+
+impl From<Element> for Node {
+    fn from(element: Element) -> Node {
+        Node::Element(element)
+    }
+}
+
+impl From<&Arc<Shared>> for Node {
+    fn from(shared: &Arc<Shared>) -> Node {
+        Node::Shared(Arc::clone(shared))
+    }
+}
+
+/// An element with its serialization under a given parent namespace.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Shared {
+    element: Element,
+    parent_ns: String,
+    xml: String,
+}
+
+impl Shared {
+    /// `element`, serialized once for a parent in `parent_ns`.
+    pub fn new(element: Element, parent_ns: &str) -> Arc<Shared> {
+        let mut xml = String::new();
+        element.write_to(&mut xml, parent_ns);
+        Arc::new(Shared {
+            element,
+            parent_ns: parent_ns.to_owned(),
+            xml,
+        })
+    }
+
+    pub fn element(&self) -> &Element {
+        &self.element
+    }
 }
 
 /// An XML element with its namespace resolved.
@@ -83,6 +125,19 @@ impl Element {
         self.children.push(Node::Element(child));
     }
 
+    /// Adds a shared child (see [`Node::Shared`]).
+    pub fn push_shared(&mut self, child: &Arc<Shared>) {
+        self.children.push(Node::Shared(Arc::clone(child)));
+    }
+
+    /// Sets an attribute to a value already owned (no copy).
+    pub fn set_attr_string(&mut self, name: &str, value: String) {
+        match self.attrs.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((name.to_owned(), value)),
+        }
+    }
+
     pub fn push_text(&mut self, text: &str) {
         if let Some(Node::Text(last)) = self.children.last_mut() {
             last.push_str(text);
@@ -99,6 +154,7 @@ impl Element {
     pub fn elements(&self) -> impl Iterator<Item = &Element> {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
+            Node::Shared(shared) => Some(&shared.element),
             Node::Text(_) => None,
         })
     }
@@ -143,6 +199,8 @@ impl Element {
         for node in &self.children {
             match node {
                 Node::Element(e) => e.write_to(out, &self.ns),
+                Node::Shared(shared) if shared.parent_ns == self.ns => out.push_str(&shared.xml),
+                Node::Shared(shared) => shared.element.write_to(out, &self.ns),
                 Node::Text(t) => escape_into(out, t, false),
             }
         }

@@ -109,6 +109,20 @@ impl Jid {
         }
     }
 
+    /// The bare form as text (`node@domain`), without building a Jid.
+    pub fn bare_string(&self) -> String {
+        match &self.node {
+            Some(node) => {
+                let mut s = String::with_capacity(node.len() + 1 + self.domain.len());
+                s.push_str(node);
+                s.push('@');
+                s.push_str(&self.domain);
+                s
+            }
+            None => self.domain.clone(),
+        }
+    }
+
     pub fn is_bare(&self) -> bool {
         self.resource.is_none()
     }

@@ -4,7 +4,7 @@
 //! answer a value (`Result<Option<Element>, StanzaError>`) that only the
 //! router turns into a stanza.
 
-use super::element::Element;
+use super::element::{Element, Node};
 use super::jid::Jid;
 use super::ns;
 use std::fmt;
@@ -178,15 +178,12 @@ pub struct Iq<'a> {
 
 impl Iq<'_> {
     /// A `result` answering this request, with an optional payload.
-    pub fn result(&self, payload: Option<Element>) -> Element {
-        let mut reply = Element::new("iq", ns::COMPONENT)
-            .attr("type", "result")
-            .attr("from", &self.to.to_string())
-            .attr("to", &self.from.to_string())
-            .attr("id", self.id);
-        if let Some(p) = payload {
-            reply.push(p);
-        }
+    pub fn result(&self, payload: Option<Node>) -> Element {
+        let mut reply = Element::new("iq", ns::COMPONENT).attr("type", "result");
+        reply.set_attr_string("from", self.to.to_string());
+        reply.set_attr_string("to", self.from.to_string());
+        reply.set_attr("id", self.id);
+        reply.children.extend(payload);
         reply
     }
 
