@@ -537,4 +537,50 @@ mod tests {
             .collect();
         assert_eq!(missing, vec!["aa"]);
     }
+
+    // Issue 11, item 1: what preparing each statement once saves on the
+    // lookups most stanzas and every poll make. Prints figures only.
+    #[test]
+    #[ignore = "prints figures: cargo test --release --lib hot_lookups -- --ignored --nocapture"]
+    fn hot_lookups_of_ten_thousand_users() {
+        const USERS: i64 = 10_000;
+        const ROUNDS: i64 = 100_000;
+        let mut l = Ledger::open_in_memory().unwrap();
+        for i in 0..USERS {
+            let Registration::Created(u) =
+                l.register(&format!("u{i}@x"), &format!("u{i}")).unwrap()
+            else {
+                panic!()
+            };
+            l.add_address(u.id, &format!("m{i}")).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let mut incoming = 0;
+        for i in 0..ROUNDS {
+            let user = l
+                .user_by_jid(&format!("u{}@x", i % USERS))
+                .unwrap()
+                .unwrap();
+            incoming += l.incoming_of(user.id).unwrap().0;
+        }
+        let lookups = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut owned = 0;
+        for i in 0..ROUNDS {
+            let owner = l.address_owner(&format!("m{}", i % USERS)).unwrap();
+            owned += i64::from(owner.is_some());
+            assert!(!l.is_skipped(&format!("{i:064x}"), 0).unwrap());
+            assert!(l.deposit(&format!("{i:064x}"), 0).unwrap().is_none());
+        }
+        let poll_path = started.elapsed();
+        assert_eq!((incoming, owned), (0, ROUNDS));
+        println!(
+            "{USERS} users, {ROUNDS} rounds: user_by_jid + incoming_of {:.3} s ({:.1} µs a round); \
+             address_owner + is_skipped + deposit {:.3} s ({:.1} µs a round)",
+            lookups.as_secs_f64(),
+            lookups.as_secs_f64() * 1e6 / ROUNDS as f64,
+            poll_path.as_secs_f64(),
+            poll_path.as_secs_f64() * 1e6 / ROUNDS as f64,
+        );
+    }
 }
