@@ -5,7 +5,7 @@
 //! schema): unregistering marks them removed, registering again from the
 //! same JID brings them back with their addresses.
 
-use super::{now, Context, Ledger, LedgerError};
+use super::{now, Cached, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -117,20 +117,21 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
 impl Ledger {
     /// The registered account of a bare JID.
     pub fn user_by_jid(&self, jid: &str) -> Result<Option<User>, LedgerError> {
-        // Looked up for most stanzas: the statement is prepared once.
         self.conn
-            .prepare_cached(
+            .query_row_cached(
                 "SELECT id, jid, username, language, balance, held, debt, 0 FROM users \
                  WHERE jid = ?1 AND removed_at IS NULL",
+                [jid],
+                user_from_row,
             )
-            .and_then(|mut stmt| stmt.query_row([jid], user_from_row).optional())
+            .optional()
             .context("cannot look up a user")
     }
 
     /// Whether a bare JID has an account, registered now or removed.
     pub fn has_account(&self, jid: &str) -> Result<bool, LedgerError> {
         self.conn
-            .query_row("SELECT count(*) FROM users WHERE jid = ?1", [jid], |r| {
+            .query_row_cached("SELECT count(*) FROM users WHERE jid = ?1", [jid], |r| {
                 r.get::<_, i64>(0)
             })
             .map(|n| n > 0)
@@ -139,7 +140,7 @@ impl Ledger {
 
     pub fn user_by_username(&self, username: &str) -> Result<Option<User>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {USER_COLUMNS} FROM users WHERE username = ?1 AND removed_at IS NULL"
                 ),
@@ -152,7 +153,7 @@ impl Ledger {
 
     pub fn user_by_id(&self, id: i64) -> Result<Option<User>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
                 [id],
                 user_from_row,
@@ -168,7 +169,7 @@ impl Ledger {
         language: Option<&str>,
     ) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "UPDATE users SET language = ?1 WHERE id = ?2",
                 params![language, user_id],
             )
@@ -180,7 +181,7 @@ impl Ledger {
     pub fn users(&self) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE removed_at IS NULL ORDER BY username"
             ))
             .context("cannot list users")?;
@@ -216,7 +217,7 @@ impl Ledger {
             .context("cannot register")
             .map_err(RegisterFailure::Db)?;
         let existing = tx
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLUMNS}, removed_at FROM users WHERE jid = ?1"),
                 [jid],
                 |r| Ok((user_from_row(r)?, r.get::<_, Option<i64>>(8)?)),
@@ -225,7 +226,7 @@ impl Ledger {
             .context("cannot register")
             .map_err(RegisterFailure::Db)?;
         let holder: Option<String> = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT jid FROM users WHERE username = ?1 AND removed_at IS NULL",
                 [username],
                 |r| r.get(0),
@@ -239,7 +240,7 @@ impl Ledger {
         let outcome = match existing {
             Some((user, None)) if user.username == username => Registration::Unchanged(user),
             Some((mut user, None)) => {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE users SET username = ?1 WHERE id = ?2",
                     params![username, user.id],
                 )
@@ -249,7 +250,7 @@ impl Ledger {
                 Registration::Renamed { user, old }
             }
             Some((mut user, Some(_))) => {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE users SET username = ?1, removed_at = NULL WHERE id = ?2",
                     params![username, user.id],
                 )
@@ -260,7 +261,7 @@ impl Ledger {
                 Registration::Created(user)
             }
             None => {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO users (jid, username, created_at) VALUES (?1, ?2, ?3)",
                     params![jid, username, now()],
                 )
@@ -293,7 +294,7 @@ impl Ledger {
             .context("cannot unregister")
             .map_err(db)?;
         let user = tx
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE jid = ?1 AND removed_at IS NULL"),
                 [jid],
                 user_from_row,
@@ -308,7 +309,7 @@ impl Ledger {
                 held: user.held,
             });
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE users SET removed_at = ?1 WHERE id = ?2",
             params![now(), user.id],
         )
@@ -321,7 +322,7 @@ impl Ledger {
     /// Records a new deposit address of `user_id`.
     pub fn add_address(&mut self, user_id: i64, address: &str) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "INSERT INTO addresses (address, user_id, created_at) VALUES (?1, ?2, ?3)",
                 params![address, user_id, now()],
             )
@@ -333,7 +334,7 @@ impl Ledger {
     pub fn addresses_of(&self, user_id: i64) -> Result<Vec<String>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT address FROM addresses WHERE user_id = ?1 ORDER BY created_at, rowid")
+            .cached("SELECT address FROM addresses WHERE user_id = ?1 ORDER BY created_at, rowid")
             .context("cannot list addresses")?;
         let rows = stmt
             .query_map([user_id], |r| r.get(0))
@@ -345,7 +346,7 @@ impl Ledger {
     /// The account (registered or not) that owns a deposit address.
     pub fn address_owner(&self, address: &str) -> Result<Option<i64>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT user_id FROM addresses WHERE address = ?1",
                 [address],
                 |r| r.get(0),
@@ -359,7 +360,7 @@ impl Ledger {
     pub fn users_without_address(&self) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE removed_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.user_id = users.id)"
             ))
@@ -376,7 +377,7 @@ impl Ledger {
     pub fn python_accounts(&self) -> Result<(Vec<(i64, String)>, i64), LedgerError> {
         let exists: i64 = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
                  AND name = 'python_registrations'",
                 [],
@@ -388,7 +389,7 @@ impl Ledger {
         }
         let mut stmt = self
             .conn
-            .prepare(
+            .cached(
                 "SELECT u.id, p.registered_jid, u.created_at FROM python_registrations p \
                  JOIN users u ON u.jid = lower(trim(p.registered_jid)) ORDER BY p.id",
             )
@@ -411,7 +412,7 @@ impl Ledger {
     pub fn adopt_address(&mut self, user_id: i64, address: &str) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "INSERT OR IGNORE INTO addresses (address, user_id, created_at) VALUES (?1, ?2, ?3)",
                 params![address, user_id, now()],
             )
@@ -422,7 +423,7 @@ impl Ledger {
     /// Satoshis credited to an address so far.
     pub fn received_on(&self, address: &str) -> Result<Sats, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT coalesce(sum(amount), 0) FROM deposits WHERE address = ?1 AND state = 'credited'",
                 [address],
                 |r| r.get(0),
@@ -435,7 +436,7 @@ impl Ledger {
     /// (conflicted transactions are not on their way any more).
     pub fn incoming_of(&self, user_id: i64) -> Result<Sats, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT coalesce(sum(amount), 0) FROM deposits \
                  WHERE user_id = ?1 AND state = 'seen' AND confirmations >= 0",
                 [user_id],
@@ -553,5 +554,51 @@ mod tests {
             .map(|u| u.username)
             .collect();
         assert_eq!(missing, vec!["aa"]);
+    }
+
+    // Issue 11, item 1: what preparing each statement once saves on the
+    // lookups most stanzas and every poll make. Prints figures only.
+    #[test]
+    #[ignore = "prints figures: cargo test --release --lib hot_lookups -- --ignored --nocapture"]
+    fn hot_lookups_of_ten_thousand_users() {
+        const USERS: i64 = 10_000;
+        const ROUNDS: i64 = 100_000;
+        let mut l = Ledger::open_in_memory().unwrap();
+        for i in 0..USERS {
+            let Registration::Created(u) =
+                l.register(&format!("u{i}@x"), &format!("u{i}")).unwrap()
+            else {
+                panic!()
+            };
+            l.add_address(u.id, &format!("m{i}")).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let mut incoming = 0;
+        for i in 0..ROUNDS {
+            let user = l
+                .user_by_jid(&format!("u{}@x", i % USERS))
+                .unwrap()
+                .unwrap();
+            incoming += l.incoming_of(user.id).unwrap().0;
+        }
+        let lookups = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut owned = 0;
+        for i in 0..ROUNDS {
+            let owner = l.address_owner(&format!("m{}", i % USERS)).unwrap();
+            owned += i64::from(owner.is_some());
+            assert!(!l.is_skipped(&format!("{i:064x}"), 0).unwrap());
+            assert!(l.deposit(&format!("{i:064x}"), 0).unwrap().is_none());
+        }
+        let poll_path = started.elapsed();
+        assert_eq!((incoming, owned), (0, ROUNDS));
+        println!(
+            "{USERS} users, {ROUNDS} rounds: user_by_jid + incoming_of {:.3} s ({:.1} µs a round); \
+             address_owner + is_skipped + deposit {:.3} s ({:.1} µs a round)",
+            lookups.as_secs_f64(),
+            lookups.as_secs_f64() * 1e6 / ROUNDS as f64,
+            poll_path.as_secs_f64(),
+            poll_path.as_secs_f64() * 1e6 / ROUNDS as f64,
+        );
     }
 }

@@ -19,7 +19,7 @@
 //! transaction, so a crash between two polls cannot do either twice.
 
 use super::money::{apply, settle_debt, Kind, MoneyError, Movement};
-use super::{now, Context, Ledger, LedgerError};
+use super::{now, Cached, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension};
 
@@ -139,7 +139,7 @@ fn reverse(
     reference: &str,
 ) -> Result<Sats, MoneyError> {
     let balance: i64 = tx
-        .query_row("SELECT balance FROM users WHERE id = ?1", [user_id], |r| {
+        .query_row_cached("SELECT balance FROM users WHERE id = ?1", [user_id], |r| {
             r.get(0)
         })
         .context("cannot read a balance")?;
@@ -167,7 +167,7 @@ impl Ledger {
         let tx = self.conn.transaction().context("cannot record a deposit")?;
         let reference = format!("{}:{}", r.txid, r.vout);
         let row: Option<(String, i64, i64, i64)> = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT state, confirmations, amount, user_id FROM deposits \
                  WHERE txid = ?1 AND vout = ?2",
                 params![r.txid, r.vout],
@@ -182,7 +182,7 @@ impl Ledger {
                     return Ok(Change::Nothing);
                 }
                 let credited = r.creditable(required);
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO deposits (txid, vout, address, user_id, amount, confirmations, \
                      state, first_seen_at, coinbase) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
@@ -212,7 +212,7 @@ impl Ledger {
                 // Any change puts it back under watch until a completed
                 // poll sees it deep enough.
                 let set = |state: &str| {
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE deposits SET state = ?1, confirmations = ?2, watched = 1 \
                          WHERE txid = ?3 AND vout = ?4",
                         params![state, r.confirmations, r.txid, r.vout],
@@ -260,7 +260,7 @@ impl Ledger {
     pub fn watched_deposits(&self) -> Result<Vec<Deposit>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
+            .cached(&format!(
                 "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE watched = 1 AND confirmations >= 0"
             ))
             .context("cannot list deposits")?;
@@ -277,11 +277,11 @@ impl Ledger {
     /// block, and Bitcoin Core then lists them under `removed`.
     pub fn unwatch_deep_deposits(&mut self, depth: i64) -> Result<(), LedgerError> {
         self.conn
-            .prepare_cached(
+            .execute_cached(
                 "UPDATE deposits SET watched = 0 \
                  WHERE watched = 1 AND state = 'credited' AND confirmations >= ?1",
+                [depth],
             )
-            .and_then(|mut stmt| stmt.execute([depth]))
             .context("cannot update deposits")?;
         Ok(())
     }
@@ -291,7 +291,7 @@ impl Ledger {
     pub fn record_skipped(&mut self, s: &Skipped) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "INSERT OR IGNORE INTO skipped_outputs (txid, vout, address, user_id, amount, \
                  category, reason, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -312,15 +312,19 @@ impl Ledger {
     /// Whether an output was recorded as one the ledger does not take.
     pub fn is_skipped(&self, txid: &str, vout: i64) -> Result<bool, LedgerError> {
         self.conn
-            .prepare_cached("SELECT count(*) FROM skipped_outputs WHERE txid = ?1 AND vout = ?2")
-            .and_then(|mut stmt| stmt.query_row(params![txid, vout], |r| r.get::<_, i64>(0)))
+            .query_row_cached(
+                "SELECT count(*) FROM skipped_outputs WHERE txid = ?1 AND vout = ?2",
+                params![txid, vout],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n > 0)
             .context("cannot read skipped outputs")
     }
 
     /// Per deposit reference, the net it makes to its user: credits minus
     /// reversals, debts counted. Each is 0 or the deposit's amount. (For
-    /// the tests' invariants: it reads every deposit.)
+    /// the tests' invariants: it reads every deposit. Not a statement of
+    /// the daemon's: prepared each time, out of the cache.)
     pub fn deposit_nets(&self) -> Result<Vec<(String, Sats, Sats)>, LedgerError> {
         let mut stmt = self
             .conn
@@ -340,7 +344,7 @@ impl Ledger {
 
     pub fn deposit(&self, txid: &str, vout: i64) -> Result<Option<Deposit>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE txid = ?1 AND vout = ?2"),
                 params![txid, vout],
                 deposit_from_row,
@@ -358,7 +362,7 @@ impl Ledger {
         id: &str,
     ) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "UPDATE deposits SET message_id = ?1 WHERE txid = ?2 AND vout = ?3",
                 params![id, txid, vout],
             )
@@ -369,14 +373,16 @@ impl Ledger {
     /// A small persistent value (the poller's cursor).
     pub fn state(&self, name: &str) -> Result<Option<String>, LedgerError> {
         self.conn
-            .prepare_cached("SELECT value FROM state WHERE name = ?1")
-            .and_then(|mut stmt| stmt.query_row([name], |r| r.get(0)).optional())
+            .query_row_cached("SELECT value FROM state WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
             .context("cannot read the state")
     }
 
     pub fn clear_state(&mut self, name: &str) -> Result<(), LedgerError> {
         self.conn
-            .execute("DELETE FROM state WHERE name = ?1", [name])
+            .execute_cached("DELETE FROM state WHERE name = ?1", [name])
             .context("cannot write the state")?;
         Ok(())
     }
@@ -384,15 +390,17 @@ impl Ledger {
     /// Sets a small persistent value unless it is set already.
     pub fn set_state_once(&mut self, name: &str, value: &str) -> Result<(), LedgerError> {
         self.conn
-            .prepare_cached("INSERT OR IGNORE INTO state (name, value) VALUES (?1, ?2)")
-            .and_then(|mut stmt| stmt.execute(params![name, value]))
+            .execute_cached(
+                "INSERT OR IGNORE INTO state (name, value) VALUES (?1, ?2)",
+                params![name, value],
+            )
             .context("cannot write the state")?;
         Ok(())
     }
 
     pub fn set_state(&mut self, name: &str, value: &str) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "INSERT INTO state (name, value) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 params![name, value],

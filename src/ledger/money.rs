@@ -7,7 +7,7 @@
 //! transaction as the entry: a movement is all there or not at all, and
 //! no balance is ever negative.
 
-use super::{now, Context, Ledger, LedgerError};
+use super::{now, Cached, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -139,7 +139,7 @@ pub(super) struct Movement<'a> {
 /// balance would go below zero.
 pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
     let changed = tx
-        .execute(
+        .execute_cached(
             "UPDATE users SET balance = balance + ?1, held = held + ?2, debt = debt + ?4 \
              WHERE id = ?3 AND balance + ?1 >= 0 AND held + ?2 >= 0 AND debt + ?4 >= 0",
             params![m.amount, m.held, m.user_id, m.debt],
@@ -147,7 +147,7 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
         .context("cannot update a balance")?;
     if changed == 0 {
         let balance: Option<i64> = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT balance FROM users WHERE id = ?1",
                 [m.user_id],
                 |r| r.get(0),
@@ -162,7 +162,7 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
             },
         });
     }
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO ledger (user_id, kind, amount, debt, reference, peer_id, comment, created_at) \
          VALUES (?1, ?2, ?3, ?8, ?4, ?5, ?6, ?7)",
         params![
@@ -190,7 +190,7 @@ pub(super) fn settle_debt(
     reference: &str,
 ) -> Result<Sats, MoneyError> {
     let (balance, debt): (i64, i64) = tx
-        .query_row(
+        .query_row_cached(
             "SELECT balance, debt FROM users WHERE id = ?1",
             [user_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -266,7 +266,7 @@ impl Ledger {
     ) -> Result<Vec<Entry>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .cached(
                 "SELECT l.id, l.kind, l.amount, l.reference, p.username, l.comment, l.created_at \
                  FROM ledger l LEFT JOIN users p ON p.id = l.peer_id \
                  WHERE l.user_id = ?1 AND l.kind NOT IN ('hold', 'release') \
@@ -291,7 +291,7 @@ impl Ledger {
     ) -> Result<Vec<Entry>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .cached(
                 "SELECT l.id, l.kind, l.amount, l.reference, NULL, l.comment, l.created_at \
                  FROM ledger l WHERE l.user_id = ?1 AND l.kind NOT IN ('hold', 'release') AND ( \
                    l.reference IN (SELECT 'order:' || id FROM orders \
@@ -313,7 +313,7 @@ impl Ledger {
     pub fn check_balances(&self) -> Result<Vec<String>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .cached(
                 "SELECT u.username FROM users u WHERE u.balance != \
                    (SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id) \
                  OR u.held != -(SELECT coalesce(sum(amount), 0) FROM ledger \
@@ -332,7 +332,7 @@ impl Ledger {
     /// `since`.
     pub fn stats(&self, since: i64) -> Result<Stats, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT (SELECT count(*) FROM users WHERE removed_at IS NULL), \
                         (SELECT count(*) FROM orders WHERE state = 'pending'), \
                         (SELECT count(*) FROM ledger WHERE kind = 'deposit' AND created_at >= ?1), \
@@ -358,7 +358,7 @@ impl Ledger {
     /// amounts and debts.
     pub fn totals(&self) -> Result<Totals, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT coalesce(sum(balance), 0), coalesce(sum(held), 0), \
                  coalesce(sum(debt), 0) FROM users",
                 [],
@@ -377,9 +377,7 @@ impl Ledger {
     pub fn debtors(&self) -> Result<Vec<(String, Sats)>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT username, debt FROM users WHERE debt > 0 ORDER BY debt DESC, id",
-            )
+            .cached("SELECT username, debt FROM users WHERE debt > 0 ORDER BY debt DESC, id")
             .context("cannot list debts")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, Sats(r.get(1)?))))

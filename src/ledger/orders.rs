@@ -6,7 +6,7 @@
 //! code, or a crash between two steps, can never pay twice.
 
 use super::money::{apply, settle_debt, transfer, Kind, MoneyError, Movement};
-use super::{now, Context, Ledger, LedgerError};
+use super::{now, Cached, Context, Ledger, LedgerError};
 use crate::amount::Sats;
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -184,7 +184,7 @@ impl Ledger {
         let t = now();
         let database = self.meta(super::DATABASE_ID_KEY)?.unwrap_or_default();
         let tx = self.conn.transaction().context("cannot store an order")?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
                  comment, state, created_at, expires_at, updated_at, subtract_fee, recipient_id, \
                  fee_rate, wallet_comment) \
@@ -211,7 +211,7 @@ impl Ledger {
         .context("cannot store an order")?;
         let id = tx.last_insert_rowid();
         if let Some(nonce) = o.nonce {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE orders SET wallet_comment = ?1 WHERE id = ?2",
                 params![format!("bitcoim {database} order {id} {nonce}"), id],
             )
@@ -224,7 +224,7 @@ impl Ledger {
 
     pub fn order(&self, id: i64) -> Result<Option<Order>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {COLUMNS} FROM orders WHERE id = ?1"),
                 [id],
                 order_from_row,
@@ -235,14 +235,14 @@ impl Ledger {
 
     /// A user's orders still waiting for their code, oldest first.
     pub fn pending_orders(&self, user_id: i64) -> Result<Vec<Order>, LedgerError> {
-        self.orders_where("user_id = ?1 AND state = 'pending' ORDER BY id", user_id)
+        self.orders_where("user_id = ?1 AND state = 'pending' ORDER BY id", [user_id])
     }
 
     /// Orders of any user in `state` (for reconciliation).
     pub fn orders_in(&self, state: State) -> Result<Vec<Order>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .cached(&format!(
                 "SELECT {COLUMNS} FROM orders WHERE state = ?1 ORDER BY id"
             ))
             .context("cannot list orders")?;
@@ -252,13 +252,17 @@ impl Ledger {
         rows.collect::<Result<_, _>>().context("cannot list orders")
     }
 
-    fn orders_where(&self, condition: &str, user_id: i64) -> Result<Vec<Order>, LedgerError> {
+    fn orders_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Order>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM orders WHERE {condition}"))
+            .cached(&format!("SELECT {COLUMNS} FROM orders WHERE {condition}"))
             .context("cannot list orders")?;
         let rows = stmt
-            .query_map([user_id], order_from_row)
+            .query_map(params, order_from_row)
             .context("cannot list orders")?;
         rows.collect::<Result<_, _>>().context("cannot list orders")
     }
@@ -267,7 +271,7 @@ impl Ledger {
     /// not found: it gets the same answer as a wrong code.
     pub fn order_by_code(&self, user_id: i64, code: &str) -> Result<Option<Order>, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {COLUMNS} FROM orders WHERE user_id = ?1 AND code = ?2 \
                      ORDER BY id DESC LIMIT 1"
@@ -282,7 +286,7 @@ impl Ledger {
     /// Whether a code is in use by a pending order.
     pub fn code_in_use(&self, code: &str) -> Result<bool, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT count(*) FROM orders WHERE code = ?1 AND state = 'pending'",
                 [code],
                 |r| r.get::<_, i64>(0),
@@ -301,7 +305,7 @@ impl Ledger {
     ) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4",
                 params![to.as_str(), now(), id, from.as_str()],
             )
@@ -314,7 +318,7 @@ impl Ledger {
         let expired = {
             let mut stmt = self
                 .conn
-                .prepare(&format!(
+                .cached(&format!(
                     "SELECT {COLUMNS} FROM orders WHERE state = 'pending' AND expires_at <= ?1"
                 ))
                 .context("cannot list orders")?;
@@ -337,15 +341,16 @@ impl Ledger {
     /// cancelled for having had `limit` wrong codes.
     pub fn wrong_code(&mut self, user_id: i64, limit: i64) -> Result<Vec<Order>, LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET wrong_codes = wrong_codes + 1 \
                  WHERE user_id = ?1 AND state = 'pending'",
                 [user_id],
             )
             .context("cannot count a wrong code")?;
+        // The limit is bound, not written in: one statement to cache.
         let over = self.orders_where(
-            &format!("user_id = ?1 AND state = 'pending' AND wrong_codes >= {limit}"),
-            user_id,
+            "user_id = ?1 AND state = 'pending' AND wrong_codes >= ?2",
+            params![user_id, limit],
         )?;
         let mut cancelled = Vec::new();
         for order in over {
@@ -361,7 +366,7 @@ impl Ledger {
     pub fn execute_transfer(&mut self, order: &Order, to: i64) -> Result<bool, MoneyError> {
         let tx = self.conn.transaction().context("cannot start a payment")?;
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = 'done', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
                 params![now(), order.id],
             )
@@ -387,7 +392,7 @@ impl Ledger {
     pub fn unconfirmed_withdrawals(&self) -> Result<Vec<Order>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .cached(&format!(
                 "SELECT {COLUMNS} FROM orders WHERE state IN ('sent', 'settled') \
                  AND recipient_kind = 'address' AND confirmed = 0 ORDER BY id"
             ))
@@ -402,7 +407,7 @@ impl Ledger {
     /// further), all users together.
     pub fn withdrawals_since(&self, since: i64) -> Result<i64, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT count(*) FROM ledger WHERE kind = 'hold' AND created_at >= ?1",
                 [since],
                 |r| r.get(0),
@@ -414,7 +419,7 @@ impl Ledger {
     /// news corrects it in place.
     pub fn set_order_message(&mut self, id: i64, message_id: &str) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET message_id = ?1 WHERE id = ?2",
                 params![message_id, id],
             )
@@ -424,7 +429,7 @@ impl Ledger {
 
     pub fn mark_confirmed(&mut self, id: i64) -> Result<(), LedgerError> {
         self.conn
-            .execute("UPDATE orders SET confirmed = 1 WHERE id = ?1", [id])
+            .execute_cached("UPDATE orders SET confirmed = 1 WHERE id = ?1", [id])
             .context("cannot update an order")?;
         Ok(())
     }
@@ -433,14 +438,14 @@ impl Ledger {
     /// the count reaches `limit` (the moment to tell the admins).
     pub fn block_without_confirmation(&mut self, id: i64, limit: i64) -> Result<bool, LedgerError> {
         self.conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET blocks_waited = blocks_waited + 1 WHERE id = ?1",
                 [id],
             )
             .context("cannot update an order")?;
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET stuck_reported = 1 \
                  WHERE id = ?1 AND blocks_waited >= ?2 AND stuck_reported = 0",
                 params![id, limit],
@@ -482,7 +487,7 @@ impl Ledger {
             .transaction()
             .context("cannot start a withdrawal")?;
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = 'held', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
                 params![now(), order.id],
             )
@@ -512,7 +517,7 @@ impl Ledger {
     pub fn mark_sent(&mut self, id: i64, txid: &str) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = 'sent', txid = ?1, updated_at = ?2 \
                  WHERE id = ?3 AND state IN ('sending', 'unknown')",
                 params![txid, now(), id],
@@ -525,9 +530,10 @@ impl Ledger {
     /// reconciliation found no trace): the hold is released once.
     pub fn fail_withdrawal(&mut self, order: &Order, from: &[State]) -> Result<bool, MoneyError> {
         let tx = self.conn.transaction().context("cannot start a release")?;
+        // One statement per list of states: the callers have three.
         let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
         let n = tx
-            .execute(
+            .execute_cached(
                 &format!(
                     "UPDATE orders SET state = 'failed', updated_at = ?1 \
                      WHERE id = ?2 AND state IN ({})",
@@ -572,7 +578,7 @@ impl Ledger {
             .context("cannot start a settlement")?;
         let reference = format!("order:{}", order.id);
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = 'settled', fee = ?1, network_fee = ?2, updated_at = ?3 \
                  WHERE id = ?4 AND state = 'sent'",
                 params![charged.0, fee.0, now(), order.id],
@@ -633,7 +639,7 @@ impl Ledger {
     ) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET state = 'sending', sent_block = ?1, marker = ?2, \
                  updated_at = ?3 WHERE id = ?4 AND state = 'held'",
                 params![best_block, marker, now(), id],
@@ -647,7 +653,7 @@ impl Ledger {
     pub fn set_doubt(&mut self, id: i64, why: &str) -> Result<bool, LedgerError> {
         let n = self
             .conn
-            .execute(
+            .execute_cached(
                 "UPDATE orders SET doubt = ?1 WHERE id = ?2 AND doubt IS NULL",
                 params![why, id],
             )
@@ -659,7 +665,7 @@ impl Ledger {
     /// charged: what the operator absorbed, in all.
     pub fn absorbed_fees(&self) -> Result<Sats, LedgerError> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT coalesce(sum(network_fee - fee), 0) FROM orders \
                  WHERE state = 'settled' AND network_fee > fee",
                 [],

@@ -7,8 +7,16 @@
 //! SQLite how it would run each one (`EXPLAIN QUERY PLAN`) and fails on a
 //! full scan of such a table that is not in [`WHOLE_TABLE`]. A new query
 //! that forgets its index fails there, with its plan.
+//!
+//! The recorder also notes the SQL given to the statement cache
+//! (`Cached`): the same test fails on a statement run without it, and
+//! [`the_statements_fit_the_cache`] on more distinct statements than
+//! [`STATEMENT_CACHE_CAPACITY`] holds with room to spare.
 
-use super::Ledger;
+use super::deposits::{Report, Skipped};
+use super::orders::{NewOrder, Recipient, State};
+use super::{now, Ledger, Registration, STATEMENT_CACHE_CAPACITY};
+use crate::amount::Sats;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::Connection;
 use std::cell::{Cell, RefCell};
@@ -59,6 +67,20 @@ const WHOLE_TABLE: &[(&str, &str)] = &[
 thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     static SEEN: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    static CACHED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Called with the SQL of every statement taken from the statement cache:
+/// noted while recording (as the cache keys it: trimmed).
+pub(super) fn note_cached(sql: &str) {
+    if RECORDING.with(Cell::get) {
+        let sql = sql.trim();
+        CACHED.with(|c| {
+            if !c.borrow().contains(sql) {
+                c.borrow_mut().insert(sql.to_owned());
+            }
+        });
+    }
 }
 
 fn on_trace(event: TraceEvent<'_>) {
@@ -124,45 +146,205 @@ fn full_scans(conn: &Connection, sql: &str) -> Result<Vec<String>, String> {
     Ok(scans)
 }
 
-/// Runs the rest of the ledger's API, what the simulator does not reach
-/// (chat commands, forms, admin views).
+/// Runs every statement of the ledger's API once at least: the chat
+/// commands, forms and admin views that the simulator does not reach, and
+/// the deposits' and orders' steps it does (the cache test counts the
+/// statements from this alone; the simulator's test checks that it runs
+/// none that this misses).
 pub fn exercise_the_api() {
     let mut l = Ledger::open_in_memory().unwrap();
-    let super::Registration::Created(a) = l.register("a@x", "alice").unwrap() else {
+    let Registration::Created(a) = l.register("a@x", "alice").unwrap() else {
         panic!()
     };
-    l.register("b@x", "bob").unwrap();
+    let Registration::Created(b) = l.register("b@x", "bob").unwrap() else {
+        panic!()
+    };
     l.register("a@x", "alicia").unwrap();
+    l.register("a@x", "alicia").unwrap();
+    l.register("c@x", "carol").unwrap();
+    l.unregister("c@x").unwrap();
+    l.register("c@x", "carol").unwrap();
+    l.has_account("a@x").unwrap();
+    l.user_by_id(a.id).unwrap();
+    l.user_by_jid("a@x").unwrap();
     l.set_language(a.id, Some("fr")).unwrap();
     l.add_address(a.id, "mA").unwrap();
+    l.adopt_address(b.id, "mB").unwrap();
+    l.addresses_of(a.id).unwrap();
+    l.address_owner("mA").unwrap();
+
+    // Deposits: one seen, credited, reversed and credited again; one
+    // credited at once; one seen then conflicted.
+    let txids: Vec<String> = (1..=3).map(|i| format!("{i}").repeat(64)).collect();
+    let mut report = Report {
+        txid: &txids[0],
+        vout: 0,
+        address: "mA",
+        user_id: a.id,
+        amount: Sats(100_000),
+        confirmations: 0,
+        coinbase: false,
+        mature: true,
+        orphan: false,
+    };
+    for confirmations in [0, 1, 0, 1] {
+        report.confirmations = confirmations;
+        l.report_deposit(&report, 1).unwrap();
+    }
+    report.txid = &txids[1];
+    report.confirmations = 1;
+    l.report_deposit(&report, 1).unwrap();
+    report.txid = &txids[2];
+    for confirmations in [0, -1] {
+        report.confirmations = confirmations;
+        l.report_deposit(&report, 1).unwrap();
+    }
+    l.watched_deposits().unwrap();
+    l.unwatch_deep_deposits(6).unwrap();
+    l.deposit(&txids[0], 0).unwrap();
+    l.set_deposit_message(&txids[0], 0, "m1").unwrap();
+    l.record_skipped(&Skipped {
+        txid: &txids[2],
+        vout: 1,
+        address: "mA",
+        user_id: Some(a.id),
+        amount: "0.00000000",
+        category: "receive",
+        reason: "zero amount",
+    })
+    .unwrap();
+    l.is_skipped(&txids[2], 1).unwrap();
+    l.received_on("mA").unwrap();
+    l.incoming_of(a.id).unwrap();
+    l.set_state_once("s", "1").unwrap();
+    l.set_state("s", "2").unwrap();
+    l.state("s").unwrap();
+    l.clear_state("s").unwrap();
+
+    // Payments between users: one made, one refused for funds, expired.
+    let order = |l: &mut Ledger, code: &str, to: Recipient, amount: i64| {
+        let to_user = to == Recipient::User;
+        l.create_order(&NewOrder {
+            user_id: a.id,
+            code,
+            recipient_kind: to,
+            recipient: if to_user { "bob" } else { "mW" },
+            recipient_id: to_user.then_some(b.id),
+            amount: Sats(amount),
+            fee_reserve: Sats(if to_user { 0 } else { 100 }),
+            fee_rate: (!to_user).then_some(5),
+            subtract_fee: false,
+            comment: Some("lunch"),
+            nonce: (!to_user).then_some("n0nce"),
+            expires_at: now() + 600,
+        })
+        .unwrap()
+    };
+    let paid = order(&mut l, "abcd", Recipient::User, 1_000);
+    l.code_in_use("abcd").unwrap();
+    l.order_by_code(a.id, "abcd").unwrap();
+    l.pending_orders(a.id).unwrap();
+    l.wrong_code(a.id, 3).unwrap();
+    l.execute_transfer(&paid, b.id).unwrap();
+    let refused = order(&mut l, "efgh", Recipient::User, 1_000_000_000);
+    assert!(l.execute_transfer(&refused, b.id).is_err());
+    l.expire_orders(now() + 601).unwrap();
+
+    // Withdrawals: one settled, and one failed from each list of states
+    // the wallet fails them from.
+    let settled = order(&mut l, "w1", Recipient::Address, 1_000);
+    l.hold_withdrawal(&settled).unwrap();
+    l.mark_sending(settled.id, "best", "marker").unwrap();
+    l.mark_sent(settled.id, "txid").unwrap();
+    l.settle_withdrawal(&settled, Sats(150), None).unwrap();
+    for from in [
+        &[State::Held][..],
+        &[State::Sending],
+        &[State::Sending, State::Unknown],
+    ] {
+        let failed = order(&mut l, "w2", Recipient::Address, 1_000);
+        l.hold_withdrawal(&failed).unwrap();
+        if from[0] == State::Sending {
+            l.set_order_state(failed.id, State::Held, State::Sending)
+                .unwrap();
+        }
+        assert!(l.fail_withdrawal(&failed, from).unwrap());
+    }
+    l.orders_in(State::Sent).unwrap();
+    l.order(settled.id).unwrap();
+    l.unconfirmed_withdrawals().unwrap();
+    l.set_order_message(settled.id, "m2").unwrap();
+    l.block_without_confirmation(settled.id, 6).unwrap();
+    l.mark_confirmed(settled.id).unwrap();
+    l.set_doubt(settled.id, "why").unwrap();
+    l.withdrawals_since(0).unwrap();
+    l.absorbed_fees().unwrap();
+
+    // Histories and the admins' views.
     l.history(a.id, None, 20).unwrap();
     l.history(a.id, Some(a.id), 20).unwrap();
     l.history_with_address(a.id, "mA", 20).unwrap();
-    l.received_on("mA").unwrap();
-    l.incoming_of(a.id).unwrap();
     l.users().unwrap();
     l.user_by_username("bob").unwrap();
     l.user_count().unwrap();
+    l.meta(super::DATABASE_ID_KEY).unwrap();
     l.stats(0).unwrap();
+    l.totals().unwrap();
     l.check_balances().unwrap();
-    l.pending_orders(a.id).unwrap();
-    l.order_by_code(a.id, "abcd").unwrap();
     l.users_without_address().unwrap();
     l.debtors().unwrap();
-    l.withdrawals_since(0).unwrap();
-    l.unconfirmed_withdrawals().unwrap();
-    l.absorbed_fees().unwrap();
     l.python_accounts().unwrap();
-    l.unregister("b@x").unwrap();
+    assert!(l.unregister("b@x").is_err(), "bob has money");
+
+    // A database upgraded from the Python bitcoIM.
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(super::PYTHON_SCHEMA).unwrap();
+    Ledger::from_connection(conn)
+        .unwrap()
+        .python_accounts()
+        .unwrap();
+}
+
+/// What the ledgers did while recording.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// The SQL of every statement run.
+    pub run: BTreeSet<String>,
+    /// The SQL of every statement taken from the statement cache.
+    pub cached: BTreeSet<String>,
+}
+
+impl Recorded {
+    /// The ledger's statements that ran without the statement cache.
+    pub fn uncached(&self) -> Vec<&String> {
+        self.run
+            .iter()
+            .filter(|sql| is_ledger_query(sql) && !self.cached.contains(*sql))
+            .collect()
+    }
+}
+
+/// A query or change of the ledger's (not a transaction's BEGIN or
+/// COMMIT, not a test's query, marked `/* test */`).
+fn is_ledger_query(sql: &str) -> bool {
+    let upper = sql.to_uppercase();
+    ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
+        .iter()
+        .any(|k| upper.starts_with(k))
+        && !sql.starts_with("/* test */")
 }
 
 /// Runs `work`, and returns the SQL of every statement the ledgers it
-/// opened ran (after their migrations: those run once, at start-up).
-pub fn record(work: impl FnOnce()) -> BTreeSet<String> {
+/// opened ran (after their migrations: those run once, at start-up), and
+/// of every statement taken from the cache.
+pub fn record(work: impl FnOnce()) -> Recorded {
     RECORDING.with(|r| r.set(true));
     work();
     RECORDING.with(|r| r.set(false));
-    SEEN.with(|s| s.take())
+    Recorded {
+        run: SEEN.with(|s| s.take()),
+        cached: CACHED.with(|c| c.take()),
+    }
 }
 
 /// What the plans of recorded statements say.
@@ -178,14 +360,14 @@ pub struct Plans {
 /// Explains every recorded query (the tests' own, marked `/* test */`,
 /// aside).
 pub fn check(seen: &BTreeSet<String>) -> Plans {
-    let probe = Ledger::open_in_memory().expect("an in-memory ledger");
+    // Upgraded from the Python bitcoIM: its old tables are there too.
+    let conn = Connection::open_in_memory().expect("an in-memory database");
+    conn.execute_batch(super::PYTHON_SCHEMA)
+        .expect("the Python bitcoIM's schema");
+    let probe = Ledger::from_connection(conn).expect("an upgraded ledger");
     let mut plans = Plans::default();
     for sql in seen {
-        let upper = sql.to_uppercase();
-        let query = ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
-            .iter()
-            .any(|k| upper.starts_with(k));
-        if !query || sql.starts_with("/* test */") {
+        if !is_ledger_query(sql) {
             continue;
         }
         plans.checked += 1;
@@ -206,4 +388,22 @@ pub fn check(seen: &BTreeSet<String>) -> Plans {
         }
     }
     plans
+}
+
+// Issue 11, item 1: beyond its capacity, rusqlite's cache finalizes the
+// least recently used statement and prepares it again at its next use: a
+// capacity below the number of statements would quietly undo the cache.
+#[test]
+fn the_statements_fit_the_cache() {
+    let recorded = record(exercise_the_api);
+    let uncached = recorded.uncached();
+    assert!(uncached.is_empty(), "run without the cache: {uncached:#?}");
+    let n = recorded.cached.len();
+    eprintln!("{n} distinct statements, in a cache of {STATEMENT_CACHE_CAPACITY}");
+    assert!(n > 40, "too few statements recorded: {n}");
+    assert!(
+        n + n / 4 <= STATEMENT_CACHE_CAPACITY,
+        "{n} distinct cached statements: keep ledger::STATEMENT_CACHE_CAPACITY \
+         ({STATEMENT_CACHE_CAPACITY}) a quarter above them"
+    );
 }

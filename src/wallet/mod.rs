@@ -17,6 +17,8 @@ pub mod withdrawals;
 #[cfg(test)]
 mod chain_tests;
 #[cfg(test)]
+mod load_tests;
+#[cfg(test)]
 mod scenario_tests;
 
 pub use news::{Living, Message, News, Speaker};
