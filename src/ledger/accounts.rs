@@ -197,7 +197,7 @@ impl Ledger {
     pub fn users_after(&self, after: i64, limit: usize) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
+            .cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE id > ?1 AND removed_at IS NULL \
                  ORDER BY id LIMIT ?2"
             ))

@@ -160,9 +160,14 @@ impl Ledger {
         migrate::schema_version(&self.conn)
     }
 
+    /// How many accounts are registered (closed ones left out).
     pub fn user_count(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row_cached("SELECT count(*) FROM users", [], |r| r.get(0))
+            .query_row_cached(
+                "SELECT count(*) FROM users WHERE removed_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
             .context("cannot count users")
     }
 

@@ -285,6 +285,7 @@ pub fn exercise_the_api() {
     l.history(a.id, Some(a.id), 20).unwrap();
     l.history_with_address(a.id, "mA", 20).unwrap();
     l.users().unwrap();
+    l.users_after(0, 256).unwrap();
     l.user_by_username("bob").unwrap();
     l.user_count().unwrap();
     l.meta(super::DATABASE_ID_KEY).unwrap();

@@ -922,7 +922,7 @@ fn announce_send(
         });
         count
     } else {
-        let count = s.wallet.ledger().stats(0).map_or(0, |st| st.users as usize);
+        let count = s.wallet.ledger().user_count().unwrap_or(0) as usize;
         s.voice.queue(Bulk::AnnounceAll {
             body: message,
             after: 0,
