@@ -45,6 +45,10 @@ pub const TURN: usize = 64;
 /// Bulk output is asked for only while less than this waits to be
 /// written.
 pub const LOW_WATER: usize = 64 << 10;
+/// No stanza is handled while this much waits to be written: a server
+/// that reads slowly slows what we read (TCP pushes back on it) instead
+/// of growing our buffer.
+pub const HIGH_WATER: usize = 1 << 20;
 
 /// What the reactor needs to know to connect.
 #[derive(Debug, Clone)]
@@ -326,9 +330,10 @@ impl Reactor {
             return false;
         };
         let ready = link.session.state() == State::Ready;
-        !link.inbox.is_empty()
+        let queued = link.session.queued();
+        (!link.inbox.is_empty() && queued < HIGH_WATER)
             || (link.unread && !link.inbox.is_full())
-            || (ready && app.has_backlog() && link.session.queued() < LOW_WATER)
+            || (ready && app.has_backlog() && queued < LOW_WATER)
     }
 
     /// One turn on the link: read, handle a bounded number of stanzas,
@@ -354,8 +359,16 @@ impl Reactor {
         }
     }
 
-    /// Handles up to `max` stanzas of the inbox.
+    /// Handles up to `max` stanzas of the inbox, none while the server
+    /// has not read what we sent ([`HIGH_WATER`]).
     fn handle(&mut self, app: &mut dyn App, max: usize) {
+        if self
+            .link
+            .as_ref()
+            .is_none_or(|l| l.session.queued() >= HIGH_WATER)
+        {
+            return;
+        }
         let mut out = Vec::new();
         for _ in 0..max {
             let Some(stanza) = self.link.as_mut().and_then(|l| l.inbox.pop()) else {
