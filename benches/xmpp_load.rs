@@ -24,22 +24,22 @@
 //! Everything stays on 127.0.0.1, every run is bounded by `--timeout`, and
 //! the daemons the bench starts are killed when it ends, even on error.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
-use sha1::{Digest, Sha1};
-
-/// Shared secret written into both daemons' configurations.
-const SECRET: &str = "secret";
-/// Domain of the simulated users (`userN@localhost/res`).
-const USER_DOMAIN: &str = "localhost";
+use common::{
+    accept_until, attr, element_name, find, mib, proc_cpu, proc_status_kib, tag_end, write_file,
+    Conn, Daemon, Item, TempDir, SECRET, USER_DOMAIN,
+};
 
 /// The three payloads, sent round-robin by IQ index.
 const KINDS: [(&str, &str); 3] = [
@@ -281,7 +281,7 @@ fn run_all(opts: &Options) -> Result<bool, String> {
         eprintln!("note: --no-compare: biboumi is not run, no ratios are printed");
     }
 
-    let tmp = TempDir::new(opts.keep)?;
+    let tmp = TempDir::new("bitcoim-xmpp-load", opts.keep)?;
     eprintln!(
         "xmpp_load: {} IQs per run (+{} warm-up), {} users, windows {:?}, timeout {} s per run",
         opts.iqs,
@@ -439,7 +439,7 @@ fn drive_daemon(
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let daemon = daemon_slot.insert(Daemon::spawn(program, path, port, dir)?);
+    let daemon = daemon_slot.insert(spawn(program, path, port, dir)?);
 
     let sock = accept_until(&listener, daemon, deadline)?;
     drop(listener);
@@ -469,126 +469,27 @@ fn merge_unsolicited(into: &mut RunResult, from: &RunResult) {
     }
 }
 
-/// Waits for the daemon's connection, noticing if it dies first.
-fn accept_until(
-    listener: &TcpListener,
-    daemon: &mut Daemon,
-    deadline: Instant,
-) -> Result<TcpStream, String> {
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    loop {
-        match listener.accept() {
-            Ok((sock, _)) => {
-                sock.set_nonblocking(false).map_err(|e| e.to_string())?;
-                return Ok(sock);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(format!("accept: {e}")),
-        }
-        if let Ok(Some(status)) = daemon.child.try_wait() {
-            return Err(format!("exited before connecting ({status})"));
-        }
-        if Instant::now() >= deadline {
-            return Err("timeout: the daemon never connected".into());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The daemons
 
-/// A daemon started by the bench; killed when dropped, whatever happened.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn spawn(program: Program, path: &Path, port: u16, dir: &Path) -> Result<Daemon, String> {
-        let log = dir.join("output.log");
-        let out = fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(path);
-        match program {
-            Program::Bitcoim => {
-                let cfg = dir.join("bitcoim.conf");
-                write_file(
-                    &cfg,
-                    &bitcoim_config(program.jid(), port, &dir.join("bitcoim.db")),
-                )?;
-                cmd.arg("-c").arg(&cfg);
-                // The configured level is what is measured, not the caller's.
-                cmd.env_remove("RUST_LOG");
-            }
-            Program::Biboumi => {
-                let cfg = dir.join("biboumi.cfg");
-                write_file(&cfg, &biboumi_config(program.jid(), port, dir))?;
-                cmd.arg(&cfg);
-                // BIBOUMI_* variables override the file; keep the file's word.
-                for (k, _) in std::env::vars_os() {
-                    if k.to_str().is_some_and(|k| k.starts_with("BIBOUMI_")) {
-                        cmd.env_remove(k);
-                    }
+/// Starts `program` at `path` with a generated configuration in `dir`.
+fn spawn(program: Program, path: &Path, port: u16, dir: &Path) -> Result<Daemon, String> {
+    match program {
+        Program::Bitcoim => Daemon::bitcoim(path, program.jid(), port, dir),
+        Program::Biboumi => {
+            let cfg = dir.join("biboumi.cfg");
+            write_file(&cfg, &biboumi_config(program.jid(), port, dir))?;
+            let mut cmd = Command::new(path);
+            cmd.arg(&cfg);
+            // BIBOUMI_* variables override the file; keep the file's word.
+            for (k, _) in std::env::vars_os() {
+                if k.to_str().is_some_and(|k| k.starts_with("BIBOUMI_")) {
+                    cmd.env_remove(k);
                 }
             }
+            Daemon::spawn(cmd, dir)
         }
-        let child = cmd
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", path.display()))?;
-        Ok(Daemon { child, log })
     }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        let start = all.len().saturating_sub(lines);
-        all[start..]
-            .iter()
-            .map(|l| format!("      {l}\n"))
-            .collect::<String>()
-            .trim_end()
-            .to_owned()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bitcoim_config(jid: &str, port: u16, db: &Path) -> String {
-    // bitcoind is deliberately unreachable (port 1): the IQs measured here
-    // must never need the node. The per-JID rate limit is raised out of
-    // the way (the defaults, 30 then 5/s, would turn most of the ~100 IQs
-    // per user into resource-constraint errors): what is measured is the
-    // cost of answering, limiter bookkeeping included.
-    format!(
-        "[XMPP]\n\
-         jid = {jid}\n\
-         password = {SECRET}\n\
-         server = 127.0.0.1\n\
-         port = {port}\n\
-         [database]\n\
-         file = {db}\n\
-         [bitcoin]\n\
-         user = u\n\
-         password = p\n\
-         host = 127.0.0.1\n\
-         port = 1\n\
-         network = regtest\n\
-         [main program]\n\
-         loglevel = error\n\
-         rate_burst = 100000\n\
-         rate_per_second = 100000\n",
-        db = db.display()
-    )
 }
 
 fn biboumi_config(jid: &str, port: u16, dir: &Path) -> String {
@@ -609,296 +510,6 @@ fn biboumi_config(jid: &str, port: u16, dir: &Path) -> String {
         db = dir.join("biboumi.sqlite").display(),
         dir = dir.display()
     )
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
-}
-
-/// A `kB` field of /proc/PID/status, e.g. `VmHWM` (peak resident set).
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
-        rest.split_whitespace().next()?.parse().ok()
-    })
-}
-
-/// User + system CPU time of a process, from /proc/PID/stat.
-fn proc_cpu(pid: u32) -> Option<Duration> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is parenthesised and may hold spaces: count fields
-    // from the last ')'. utime and stime are fields 14 and 15 of proc(5).
-    let after = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on every Linux ABI in use; std cannot ask sysconf.
-    Some(Duration::from_millis(ticks * 10))
-}
-
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempDir {
-    fn new(keep: bool) -> Result<TempDir, String> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "bitcoim-xmpp-load-{}-{nanos:x}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
-        Ok(TempDir { path, keep })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The server end of the component stream
-
-struct Conn {
-    sock: TcpStream,
-    jid: &'static str,
-    inbuf: Vec<u8>,
-    scratch: Box<[u8]>,
-    /// Start of the bytes not yet consumed in `inbuf`.
-    pos: usize,
-    out: Vec<u8>,
-    /// --spin: busy-poll up to `SPIN_FOR` before each blocking read.
-    spin: bool,
-    nonblocking: bool,
-}
-
-/// How long --spin busy-polls before falling back to a blocking read.
-const SPIN_FOR: Duration = Duration::from_micros(200);
-
-/// One top-level item of the stream.
-enum Item<'a> {
-    Element(&'a [u8]),
-    StreamEnd,
-}
-
-impl Conn {
-    fn new(sock: TcpStream, jid: &'static str) -> Result<Conn, String> {
-        sock.set_nodelay(true).map_err(|e| e.to_string())?;
-        // Short read timeout: the deadline is checked between reads.
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .map_err(|e| e.to_string())?;
-        sock.set_write_timeout(Some(Duration::from_secs(10)))
-            .map_err(|e| e.to_string())?;
-        Ok(Conn {
-            sock,
-            jid,
-            inbuf: Vec::with_capacity(1 << 17),
-            scratch: vec![0; 1 << 16].into_boxed_slice(),
-            pos: 0,
-            out: Vec::with_capacity(1 << 17),
-            spin: false,
-            nonblocking: false,
-        })
-    }
-
-    /// Reads what the socket has; `Ok(false)` when the read timed out.
-    fn fill(&mut self) -> Result<bool, String> {
-        if self.pos > 0 {
-            self.inbuf.drain(..self.pos);
-            self.pos = 0;
-        }
-        if self.spin {
-            // Busy-poll for a short while, then sleep in read() as usual:
-            // a quick reply is caught without a wake-up, and a slow one
-            // does not burn a core the daemon may need.
-            self.set_nonblocking(true)?;
-            let until = Instant::now() + SPIN_FOR;
-            loop {
-                match self.read_once()? {
-                    true => return Ok(true),
-                    false if Instant::now() >= until => break,
-                    false => std::hint::spin_loop(),
-                }
-            }
-            self.set_nonblocking(false)?;
-        }
-        self.read_once()
-    }
-
-    /// One read(); `Ok(false)` when nothing came (timeout or would block).
-    fn read_once(&mut self) -> Result<bool, String> {
-        // Read into a fixed scratch buffer and copy only what arrived:
-        // zero-filling 64 KiB of `inbuf` per read would add microseconds
-        // to every W=1 round trip.
-        match self.sock.read(&mut self.scratch[..]) {
-            Ok(0) => Err("the daemon closed the TCP connection".into()),
-            Ok(n) => {
-                self.inbuf.extend_from_slice(&self.scratch[..n]);
-                Ok(true)
-            }
-            Err(e) => match e.kind() {
-                io::ErrorKind::WouldBlock
-                | io::ErrorKind::TimedOut
-                | io::ErrorKind::Interrupted => Ok(false),
-                _ => Err(format!("reading from the daemon: {e}")),
-            },
-        }
-    }
-
-    fn set_nonblocking(&mut self, on: bool) -> Result<(), String> {
-        if self.nonblocking != on {
-            self.sock
-                .set_nonblocking(on)
-                .map_err(|e| format!("socket: {e}"))?;
-            self.nonblocking = on;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), String> {
-        let mut done = 0;
-        while done < self.out.len() {
-            match self.sock.write(&self.out[done..]) {
-                Ok(0) => return Err("writing to the daemon: connection closed".into()),
-                Ok(n) => done += n,
-                // Only in --spin mode, where the socket is non-blocking.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("writing to the daemon: {e}")),
-            }
-        }
-        self.out.clear();
-        Ok(())
-    }
-
-    /// The next complete top-level element, if the buffer holds one.
-    fn next_item(&mut self) -> Result<Option<Item<'_>>, String> {
-        loop {
-            let rest = &self.inbuf[self.pos..];
-            // Whitespace (or stray text) between stanzas is skipped.
-            let Some(lt) = rest.iter().position(|&b| b == b'<') else {
-                self.pos = self.inbuf.len();
-                return Ok(None);
-            };
-            let start = self.pos + lt;
-            match scan_element(&self.inbuf[start..]) {
-                Scan::Incomplete => {
-                    self.pos = start;
-                    return Ok(None);
-                }
-                Scan::Skip(n) => self.pos = start + n,
-                Scan::StreamEnd(n) => {
-                    self.pos = start + n;
-                    return Ok(Some(Item::StreamEnd));
-                }
-                Scan::Element(n) => {
-                    self.pos = start + n;
-                    return Ok(Some(Item::Element(&self.inbuf[start..start + n])));
-                }
-            }
-        }
-    }
-
-    /// XEP-0114 §3, server side: stream header, id, handshake check.
-    fn handshake(&mut self, deadline: Instant) -> Result<(), String> {
-        // 1. The component's stream header (possibly after an XML
-        // declaration): a start tag that is never closed.
-        let header = loop {
-            if let Some(at) = find(&self.inbuf[self.pos..], b"<stream:stream") {
-                let start = self.pos + at;
-                if let Some(end) = tag_end(&self.inbuf, start + 1) {
-                    self.pos = end + 1;
-                    break self.inbuf[start..=end].to_vec();
-                }
-            }
-            self.wait_data(deadline, "the component's stream header")?;
-        };
-        let ns = attr(&header, "xmlns").unwrap_or_default();
-        if ns != b"jabber:component:accept" {
-            return Err(format!(
-                "stream header: xmlns is '{}', expected 'jabber:component:accept'",
-                String::from_utf8_lossy(ns)
-            ));
-        }
-        let to = attr(&header, "to").unwrap_or_default();
-        if to != self.jid.as_bytes() {
-            return Err(format!(
-                "stream header: to='{}', expected '{}'",
-                String::from_utf8_lossy(to),
-                self.jid
-            ));
-        }
-
-        // 2. Our header, with the id the handshake digest is made from.
-        let id = format!(
-            "xl{:x}",
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
-        self.out.extend_from_slice(
-            format!(
-                "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
-                 xmlns:stream='http://etherx.jabber.org/streams' from='{}' id='{id}'>",
-                self.jid
-            )
-            .as_bytes(),
-        );
-        self.flush()?;
-
-        // 3. <handshake>hex(SHA-1(id + secret))</handshake>
-        let got = loop {
-            match self.next_item()? {
-                Some(Item::Element(el)) => {
-                    if element_name(el) != b"handshake" {
-                        return Err(format!(
-                            "expected <handshake>, got {}",
-                            String::from_utf8_lossy(el)
-                        ));
-                    }
-                    break inner_text(el).trim_ascii().to_ascii_lowercase();
-                }
-                Some(Item::StreamEnd) => return Err("stream closed before the handshake".into()),
-                None => self.wait_data(deadline, "<handshake/>")?,
-            }
-        };
-        let want = hex(&Sha1::digest(format!("{id}{SECRET}").as_bytes()));
-        if got != want.as_bytes() {
-            self.out.extend_from_slice(
-                b"<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
-                  </stream:error></stream:stream>",
-            );
-            let _ = self.flush();
-            return Err(format!(
-                "handshake digest '{}' is wrong (expected hex(SHA-1(id + secret)) = '{want}')",
-                String::from_utf8_lossy(&got)
-            ));
-        }
-        self.out.extend_from_slice(b"<handshake/>");
-        self.flush()
-    }
-
-    fn wait_data(&mut self, deadline: Instant, what: &str) -> Result<(), String> {
-        if Instant::now() >= deadline {
-            return Err(format!("timeout waiting for {what}"));
-        }
-        self.fill().map(drop)
-    }
-
-    fn close(&mut self) {
-        self.out.extend_from_slice(b"</stream:stream>");
-        let _ = self.flush();
-        let _ = self.sock.shutdown(Shutdown::Write);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1129,164 +740,6 @@ fn error_condition(el: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// A byte scanner, just enough XML for element boundaries
-
-enum Scan {
-    Incomplete,
-    /// A comment, processing instruction or declaration at top level.
-    Skip(usize),
-    Element(usize),
-    /// `</stream:stream>`
-    StreamEnd(usize),
-}
-
-/// Measures the element starting at `buf[0] == b'<'`.
-fn scan_element(buf: &[u8]) -> Scan {
-    let mut depth = 0usize;
-    let mut i = 0usize;
-    loop {
-        let Some(lt) = buf[i..].iter().position(|&b| b == b'<') else {
-            return Scan::Incomplete;
-        };
-        let at = i + lt;
-        let Some(&second) = buf.get(at + 1) else {
-            return Scan::Incomplete;
-        };
-        let after = match second {
-            b'/' => {
-                let Some(gt) = tag_end(buf, at + 1) else {
-                    return Scan::Incomplete;
-                };
-                if depth == 0 {
-                    return Scan::StreamEnd(gt + 1);
-                }
-                depth -= 1;
-                if depth == 0 {
-                    return Scan::Element(gt + 1);
-                }
-                gt + 1
-            }
-            b'?' | b'!' => {
-                let rest = &buf[at..];
-                let close: &[u8] = if second == b'?' {
-                    b"?>"
-                } else if rest.starts_with(b"<!--") {
-                    b"-->"
-                } else if rest.starts_with(b"<![CDATA[") {
-                    b"]]>"
-                } else {
-                    b">"
-                };
-                let Some(e) = find(&rest[2..], close) else {
-                    return Scan::Incomplete;
-                };
-                let next = at + 2 + e + close.len();
-                if depth == 0 {
-                    return Scan::Skip(next);
-                }
-                next
-            }
-            _ => {
-                let Some(gt) = tag_end(buf, at + 1) else {
-                    return Scan::Incomplete;
-                };
-                if buf[gt - 1] != b'/' {
-                    depth += 1;
-                } else if depth == 0 {
-                    return Scan::Element(gt + 1);
-                }
-                gt + 1
-            }
-        };
-        i = after;
-    }
-}
-
-/// Index of the `>` that ends the tag whose body starts at `from`, skipping
-/// quoted attribute values (they may hold a raw `>`).
-fn tag_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut quote = 0u8;
-    for (k, &b) in buf.get(from..)?.iter().enumerate() {
-        if quote != 0 {
-            if b == quote {
-                quote = 0;
-            }
-        } else if b == b'"' || b == b'\'' {
-            quote = b;
-        } else if b == b'>' {
-            return Some(from + k);
-        }
-    }
-    None
-}
-
-fn element_name(el: &[u8]) -> &[u8] {
-    let body = el.get(1..).unwrap_or_default();
-    let end = body
-        .iter()
-        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
-        .unwrap_or(body.len());
-    &body[..end]
-}
-
-/// The value of attribute `name` in a start tag (unescaped entities left
-/// as they are: ids and types never need them here).
-fn attr<'a>(tag: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let name = name.as_bytes();
-    let mut i = 0;
-    while let Some(at) = find(&tag[i..], name) {
-        let at = i + at;
-        let before_ok = at > 0 && tag[at - 1].is_ascii_whitespace();
-        let mut j = at + name.len();
-        while tag.get(j).is_some_and(|b| b.is_ascii_whitespace()) {
-            j += 1;
-        }
-        if before_ok && tag.get(j) == Some(&b'=') {
-            j += 1;
-            while tag.get(j).is_some_and(|b| b.is_ascii_whitespace()) {
-                j += 1;
-            }
-            let q = *tag.get(j)?;
-            if q == b'\'' || q == b'"' {
-                let v = &tag[j + 1..];
-                let len = v.iter().position(|&b| b == q)?;
-                return Some(&v[..len]);
-            }
-        }
-        i = at + 1;
-    }
-    None
-}
-
-fn inner_text(el: &[u8]) -> &[u8] {
-    let Some(open_end) = tag_end(el, 1) else {
-        return b"";
-    };
-    if el[open_end - 1] == b'/' {
-        return b"";
-    }
-    let body = &el[open_end + 1..];
-    let close = body.iter().rposition(|&b| b == b'<').unwrap_or(body.len());
-    &body[..close]
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-// ---------------------------------------------------------------------------
 // Report
 
 /// Nearest-rank percentile of sorted nanoseconds, in microseconds.
@@ -1316,10 +769,6 @@ fn us(v: &f64) -> String {
     } else {
         format!("{:.1}", v)
     }
-}
-
-fn mib(kib: &u64) -> String {
-    format!("{:.1} MiB", *kib as f64 / 1024.0)
 }
 
 fn print_table(results: &[RunResult]) {
