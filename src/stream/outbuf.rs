@@ -19,6 +19,16 @@ impl OutBuffer {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The buffer to write more into, in place (a stanza serialized
+    /// straight into it, without a string in between).
+    pub fn tail(&mut self) -> &mut Vec<u8> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        &mut self.buf
+    }
+
     /// What is still to be written.
     pub fn pending(&self) -> &[u8] {
         &self.buf[self.pos..]

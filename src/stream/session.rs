@@ -133,10 +133,12 @@ impl Session {
             log::warn!("dropping a <{}> while the stream is not ready", stanza.name);
             return;
         }
-        let mut xml = String::with_capacity(256);
-        stanza.write_to(&mut xml, ns::COMPONENT);
-        log::debug!("SEND {xml}");
-        self.out.push(xml.as_bytes());
+        let tail = self.out.tail();
+        let start = tail.len();
+        stanza.write_to(tail, ns::COMPONENT);
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!("SEND {}", String::from_utf8_lossy(&tail[start..]));
+        }
     }
 
     /// Queues `</stream:stream>`: the polite end of a session.

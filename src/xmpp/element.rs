@@ -7,8 +7,34 @@
 //! attribute value; characters that XML 1.0 cannot carry at all are
 //! replaced with U+FFFD so that no input can make us write a broken stream.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
+
+/// Where XML is written: a `String`, or the bytes queued for the socket
+/// (written in place, without a string in between).
+pub trait XmlOut {
+    fn push_str(&mut self, s: &str);
+
+    fn push(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut buf));
+    }
+}
+
+impl XmlOut for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+impl XmlOut for Vec<u8> {
+    fn push_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+}
 
 /// A child of an element: another element or a run of character data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +202,7 @@ impl Element {
 
     /// Serializes the element as a stanza of a stream whose default
     /// namespace is `parent_ns` (`jabber:component:accept` for stanzas).
-    pub fn write_to(&self, out: &mut String, parent_ns: &str) {
+    pub fn write_to(&self, out: &mut impl XmlOut, parent_ns: &str) {
         out.push('<');
         out.push_str(&self.name);
         if self.ns != parent_ns {
@@ -226,22 +252,27 @@ pub fn is_xml_char(c: char) -> bool {
 /// attribute value. Whitespace other than the space is written as a
 /// character reference in attributes so that attribute-value normalization
 /// on the other side gives back exactly what we meant.
-pub fn escape_into(out: &mut String, text: &str, attr: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' if attr => out.push_str("&apos;"),
-            '"' if attr => out.push_str("&quot;"),
-            '\r' => out.push_str("&#xD;"),
-            '\n' | '\t' if attr => {
-                let _ = write!(out, "&#x{:X};", c as u32);
-            }
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
+pub fn escape_into(out: &mut impl XmlOut, text: &str, attr: bool) {
+    // Runs of characters that need nothing are copied whole.
+    let mut clean = 0;
+    for (i, c) in text.char_indices() {
+        let replacement = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '\'' if attr => "&apos;",
+            '"' if attr => "&quot;",
+            '\r' => "&#xD;",
+            '\n' if attr => "&#xA;",
+            '\t' if attr => "&#x9;",
+            c if is_xml_char(c) => continue,
+            _ => "\u{FFFD}",
+        };
+        out.push_str(&text[clean..i]);
+        out.push_str(replacement);
+        clean = i + c.len_utf8();
     }
+    out.push_str(&text[clean..]);
 }
 
 #[cfg(test)]

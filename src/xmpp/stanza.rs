@@ -179,9 +179,12 @@ pub struct Iq<'a> {
 impl Iq<'_> {
     /// A `result` answering this request, with an optional payload.
     pub fn result(&self, payload: Option<Node>) -> Element {
+        // The addresses as the server wrote them (already checked as JIDs).
+        let from = self.stanza.get_attr("to").map(str::to_owned);
+        let to = self.stanza.get_attr("from").map(str::to_owned);
         let mut reply = Element::new("iq", ns::COMPONENT).attr("type", "result");
-        reply.set_attr_string("from", self.to.to_string());
-        reply.set_attr_string("to", self.from.to_string());
+        reply.set_attr_string("from", from.unwrap_or_else(|| self.to.to_string()));
+        reply.set_attr_string("to", to.unwrap_or_else(|| self.from.to_string()));
         reply.set_attr("id", self.id);
         reply.children.extend(payload);
         reply
