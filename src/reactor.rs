@@ -277,6 +277,12 @@ impl Reactor {
                 return;
             }
         };
+        // Replies are written a turn at a time already; Nagle's algorithm
+        // would hold the tail of a burst back until the server's delayed
+        // acknowledgement (40 ms on Linux).
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY: {e}");
+        }
         if let Err(e) = self.poll.registry().register(
             &mut stream,
             SERVER,
