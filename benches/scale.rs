@@ -97,25 +97,7 @@ OPTIONS:
 ";
 
 fn main() -> ExitCode {
-    let opts = match Options::parse() {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("scale: {e}\n(try --help)");
-            return ExitCode::from(2);
-        }
-    };
-    match run_all(&opts) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("scale: {e}");
-            ExitCode::from(2)
-        }
-    }
+    common::main("scale", HELP, Options::parse, run_all)
 }
 
 // ---------------------------------------------------------------------------

@@ -593,3 +593,34 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn mib(kib: &u64) -> String {
     format!("{:.1} MiB", *kib as f64 / 1024.0)
 }
+
+/// A bench's `main`: parses its options, prints the help or what is wrong
+/// with them (exit 2), runs it (exit 1 when a target run failed, 2 on an
+/// error).
+pub fn main<O>(
+    name: &str,
+    help: &str,
+    parse: impl FnOnce() -> Result<Option<O>, String>,
+    run: impl FnOnce(&O) -> Result<bool, String>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let opts = match parse() {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            print!("{help}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}\n(try --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
