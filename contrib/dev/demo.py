@@ -6,6 +6,7 @@ Everything lives in target/testbed/demo/ (wiped at each start, kept after
 exit so the logs can be read). Ctrl-C stops everything.
 """
 
+import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,32 @@ import sys
 import testbed
 
 USERS = {"alice": "alice-pass", "bob": "bob-pass"}
+DEFAULT_RPC_PORTS = {"regtest": 18443, "signet": 38332}
+
+
+class OwnNode:
+    """A bitcoind the person runs themself (contrib/dev/demo.sh --own-node),
+    on regtest or signet, its RPC on 127.0.0.1."""
+
+    def __init__(self, network):
+        self.network = network
+        self.rpc_port = int(os.environ.get("DEMO_RPC_PORT") or DEFAULT_RPC_PORTS[network])
+        self.cookie = os.environ.get("DEMO_COOKIE")
+        self.rpc_user = os.environ.get("DEMO_RPC_USER")
+        self.rpc_password = os.environ.get("DEMO_RPC_PASSWORD")
+        if not self.cookie and not (self.rpc_user and self.rpc_password):
+            sys.exit("demo: --own-node needs --cookie PATH, or --rpc-user and --rpc-password")
+
+    def bitcoin_section(self):
+        auth = (f"cookie = {self.cookie}\n" if self.cookie else
+                f"user = {self.rpc_user}\npassword = {self.rpc_password}\n")
+        return f"{auth}host = 127.0.0.1\nport = {self.rpc_port}\nnetwork = {self.network}\n"
+
+    def start(self):
+        return self
+
+    def stop(self):
+        pass
 
 
 def main():
@@ -22,17 +49,21 @@ def main():
     workdir.mkdir(parents=True)
 
     # The usual ports when they are free, so a client's defaults just work.
+    # The usual ports when they are free (a system Prosody may hold 5222:
+    # the next free one is used, and printed).
     prosody = testbed.Prosody(workdir, c2s_port=testbed.free_port(5222),
                               component_port=testbed.free_port(5347))
-    node = testbed.RegtestNode(workdir, rpc_port=testbed.free_port(18443),
-                               p2p_port=testbed.free_port(18444))
+    own = os.environ.get("DEMO_OWN_NODE")
+    node = OwnNode(own) if own else testbed.RegtestNode(
+        workdir, rpc_port=testbed.free_port(18443), p2p_port=testbed.free_port(18444))
     daemon = testbed.Bitcoim(workdir, prosody, node, admins="alice@localhost")
     try:
         prosody.start()
         for user, password in USERS.items():
             prosody.register(user, password)
         node.start()
-        node.generate(101)  # coinbase outputs mature after 100 blocks
+        if not own:
+            node.generate(101)  # coinbase outputs mature after 100 blocks
         print(instructions(prosody, node, daemon), flush=True)
         return run_in_foreground(daemon)
     finally:
@@ -58,8 +89,15 @@ def run_in_foreground(daemon):
 def instructions(prosody, node, daemon):
     c2s = prosody.c2s_port
     gw = testbed.COMPONENT_JID
-    cli = (f"{testbed.NODE_DIR}/bitcoin-cli -regtest -rpcport={node.rpc_port} "
-           f"-rpcuser={node.rpc_user} -rpcpassword={node.rpc_password}")
+    if isinstance(node, OwnNode):
+        auth = (f"-rpccookiefile={node.cookie}" if node.cookie else
+                f"-rpcuser={node.rpc_user} -rpcpassword=...")
+        cli = f"bitcoin-cli -{node.network} -rpcport={node.rpc_port} {auth}"
+        chain = f"your own {node.network} node"
+    else:
+        cli = (f"{testbed.NODE_DIR}/bitcoin-cli -regtest -rpcport={node.rpc_port} "
+               f"-rpcuser={node.rpc_user} -rpcpassword={node.rpc_password}")
+        chain = "regtest, 101 blocks mined"
     tries = "\n".join(f"      {command:<44} {what}" for command, what in (
         (f"/msg {gw} hello", "the welcome says how to start"),
         (f"/msg {gw} register alice", "your wallet, and a first deposit address"),
@@ -80,14 +118,17 @@ def instructions(prosody, node, daemon):
 =====================================================================
  XMPP client port  127.0.0.1:{c2s}   (no TLS)
  component port    127.0.0.1:{prosody.component_port}   (secret in {prosody.config})
- bitcoind RPC      127.0.0.1:{node.rpc_port}   (regtest, 101 blocks mined)
+ bitcoind RPC      127.0.0.1:{node.rpc_port}   ({chain})
  bitcoIM config    {daemon.config}
 
  Accounts: alice@localhost / alice-pass  (bitcoIM admin)
            bob@localhost   / bob-pass
 
- 1. Get a client, e.g. the terminal one:  apt-get install profanity
-    (Gajim or Dino work too: server 127.0.0.1, port {c2s}, TLS off.)
+ 1. Get a client that can connect without TLS (this private Prosody has
+    no certificate): the terminal one,  apt-get install profanity
+    (Gajim also can: account, advanced, connection type "Plain", host
+    127.0.0.1, port {c2s}; Dino, Conversations and Monal insist on TLS:
+    use them with bitcoIM on your real server instead).
  2. In another terminal:  profanity
       /connect alice@localhost server 127.0.0.1 port {c2s} tls disable
     and type the password alice-pass.

@@ -256,6 +256,11 @@ class RegtestNode:
         # for realistic deposits from another node's wallet; None: no peers.
         self.connect = connect
 
+    def bitcoin_section(self):
+        """The [bitcoin] lines of a bitcoIM config that uses this node."""
+        return (f"user = {self.rpc_user}\npassword = {self.rpc_password}\n"
+                f"host = 127.0.0.1\nport = {self.rpc_port}\nnetwork = regtest\n")
+
     def start(self, timeout=30.0):
         bitcoind = NODE_DIR / "bitcoind"
         if not bitcoind.exists():
@@ -385,8 +390,9 @@ class Bitcoim:
         self.proc = None
         # Without a node the [bitcoin] section points at a closed port: the
         # foundation daemon does not need bitcoind to serve XMPP.
-        rpc = (node.rpc_user, node.rpc_password, node.rpc_port) if node else (
-            "nobody", "nothing", free_port())
+        bitcoin = node.bitcoin_section() if node else (
+            f"user = nobody\npassword = nothing\nhost = 127.0.0.1\n"
+            f"port = {free_port()}\nnetwork = regtest\n")
         self.config.write_text(f"""\
 # Written by contrib/dev/testbed.py
 [XMPP]
@@ -399,12 +405,7 @@ port = {prosody.component_port}
 file = {self.database}
 
 [bitcoin]
-user = {rpc[0]}
-password = {rpc[1]}
-host = 127.0.0.1
-port = {rpc[2]}
-network = regtest
-
+{bitcoin}
 [main program]
 loglevel = {loglevel}
 admins = {admins}
