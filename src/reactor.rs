@@ -338,7 +338,7 @@ impl Reactor {
         let ready = link.session.state() == State::Ready;
         let queued = link.session.queued();
         (!link.inbox.is_empty() && queued < HIGH_WATER)
-            || (link.unread && !link.inbox.is_full())
+            || (link.established && link.unread && !link.inbox.is_full())
             || (ready && app.has_backlog() && queued < LOW_WATER)
     }
 
