@@ -157,6 +157,23 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// bitcoind's data directory in the layout the README recommends: Bitcoin
+/// Core's own systemd unit (`contrib/init/bitcoind.service`: user
+/// `bitcoin`, `-datadir=/var/lib/bitcoind`, `StateDirectoryMode=0710`).
+pub const BITCOIND_DATADIR: &str = "/var/lib/bitcoind";
+
+/// The cookie bitcoIM reads when `[bitcoin]` sets neither `cookie` nor
+/// `user`/`password`: bitcoind's default `-rpccookiefile`, `.cookie` in the
+/// network's data subdirectory.
+pub fn default_cookie(network: Network) -> PathBuf {
+    let mut path = PathBuf::from(BITCOIND_DATADIR);
+    if !network.data_subdir().is_empty() {
+        path.push(network.data_subdir());
+    }
+    path.push(".cookie");
+    path
+}
+
 /// One `name = value` line of the file.
 #[derive(Debug)]
 struct Entry {
@@ -389,40 +406,54 @@ impl Config {
             .as_deref()
         {
             None | Some("main" | "mainnet" | "bitcoin") => Network::Main,
-            Some("test" | "testnet" | "testnet3" | "testnet4") => Network::Test,
+            // testnet3 and testnet4 are different chains: "testnet" keeps
+            // meaning testnet3, as bitcoind's -testnet does.
+            Some("test" | "testnet" | "testnet3") => Network::Test,
+            Some("testnet4") => Network::Testnet4,
             Some("signet") => Network::Signet,
             Some("regtest") => Network::Regtest,
             Some(other) => {
                 return Err(o.error(
                     "bitcoin",
                     "network",
-                    &format!("expected main, test, signet or regtest, got '{other}'"),
+                    &format!("expected main, test, testnet4, signet or regtest, got '{other}'"),
                 ))
             }
         };
+        // One way to log in, said once: a cookie beside a password would
+        // leave the reader guessing which one bitcoIM uses.
         let auth = match (
+            o.get("bitcoin", "cookie"),
             o.get("bitcoin", "user"),
             o.get("bitcoin", "password"),
-            o.get("bitcoin", "cookie"),
         ) {
-            (Some(user), Some(password), _) => RpcAuth::UserPassword {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(o.error(
+                    "bitcoin",
+                    "cookie",
+                    "expected either cookie or user and password, not both",
+                ))
+            }
+            (Some(cookie), None, None) => RpcAuth::Cookie(PathBuf::from(cookie)),
+            (None, Some(user), Some(password)) => RpcAuth::UserPassword {
                 user: user.to_owned(),
                 password: password.to_owned(),
             },
-            (Some(_), None, None) => {
-                return Err(o.error("bitcoin", "password", "missing; expected the RPC password that goes with user"))
-            }
             (None, Some(_), None) => {
-                return Err(o.error("bitcoin", "user", "missing; expected the RPC user that goes with password"))
+                return Err(o.error(
+                    "bitcoin",
+                    "password",
+                    "missing; expected the RPC password that goes with user",
+                ))
             }
-            (_, _, Some(cookie)) => RpcAuth::Cookie(PathBuf::from(cookie)),
-            (None, None, None) => {
+            (None, None, Some(_)) => {
                 return Err(o.error(
                     "bitcoin",
                     "user",
-                    "missing; expected user and password, or cookie = the path of bitcoind's .cookie file",
+                    "missing; expected the RPC user that goes with password",
                 ))
             }
+            (None, None, None) => RpcAuth::Cookie(default_cookie(network)),
         };
         match o
             .get("bitcoin", "protocol")
@@ -643,6 +674,11 @@ mod tests {
         assert_eq!(c.xmpp.jid.to_string(), "bitcoin.example.org");
         assert_eq!(c.xmpp.port, 5347);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Issue 12: placeholder credentials used to win over the cookie.
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(PathBuf::from("/var/lib/bitcoind/.cookie"))
+        );
     }
 
     // The sample shipped with the Python bitcoIM, verbatim.
@@ -736,6 +772,107 @@ mod tests {
         assert_eq!(c.bitcoin.port, 1234);
     }
 
+    // Issue 12: `network = testnet4` was read as testnet3, so bitcoIM
+    // expected chain "test" on port 18332 and refused a testnet4 node.
+    #[test]
+    fn testnet4_is_its_own_network() {
+        for (name, network, port) in [
+            ("main", Network::Main, 8332),
+            ("mainnet", Network::Main, 8332),
+            ("test", Network::Test, 18332),
+            ("testnet", Network::Test, 18332),
+            ("testnet3", Network::Test, 18332),
+            ("TestNet4", Network::Testnet4, 48332),
+            ("signet", Network::Signet, 38332),
+            ("regtest", Network::Regtest, 18443),
+        ] {
+            let c = parse(&format!("{MINIMAL}network = {name}\n")).unwrap();
+            assert_eq!(c.bitcoin.network, network, "{name}");
+            assert_eq!(c.bitcoin.port, port, "{name}");
+        }
+        let c = parse(&format!("{MINIMAL}network = testnet4\n")).unwrap();
+        assert_eq!(c.bitcoin.network.chain_name(), "testnet4");
+        assert_eq!(
+            c.bitcoin.explorer.as_deref(),
+            Some("https://mempool.space/testnet4/address/{address}")
+        );
+    }
+
+    const NO_AUTH: &str = "[XMPP]\njid = bitcoin.example.org\npassword = s3cret\n\
+                           [database]\nfile = /tmp/b.db\n[bitcoin]\n";
+
+    // Issue 12: one default cookie per network, in bitcoind's
+    // net-specific data directory (Core's chainparamsbase.cpp).
+    #[test]
+    fn without_credentials_the_cookie_of_the_network_is_used() {
+        for (network, cookie) in [
+            ("main", "/var/lib/bitcoind/.cookie"),
+            ("test", "/var/lib/bitcoind/testnet3/.cookie"),
+            ("testnet4", "/var/lib/bitcoind/testnet4/.cookie"),
+            ("signet", "/var/lib/bitcoind/signet/.cookie"),
+            ("regtest", "/var/lib/bitcoind/regtest/.cookie"),
+        ] {
+            let c = parse(&format!("{NO_AUTH}network = {network}\n")).unwrap();
+            assert_eq!(c.bitcoin.auth, RpcAuth::Cookie(PathBuf::from(cookie)));
+            assert_eq!(default_cookie(c.bitcoin.network).to_str(), Some(cookie));
+        }
+        let c = parse(&format!(
+            "{NO_AUTH}network = signet\ncookie = /srv/btc/.cookie\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(PathBuf::from("/srv/btc/.cookie"))
+        );
+        // An empty value is no value: `user =` does not clash with a cookie.
+        let c = parse(&format!("{NO_AUTH}user =\npassword =\ncookie = /c\n")).unwrap();
+        assert_eq!(c.bitcoin.auth, RpcAuth::Cookie(PathBuf::from("/c")));
+    }
+
+    // Issue 12: with both set, the password silently won over the cookie.
+    #[test]
+    fn a_cookie_and_a_password_together_are_refused() {
+        let err = parse(&format!("{NO_AUTH}user = u\npassword = p\ncookie = /c\n")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"
+        );
+    }
+
+    // Issue 12: contrib/bitcoind, the sample and the README each put the
+    // cookie somewhere else.
+    #[test]
+    fn the_cookie_layout_is_the_same_everywhere() {
+        let texts = [
+            (
+                "bitcoim.conf.sample",
+                include_str!("../bitcoim.conf.sample"),
+            ),
+            ("README.md", include_str!("../README.md")),
+            ("contrib/bitcoim.8", include_str!("../contrib/bitcoim.8")),
+        ];
+        for network in Network::ALL {
+            let cookie = default_cookie(network).display().to_string();
+            for (name, text) in texts {
+                assert!(text.contains(&cookie), "{name} does not mention {cookie}");
+            }
+        }
+        let bitcoind = include_str!("../contrib/bitcoind/bitcoin.conf");
+        assert!(bitcoind.contains("\nrpccookieperms=group\n"));
+        assert!(bitcoind.contains(BITCOIND_DATADIR));
+        let snippet = include_str!("../contrib/bitcoind/bitcoim.conf");
+        let c = parse(&format!(
+            "[XMPP]\njid = bitcoin.example.org\npassword = x\n[database]\nfile = f\n{snippet}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(default_cookie(Network::Main))
+        );
+        assert_eq!(c.bitcoin.wallet.as_deref(), Some("bitcoim"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
     #[test]
     fn cookie_auth_and_admins() {
         let text = "[XMPP]\nJID: bitcoin.example.org\nPassword: x\n[database]\nfile=/x.db\n\
@@ -761,9 +898,12 @@ mod tests {
             ("[XMPP]\njid = b\npassword = x\nport = 70000\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got '70000'"),
             ("[XMPP]\njid = b\npassword = x\nport = abc\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got 'abc'"),
             ("[XMPP]\njid = b\npassword = x\n", "bitcoim.conf: [database] file: missing; expected the path of the SQLite database"),
-            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n", "bitcoim.conf: [bitcoin] user: missing; expected user and password, or cookie = the path of bitcoind's .cookie file"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\n", "bitcoim.conf: [bitcoin] password: missing; expected the RPC password that goes with user"),
-            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, signet or regtest, got 'moon'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\npassword=p\n", "bitcoim.conf: [bitcoin] user: missing; expected the RPC user that goes with password"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\nuser=u\npassword=p\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\nuser=u\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\npassword=p\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, testnet4, signet or regtest, got 'moon'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nprotocol=https\n", "bitcoim.conf: [bitcoin] protocol: expected http (keep bitcoind's RPC on loopback or tunnel it), got 'https'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\ntimeout=0\n", "bitcoim.conf: [bitcoin] timeout: expected a whole number from 1 to 600, got '0'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nexplorer=https://x/\n", "bitcoim.conf: [bitcoin] explorer: expected an http(s) URL containing {address}, got 'https://x/'"),
