@@ -104,8 +104,9 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// The options each section knows; anything else is warned about.
-const KNOWN: &[(&str, &[&str])] = &[
+/// The options each section knows; anything else is warned about. The
+/// man page and the sample are tested against this list.
+pub const KNOWN: &[(&str, &[&str])] = &[
     (
         "XMPP",
         &[
@@ -836,6 +837,125 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"
+        );
+    }
+
+    /// The option names a text documents for each section: `section_of`
+    /// says whether a line opens a section (and which), `option_of` which
+    /// option a line documents, if any.
+    fn documented(
+        text: &str,
+        section_of: impl Fn(&str) -> Option<String>,
+        option_of: impl Fn(&str, &str) -> Vec<String>,
+    ) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut section = String::new();
+        let mut previous = "";
+        for line in text.lines() {
+            if let Some(s) = section_of(line) {
+                section = s;
+            } else {
+                for name in option_of(previous, line) {
+                    found.push((section.clone(), name));
+                }
+            }
+            previous = line;
+        }
+        found
+    }
+
+    /// Compares what a text documents with [`KNOWN`], both ways.
+    fn undocumented_and_unknown(found: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+        let missing = KNOWN
+            .iter()
+            .flat_map(|(s, names)| names.iter().map(move |n| (*s, *n)))
+            .filter(|(s, n)| !found.iter().any(|(fs, f)| fs == s && f == n))
+            .map(|(s, n)| format!("[{s}] {n}"))
+            .collect();
+        let unknown = found
+            .iter()
+            .filter(|(s, n)| {
+                !KNOWN
+                    .iter()
+                    .any(|(ks, names)| ks == s && names.contains(&n.as_str()))
+            })
+            .map(|(s, n)| format!("[{s}] {n}"))
+            .collect();
+        (missing, unknown)
+    }
+
+    // Issue 12: max_withdrawals_per_hour was parsed but not in the man page.
+    #[test]
+    fn the_man_page_documents_every_option() {
+        let man = include_str!("../contrib/bitcoim.8");
+        // `.SS [bitcoin]` opens a section, `.SH` ends it; after `.TP`, a
+        // `.B name` or `.BR name ", " other` line is the tag of an option's
+        // paragraph.
+        let found = documented(
+            man,
+            |line| {
+                if line.starts_with(".SH ") {
+                    return Some(String::new());
+                }
+                line.strip_prefix(".SS [")
+                    .and_then(|s| s.strip_suffix(']'))
+                    .map(str::to_owned)
+            },
+            |previous, line| {
+                let tag = line
+                    .strip_prefix(".B ")
+                    .or_else(|| line.strip_prefix(".BR "));
+                match tag {
+                    Some(words) if previous == ".TP" => words
+                        .split_whitespace()
+                        .map(|w| w.trim_matches(|c| c == '"' || c == ','))
+                        .filter(|w| {
+                            !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        })
+                        .map(str::to_owned)
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            },
+        );
+        let found: Vec<_> = found.into_iter().filter(|(s, _)| !s.is_empty()).collect();
+        let (missing, unknown) = undocumented_and_unknown(&found);
+        assert!(missing.is_empty(), "contrib/bitcoim.8 lacks {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "contrib/bitcoim.8 documents unknown {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_sample_mentions_every_option() {
+        let sample = include_str!("../bitcoim.conf.sample");
+        // `name = value`, commented out or not.
+        let found = documented(
+            sample,
+            |line| {
+                line.strip_prefix('[')
+                    .and_then(|s| s.strip_suffix(']'))
+                    .map(str::to_owned)
+            },
+            |_, line| {
+                let line = line.strip_prefix('#').unwrap_or(line);
+                match line.split_once(" = ") {
+                    Some((name, _))
+                        if !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+                    {
+                        vec![name.to_owned()]
+                    }
+                    _ => Vec::new(),
+                }
+            },
+        );
+        let (missing, unknown) = undocumented_and_unknown(&found);
+        assert!(missing.is_empty(), "bitcoim.conf.sample lacks {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "bitcoim.conf.sample mentions unknown {unknown:?}"
         );
     }
 
