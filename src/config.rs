@@ -333,7 +333,31 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        Config::parse(&text, path)
+        let mut config = Config::parse(&text, path)?;
+        config.warn_about_modes();
+        Ok(config)
+    }
+
+    /// Warns when a file holding a secret is readable by every user: the
+    /// config holds the component secret (and perhaps the RPC password),
+    /// the passphrase file unlocks the wallet.
+    fn warn_about_modes(&mut self) {
+        let file = self.path.display().to_string();
+        if let Some(mode) = world_readable(&self.path) {
+            self.warnings.push(format!(
+                "{file}: readable by every user (mode {mode:o}) but it holds the component \
+                 secret; fix: chmod o-r {file}"
+            ));
+        }
+        if let Some(passphrase) = &self.bitcoin.passphrase_file {
+            if let Some(mode) = world_readable(passphrase) {
+                let shown = passphrase.display();
+                self.warnings.push(format!(
+                    "{file}: [bitcoin] passphrase_file: {shown} is readable by every user \
+                     (mode {mode:o}); fix: chmod o-r {shown}"
+                ));
+            }
+        }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -656,6 +680,14 @@ impl Config {
     }
 }
 
+/// The permission bits of `path` if others may read it; `None` when they
+/// may not, or when it cannot be looked at (reading it will say why).
+fn world_readable(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -838,6 +870,68 @@ mod tests {
             err.to_string(),
             "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"
         );
+    }
+
+    /// A file in a directory of its own, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("bitcoim-config-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    // The config holds the component secret and maybe the RPC password;
+    // the passphrase file unlocks the wallet.
+    #[test]
+    fn files_readable_by_everyone_are_warned_about() {
+        let dir = TempDir::new("modes");
+        let passphrase = dir.write("passphrase", "hunter2\n", 0o644);
+        let text = format!("{MINIMAL}passphrase_file = {}\n", passphrase.display());
+        let config = dir.write("bitcoim.conf", &text, 0o644);
+        let c = Config::load(&config).unwrap();
+        let shown = config.display();
+        assert_eq!(
+            c.warnings,
+            vec![
+                format!(
+                    "{shown}: readable by every user (mode 644) but it holds the component \
+                     secret; fix: chmod o-r {shown}"
+                ),
+                format!(
+                    "{shown}: [bitcoin] passphrase_file: {} is readable by every user \
+                     (mode 644); fix: chmod o-r {}",
+                    passphrase.display(),
+                    passphrase.display()
+                ),
+            ]
+        );
+        let config = dir.write("bitcoim.conf", &text, 0o640);
+        dir.write("passphrase", "hunter2\n", 0o600);
+        assert!(Config::load(&config).unwrap().warnings.is_empty());
+        // A passphrase file that cannot be looked at is for --check to
+        // report, not a mode warning.
+        let text = format!("{MINIMAL}passphrase_file = {}/none\n", dir.0.display());
+        let config = dir.write("bitcoim.conf", &text, 0o600);
+        assert!(Config::load(&config).unwrap().warnings.is_empty());
     }
 
     /// The option names a text documents for each section: `section_of`
