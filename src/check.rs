@@ -97,11 +97,13 @@ fn check_bitcoind(config: &Config) -> Line {
         ),
         Ok(Health::Unavailable(why)) => {
             let hint = if why.contains("cookie file") {
-                "; fix: let bitcoIM's user read it (add it to bitcoind's group and set \
-                 rpccookieperms=group in bitcoin.conf), or set [bitcoin] user and password"
+                "; fix: let bitcoIM's user read it and its directory (bitcoind's group, \
+                 rpccookieperms=group in bitcoin.conf, mode 0710 on a network's \
+                 subdirectory: see contrib/bitcoind/bitcoin.conf), set [bitcoin] cookie \
+                 to where it is, or set [bitcoin] user and password"
             } else if why.contains("authentication") {
                 "; fix: set [bitcoin] user/password to bitcoind's rpcauth credentials, or \
-                 cookie = the path of its .cookie file"
+                 leave them out to use bitcoind's cookie"
             } else if why.contains("code -28") {
                 "; bitcoind is still starting: run --check again in a minute"
             } else {

@@ -104,8 +104,9 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// The options each section knows; anything else is warned about.
-const KNOWN: &[(&str, &[&str])] = &[
+/// The options each section knows; anything else is warned about. The
+/// man page and the sample are tested against this list.
+pub const KNOWN: &[(&str, &[&str])] = &[
     (
         "XMPP",
         &[
@@ -156,6 +157,23 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// bitcoind's data directory in the layout the README recommends: Bitcoin
+/// Core's own systemd unit (`contrib/init/bitcoind.service`: user
+/// `bitcoin`, `-datadir=/var/lib/bitcoind`, `StateDirectoryMode=0710`).
+pub const BITCOIND_DATADIR: &str = "/var/lib/bitcoind";
+
+/// The cookie bitcoIM reads when `[bitcoin]` sets neither `cookie` nor
+/// `user`/`password`: bitcoind's default `-rpccookiefile`, `.cookie` in the
+/// network's data subdirectory.
+pub fn default_cookie(network: Network) -> PathBuf {
+    let mut path = PathBuf::from(BITCOIND_DATADIR);
+    if !network.data_subdir().is_empty() {
+        path.push(network.data_subdir());
+    }
+    path.push(".cookie");
+    path
+}
 
 /// One `name = value` line of the file.
 #[derive(Debug)]
@@ -315,7 +333,31 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        Config::parse(&text, path)
+        let mut config = Config::parse(&text, path)?;
+        config.warn_about_modes();
+        Ok(config)
+    }
+
+    /// Warns when a file holding a secret is readable by every user: the
+    /// config holds the component secret (and perhaps the RPC password),
+    /// the passphrase file unlocks the wallet.
+    fn warn_about_modes(&mut self) {
+        let file = self.path.display().to_string();
+        if let Some(mode) = world_readable(&self.path) {
+            self.warnings.push(format!(
+                "{file}: readable by every user (mode {mode:o}) but it holds the component \
+                 secret; fix: chmod o-r {file}"
+            ));
+        }
+        if let Some(passphrase) = &self.bitcoin.passphrase_file {
+            if let Some(mode) = world_readable(passphrase) {
+                let shown = passphrase.display();
+                self.warnings.push(format!(
+                    "{file}: [bitcoin] passphrase_file: {shown} is readable by every user \
+                     (mode {mode:o}); fix: chmod o-r {shown}"
+                ));
+            }
+        }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -389,40 +431,54 @@ impl Config {
             .as_deref()
         {
             None | Some("main" | "mainnet" | "bitcoin") => Network::Main,
-            Some("test" | "testnet" | "testnet3" | "testnet4") => Network::Test,
+            // testnet3 and testnet4 are different chains: "testnet" keeps
+            // meaning testnet3, as bitcoind's -testnet does.
+            Some("test" | "testnet" | "testnet3") => Network::Test,
+            Some("testnet4") => Network::Testnet4,
             Some("signet") => Network::Signet,
             Some("regtest") => Network::Regtest,
             Some(other) => {
                 return Err(o.error(
                     "bitcoin",
                     "network",
-                    &format!("expected main, test, signet or regtest, got '{other}'"),
+                    &format!("expected main, test, testnet4, signet or regtest, got '{other}'"),
                 ))
             }
         };
+        // One way to log in, said once: a cookie beside a password would
+        // leave the reader guessing which one bitcoIM uses.
         let auth = match (
+            o.get("bitcoin", "cookie"),
             o.get("bitcoin", "user"),
             o.get("bitcoin", "password"),
-            o.get("bitcoin", "cookie"),
         ) {
-            (Some(user), Some(password), _) => RpcAuth::UserPassword {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(o.error(
+                    "bitcoin",
+                    "cookie",
+                    "expected either cookie or user and password, not both",
+                ))
+            }
+            (Some(cookie), None, None) => RpcAuth::Cookie(PathBuf::from(cookie)),
+            (None, Some(user), Some(password)) => RpcAuth::UserPassword {
                 user: user.to_owned(),
                 password: password.to_owned(),
             },
-            (Some(_), None, None) => {
-                return Err(o.error("bitcoin", "password", "missing; expected the RPC password that goes with user"))
-            }
             (None, Some(_), None) => {
-                return Err(o.error("bitcoin", "user", "missing; expected the RPC user that goes with password"))
+                return Err(o.error(
+                    "bitcoin",
+                    "password",
+                    "missing; expected the RPC password that goes with user",
+                ))
             }
-            (_, _, Some(cookie)) => RpcAuth::Cookie(PathBuf::from(cookie)),
-            (None, None, None) => {
+            (None, None, Some(_)) => {
                 return Err(o.error(
                     "bitcoin",
                     "user",
-                    "missing; expected user and password, or cookie = the path of bitcoind's .cookie file",
+                    "missing; expected the RPC user that goes with password",
                 ))
             }
+            (None, None, None) => RpcAuth::Cookie(default_cookie(network)),
         };
         match o
             .get("bitcoin", "protocol")
@@ -624,6 +680,14 @@ impl Config {
     }
 }
 
+/// The permission bits of `path` if others may read it; `None` when they
+/// may not, or when it cannot be looked at (reading it will say why).
+fn world_readable(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,6 +707,11 @@ mod tests {
         assert_eq!(c.xmpp.jid.to_string(), "bitcoin.example.org");
         assert_eq!(c.xmpp.port, 5347);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Issue 12: placeholder credentials used to win over the cookie.
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(PathBuf::from("/var/lib/bitcoind/.cookie"))
+        );
     }
 
     // The sample shipped with the Python bitcoIM, verbatim.
@@ -736,6 +805,288 @@ mod tests {
         assert_eq!(c.bitcoin.port, 1234);
     }
 
+    // Issue 12: `network = testnet4` was read as testnet3, so bitcoIM
+    // expected chain "test" on port 18332 and refused a testnet4 node.
+    #[test]
+    fn testnet4_is_its_own_network() {
+        for (name, network, port) in [
+            ("main", Network::Main, 8332),
+            ("mainnet", Network::Main, 8332),
+            ("test", Network::Test, 18332),
+            ("testnet", Network::Test, 18332),
+            ("testnet3", Network::Test, 18332),
+            ("TestNet4", Network::Testnet4, 48332),
+            ("signet", Network::Signet, 38332),
+            ("regtest", Network::Regtest, 18443),
+        ] {
+            let c = parse(&format!("{MINIMAL}network = {name}\n")).unwrap();
+            assert_eq!(c.bitcoin.network, network, "{name}");
+            assert_eq!(c.bitcoin.port, port, "{name}");
+        }
+        let c = parse(&format!("{MINIMAL}network = testnet4\n")).unwrap();
+        assert_eq!(c.bitcoin.network.chain_name(), "testnet4");
+        assert_eq!(
+            c.bitcoin.explorer.as_deref(),
+            Some("https://mempool.space/testnet4/address/{address}")
+        );
+    }
+
+    const NO_AUTH: &str = "[XMPP]\njid = bitcoin.example.org\npassword = s3cret\n\
+                           [database]\nfile = /tmp/b.db\n[bitcoin]\n";
+
+    // Issue 12: one default cookie per network, in bitcoind's
+    // net-specific data directory (Core's chainparamsbase.cpp).
+    #[test]
+    fn without_credentials_the_cookie_of_the_network_is_used() {
+        for (network, cookie) in [
+            ("main", "/var/lib/bitcoind/.cookie"),
+            ("test", "/var/lib/bitcoind/testnet3/.cookie"),
+            ("testnet4", "/var/lib/bitcoind/testnet4/.cookie"),
+            ("signet", "/var/lib/bitcoind/signet/.cookie"),
+            ("regtest", "/var/lib/bitcoind/regtest/.cookie"),
+        ] {
+            let c = parse(&format!("{NO_AUTH}network = {network}\n")).unwrap();
+            assert_eq!(c.bitcoin.auth, RpcAuth::Cookie(PathBuf::from(cookie)));
+            assert_eq!(default_cookie(c.bitcoin.network).to_str(), Some(cookie));
+        }
+        let c = parse(&format!(
+            "{NO_AUTH}network = signet\ncookie = /srv/btc/.cookie\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(PathBuf::from("/srv/btc/.cookie"))
+        );
+        // An empty value is no value: `user =` does not clash with a cookie.
+        let c = parse(&format!("{NO_AUTH}user =\npassword =\ncookie = /c\n")).unwrap();
+        assert_eq!(c.bitcoin.auth, RpcAuth::Cookie(PathBuf::from("/c")));
+    }
+
+    // Issue 12: with both set, the password silently won over the cookie.
+    #[test]
+    fn a_cookie_and_a_password_together_are_refused() {
+        let err = parse(&format!("{NO_AUTH}user = u\npassword = p\ncookie = /c\n")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"
+        );
+    }
+
+    /// A file in a directory of its own, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("bitcoim-config-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    // The config holds the component secret and maybe the RPC password;
+    // the passphrase file unlocks the wallet.
+    #[test]
+    fn files_readable_by_everyone_are_warned_about() {
+        let dir = TempDir::new("modes");
+        let passphrase = dir.write("passphrase", "hunter2\n", 0o644);
+        let text = format!("{MINIMAL}passphrase_file = {}\n", passphrase.display());
+        let config = dir.write("bitcoim.conf", &text, 0o644);
+        let c = Config::load(&config).unwrap();
+        let shown = config.display();
+        assert_eq!(
+            c.warnings,
+            vec![
+                format!(
+                    "{shown}: readable by every user (mode 644) but it holds the component \
+                     secret; fix: chmod o-r {shown}"
+                ),
+                format!(
+                    "{shown}: [bitcoin] passphrase_file: {} is readable by every user \
+                     (mode 644); fix: chmod o-r {}",
+                    passphrase.display(),
+                    passphrase.display()
+                ),
+            ]
+        );
+        let config = dir.write("bitcoim.conf", &text, 0o640);
+        dir.write("passphrase", "hunter2\n", 0o600);
+        assert!(Config::load(&config).unwrap().warnings.is_empty());
+        // A passphrase file that cannot be looked at is for --check to
+        // report, not a mode warning.
+        let text = format!("{MINIMAL}passphrase_file = {}/none\n", dir.0.display());
+        let config = dir.write("bitcoim.conf", &text, 0o600);
+        assert!(Config::load(&config).unwrap().warnings.is_empty());
+    }
+
+    /// The option names a text documents for each section: `section_of`
+    /// says whether a line opens a section (and which), `option_of` which
+    /// option a line documents, if any.
+    fn documented(
+        text: &str,
+        section_of: impl Fn(&str) -> Option<String>,
+        option_of: impl Fn(&str, &str) -> Vec<String>,
+    ) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut section = String::new();
+        let mut previous = "";
+        for line in text.lines() {
+            if let Some(s) = section_of(line) {
+                section = s;
+            } else {
+                for name in option_of(previous, line) {
+                    found.push((section.clone(), name));
+                }
+            }
+            previous = line;
+        }
+        found
+    }
+
+    /// Compares what a text documents with [`KNOWN`], both ways.
+    fn undocumented_and_unknown(found: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+        let missing = KNOWN
+            .iter()
+            .flat_map(|(s, names)| names.iter().map(move |n| (*s, *n)))
+            .filter(|(s, n)| !found.iter().any(|(fs, f)| fs == s && f == n))
+            .map(|(s, n)| format!("[{s}] {n}"))
+            .collect();
+        let unknown = found
+            .iter()
+            .filter(|(s, n)| {
+                !KNOWN
+                    .iter()
+                    .any(|(ks, names)| ks == s && names.contains(&n.as_str()))
+            })
+            .map(|(s, n)| format!("[{s}] {n}"))
+            .collect();
+        (missing, unknown)
+    }
+
+    // Issue 12: max_withdrawals_per_hour was parsed but not in the man page.
+    #[test]
+    fn the_man_page_documents_every_option() {
+        let man = include_str!("../contrib/bitcoim.8");
+        // `.SS [bitcoin]` opens a section, `.SH` ends it; after `.TP`, a
+        // `.B name` or `.BR name ", " other` line is the tag of an option's
+        // paragraph.
+        let found = documented(
+            man,
+            |line| {
+                if line.starts_with(".SH ") {
+                    return Some(String::new());
+                }
+                line.strip_prefix(".SS [")
+                    .and_then(|s| s.strip_suffix(']'))
+                    .map(str::to_owned)
+            },
+            |previous, line| {
+                let tag = line
+                    .strip_prefix(".B ")
+                    .or_else(|| line.strip_prefix(".BR "));
+                match tag {
+                    Some(words) if previous == ".TP" => words
+                        .split_whitespace()
+                        .map(|w| w.trim_matches(|c| c == '"' || c == ','))
+                        .filter(|w| {
+                            !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        })
+                        .map(str::to_owned)
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            },
+        );
+        let found: Vec<_> = found.into_iter().filter(|(s, _)| !s.is_empty()).collect();
+        let (missing, unknown) = undocumented_and_unknown(&found);
+        assert!(missing.is_empty(), "contrib/bitcoim.8 lacks {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "contrib/bitcoim.8 documents unknown {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_sample_mentions_every_option() {
+        let sample = include_str!("../bitcoim.conf.sample");
+        // `name = value`, commented out or not.
+        let found = documented(
+            sample,
+            |line| {
+                line.strip_prefix('[')
+                    .and_then(|s| s.strip_suffix(']'))
+                    .map(str::to_owned)
+            },
+            |_, line| {
+                let line = line.strip_prefix('#').unwrap_or(line);
+                match line.split_once(" = ") {
+                    Some((name, _))
+                        if !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+                    {
+                        vec![name.to_owned()]
+                    }
+                    _ => Vec::new(),
+                }
+            },
+        );
+        let (missing, unknown) = undocumented_and_unknown(&found);
+        assert!(missing.is_empty(), "bitcoim.conf.sample lacks {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "bitcoim.conf.sample mentions unknown {unknown:?}"
+        );
+    }
+
+    // Issue 12: contrib/bitcoind, the sample and the README each put the
+    // cookie somewhere else.
+    #[test]
+    fn the_cookie_layout_is_the_same_everywhere() {
+        let texts = [
+            (
+                "bitcoim.conf.sample",
+                include_str!("../bitcoim.conf.sample"),
+            ),
+            ("README.md", include_str!("../README.md")),
+            ("contrib/bitcoim.8", include_str!("../contrib/bitcoim.8")),
+        ];
+        for network in Network::ALL {
+            let cookie = default_cookie(network).display().to_string();
+            for (name, text) in texts {
+                assert!(text.contains(&cookie), "{name} does not mention {cookie}");
+            }
+        }
+        let bitcoind = include_str!("../contrib/bitcoind/bitcoin.conf");
+        assert!(bitcoind.contains("\nrpccookieperms=group\n"));
+        assert!(bitcoind.contains(BITCOIND_DATADIR));
+        let snippet = include_str!("../contrib/bitcoind/bitcoim.conf");
+        let c = parse(&format!(
+            "[XMPP]\njid = bitcoin.example.org\npassword = x\n[database]\nfile = f\n{snippet}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.bitcoin.auth,
+            RpcAuth::Cookie(default_cookie(Network::Main))
+        );
+        assert_eq!(c.bitcoin.wallet.as_deref(), Some("bitcoim"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
     #[test]
     fn cookie_auth_and_admins() {
         let text = "[XMPP]\nJID: bitcoin.example.org\nPassword: x\n[database]\nfile=/x.db\n\
@@ -761,9 +1112,12 @@ mod tests {
             ("[XMPP]\njid = b\npassword = x\nport = 70000\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got '70000'"),
             ("[XMPP]\njid = b\npassword = x\nport = abc\n", "bitcoim.conf: [XMPP] port: expected a whole number from 1 to 65535, got 'abc'"),
             ("[XMPP]\njid = b\npassword = x\n", "bitcoim.conf: [database] file: missing; expected the path of the SQLite database"),
-            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n", "bitcoim.conf: [bitcoin] user: missing; expected user and password, or cookie = the path of bitcoind's .cookie file"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\n", "bitcoim.conf: [bitcoin] password: missing; expected the RPC password that goes with user"),
-            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, signet or regtest, got 'moon'"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\npassword=p\n", "bitcoim.conf: [bitcoin] user: missing; expected the RPC user that goes with password"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\nuser=u\npassword=p\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\nuser=u\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\ncookie=/c\npassword=p\n", "bitcoim.conf: [bitcoin] cookie: expected either cookie or user and password, not both"),
+            ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nnetwork=moon\n", "bitcoim.conf: [bitcoin] network: expected main, test, testnet4, signet or regtest, got 'moon'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nprotocol=https\n", "bitcoim.conf: [bitcoin] protocol: expected http (keep bitcoind's RPC on loopback or tunnel it), got 'https'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\ntimeout=0\n", "bitcoim.conf: [bitcoin] timeout: expected a whole number from 1 to 600, got '0'"),
             ("[XMPP]\njid = b\npassword = x\n[database]\nfile=f\n[bitcoin]\nuser=u\npassword=p\nexplorer=https://x/\n", "bitcoim.conf: [bitcoin] explorer: expected an http(s) URL containing {address}, got 'https://x/'"),

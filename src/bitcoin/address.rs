@@ -71,7 +71,7 @@ impl std::error::Error for AddressError {}
 fn base58_versions(network: Network) -> (u8, u8) {
     match network {
         Network::Main => (0x00, 0x05),
-        Network::Test | Network::Signet | Network::Regtest => (0x6f, 0xc4),
+        Network::Test | Network::Testnet4 | Network::Signet | Network::Regtest => (0x6f, 0xc4),
     }
 }
 
@@ -86,7 +86,7 @@ fn base58_network_name(version: u8) -> Option<&'static str> {
 fn bech32_hrp(network: Network) -> &'static str {
     match network {
         Network::Main => "bc",
-        Network::Test | Network::Signet => "tb",
+        Network::Test | Network::Testnet4 | Network::Signet => "tb",
         Network::Regtest => "bcrt",
     }
 }
@@ -354,6 +354,12 @@ mod tests {
             "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",
             Network::Signet,
         );
+        // testnet4 keeps testnet3's prefixes (Core's kernel/chainparams.cpp).
+        ok(
+            "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",
+            Network::Testnet4,
+        );
+        ok("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", Network::Testnet4);
         ok(
             "bcrt1q3qtze4ys45tgdvguj66zrk4fu6hq3a3v9pfly5",
             Network::Regtest,
