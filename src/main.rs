@@ -28,7 +28,8 @@ Options:
   -V, --version      print the version and exit
   -h, --help         print this help and exit
 
-Logging goes to standard error; RUST_LOG overrides [main program] loglevel.
+Logging goes to standard error (with syslog priorities when it is the
+journal); RUST_LOG overrides [main program] loglevel.
 Signals: SIGTERM and SIGINT say goodbye to online users and exit 0.";
 
 struct Args {
@@ -61,16 +62,12 @@ fn parse_args() -> Result<Command, lexopt::Error> {
     Ok(Command::Run(args))
 }
 
-fn init_logging(config: &Config) {
-    let mut builder = env_logger::Builder::new();
-    // Our own messages at the configured level; libraries only warn.
-    builder
-        .filter_level(log::LevelFilter::Warn)
-        .filter_module("bitcoim", config.main.loglevel);
-    if let Ok(spec) = std::env::var("RUST_LOG") {
-        builder.parse_filters(&spec);
-    }
-    builder.init();
+/// A line on standard error before logging is up.
+fn fail(message: &str) {
+    eprintln!(
+        "{}",
+        bitcoim::logging::stderr_line(log::Level::Error, message)
+    );
 }
 
 fn main() -> ExitCode {
@@ -85,14 +82,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("bitcoim: {e}\nTry 'bitcoim --help'.");
+            fail(&format!("bitcoim: {e}\nTry 'bitcoim --help'."));
             return ExitCode::from(2);
         }
     };
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("bitcoim: {e}");
+            fail(&format!("bitcoim: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -108,7 +105,7 @@ fn main() -> ExitCode {
         };
     }
 
-    init_logging(&config);
+    bitcoim::logging::init(config.main.loglevel);
     for warning in &config.warnings {
         log::warn!("{warning}");
     }

@@ -1,0 +1,120 @@
+"""Running bitcoIM as an operator does (issue 12, item 3), checked on the
+real binary. None of these tests needs Prosody or bitcoind: the daemon
+keeps retrying an XMPP server and a node that are not there, which is
+all a test of its logs, its files and its signals needs.
+
+- Under systemd, standard error is the journal: each line carries its
+  syslog priority (`<3>` error ... `<7>` debug), so `journalctl -p err`
+  finds the errors.
+- The database and its -wal and -shm files are 0600 whatever the umask,
+  and files left open to others by an older bitcoIM are fixed.
+- SIGHUP reloads what can change while running and says what needs a
+  restart; it no longer kills the daemon.
+"""
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+import types
+
+import testbed
+
+
+def unreachable():
+    """Stands for an XMPP server: a port nobody listens on."""
+    return types.SimpleNamespace(secret="unused", component_port=testbed.free_port())
+
+
+def spawn(daemon, env=None, umask=0o022):
+    """The daemon, its standard error to its log file, under `umask`;
+    `env`: variables to add. Returns the process."""
+    daemon.log.path.touch()
+    full = dict(os.environ)
+    for name in ("RUST_LOG", "BITCOIM_FAULT", "JOURNAL_STREAM"):
+        full.pop(name, None)
+    full.update(env or {})
+    with open(daemon.log.path, "ab") as log:
+        proc = subprocess.Popen(daemon.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=full, umask=umask,
+                                start_new_session=True)
+    testbed._live.add(proc)
+    daemon.proc = proc
+    return proc
+
+
+def journal_stream(path):
+    """JOURNAL_STREAM as systemd sets it: the device and inode of the
+    stream standard error is connected to (here, the log file)."""
+    st = os.stat(path)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def started(daemon, since=0):
+    daemon.log.wait_for("starting as", since=since, timeout=15, proc=daemon.proc,
+                        what="bitcoim")
+    # Signals are handled once the event loop runs: its first attempt
+    # at the XMPP server says so.
+    daemon.log.wait_for("reconnecting in", since=since, timeout=15,
+                        proc=daemon.proc, what="bitcoim")
+
+
+def stop(daemon):
+    code = daemon.stop()
+    assert code == 0, f"bitcoim exited with {code}:\n{daemon.log.tail(30)}"
+
+
+# --- journald ----------------------------------------------------------------------
+
+def test_journal_lines_carry_their_priority(tmp_path):
+    daemon = testbed.Bitcoim(tmp_path, unreachable(), loglevel="debug")
+    daemon.log.path.touch()
+    env = {"JOURNAL_STREAM": journal_stream(daemon.log.path)}
+    try:
+        spawn(daemon, env)
+        started(daemon)
+    finally:
+        stop(daemon)
+    lines = daemon.log.text().splitlines()
+    print("\n".join(lines[:12]))
+    assert lines and all(re.match(r"<[3467]>", line) for line in lines), lines
+    assert any(re.match(r"<6>bitcoIM \S+ starting as ", line) for line in lines), lines
+    assert any(line.startswith("<4>bitcoind not available yet") for line in lines), lines
+    assert any(line.startswith("<7>") for line in lines), "debug lines"
+    assert not any(re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", line) for line in lines), \
+        "no timestamp: the journal keeps its own"
+
+
+def test_a_bad_configuration_is_an_error_in_the_journal(tmp_path):
+    daemon = testbed.Bitcoim(tmp_path, unreachable(), extra_config="rate_burst = lots\n")
+    daemon.log.path.touch()
+    proc = spawn(daemon, {"JOURNAL_STREAM": journal_stream(daemon.log.path)})
+    assert proc.wait(10) == 2
+    daemon.proc = None
+    lines = daemon.log.text().splitlines()
+    print("\n".join(lines))
+    assert lines == [f"<3>bitcoim: {daemon.config}: [main program] rate_burst: "
+                     "expected a whole number from 0 to 100000, got 'lots'"], lines
+
+
+def test_journal_stream_of_another_stream_keeps_the_usual_format(tmp_path):
+    # A shell started by a service inherits JOURNAL_STREAM while writing
+    # to a terminal: the variable must name our standard error.
+    daemon = testbed.Bitcoim(tmp_path, unreachable(), extra_config="rate_burst = lots\n")
+    proc = spawn(daemon, {"JOURNAL_STREAM": "1:2"})
+    assert proc.wait(10) == 2
+    daemon.proc = None
+    assert daemon.log.text().startswith("bitcoim: "), daemon.log.text()
+    daemon.log.path.unlink()
+    daemon.config.write_text(daemon.config.read_text().replace("rate_burst = lots\n", ""))
+    try:
+        spawn(daemon, {"JOURNAL_STREAM": "1:2"})
+        started(daemon)
+    finally:
+        stop(daemon)
+    first = daemon.log.text().splitlines()[0]
+    assert re.match(r"\[\d{4}-\d\d-\d\dT\S+ INFO +bitcoim\] bitcoIM ", first), first
+
+
