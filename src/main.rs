@@ -62,6 +62,17 @@ fn parse_args() -> Result<Command, lexopt::Error> {
     Ok(Command::Run(args))
 }
 
+/// Files we create (the database and its -wal and -shm files) are for
+/// our user only, whatever umask we were started with: they say who owns
+/// which coins. Bits the caller already masked stay masked.
+fn restrict_umask() {
+    // SAFETY: umask(2) cannot fail and touches no memory.
+    unsafe {
+        let old = libc::umask(0o077);
+        libc::umask(old | 0o077);
+    }
+}
+
 /// A line on standard error before logging is up.
 fn fail(message: &str) {
     eprintln!(
@@ -86,6 +97,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    restrict_umask();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {

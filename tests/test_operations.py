@@ -118,3 +118,48 @@ def test_journal_stream_of_another_stream_keeps_the_usual_format(tmp_path):
     assert re.match(r"\[\d{4}-\d\d-\d\dT\S+ INFO +bitcoim\] bitcoIM ", first), first
 
 
+# --- database file modes -----------------------------------------------------------
+
+def modes(database):
+    """{file name: permission bits} of the database and its -wal and -shm."""
+    return {p.name: oct(stat.S_IMODE(p.stat().st_mode))
+            for p in (database, database.with_name(database.name + "-wal"),
+                      database.with_name(database.name + "-shm"))}
+
+
+def wait_files(daemon, timeout=15):
+    wal = daemon.database.with_name(daemon.database.name + "-shm")
+    deadline = time.monotonic() + timeout
+    while not wal.exists():
+        assert daemon.proc.poll() is None, daemon.log.tail(30)
+        assert time.monotonic() < deadline, f"no {wal}:\n{daemon.log.tail(30)}"
+        time.sleep(0.05)
+
+
+def test_database_files_are_0600_whatever_the_umask(tmp_path):
+    daemon = testbed.Bitcoim(tmp_path, unreachable(), loglevel="info")
+    assert not daemon.database.exists()
+    try:
+        spawn(daemon, umask=0o022)
+        wait_files(daemon)
+        found = modes(daemon.database)
+    finally:
+        stop(daemon)
+    print(found)
+    assert set(found.values()) == {"0o600"}, found
+
+    # A database an older bitcoIM left world-readable.
+    daemon.database.chmod(0o644)
+    since = daemon.log.mark()
+    try:
+        spawn(daemon, umask=0o022)
+        wait_files(daemon)
+        found = modes(daemon.database)
+    finally:
+        stop(daemon)
+    print(found)
+    assert set(found.values()) == {"0o600"}, found
+    assert f"{daemon.database} was open to other users (mode 0644); now 0600" \
+        in daemon.log.text(since), daemon.log.tail(30)
+
+
