@@ -30,7 +30,8 @@ Options:
 
 Logging goes to standard error (with syslog priorities when it is the
 journal); RUST_LOG overrides [main program] loglevel.
-Signals: SIGTERM and SIGINT say goodbye to online users and exit 0.";
+Signals: SIGTERM and SIGINT say goodbye to online users and exit 0;
+SIGHUP reloads the settings that can change while running.";
 
 struct Args {
     config: PathBuf,

@@ -163,3 +163,50 @@ def test_database_files_are_0600_whatever_the_umask(tmp_path):
         in daemon.log.text(since), daemon.log.tail(30)
 
 
+# --- SIGHUP ------------------------------------------------------------------------
+
+def test_sighup_reloads_what_can_change_and_names_what_cannot(tmp_path):
+    server = unreachable()
+    daemon = testbed.Bitcoim(tmp_path, server, loglevel="info")
+    original = daemon.config.read_text()
+    try:
+        spawn(daemon)
+        started(daemon)
+
+        since = daemon.log.mark()
+        new_port = testbed.free_port()
+        daemon.config.write_text(
+            original.replace("admins = admin@localhost",
+                             "admins = admin@localhost, boss@localhost\nrate_burst = 3")
+            .replace(f"port = {server.component_port}", f"port = {new_port}"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.log.wait_for("configuration reloaded", since=since, proc=daemon.proc)
+        said = daemon.log.text(since)
+        print(said)
+        assert "[main program] admins: admin@localhost -> admin@localhost, boss@localhost" \
+            in said
+        assert "[main program] rate_burst: 30 -> 3" in said
+        assert (f"[XMPP] port: {server.component_port} -> {new_port}; needs a restart, "
+                f"{server.component_port} stays in use until then") in said
+        assert "2 change(s) applied, 1 waiting for a restart" in said
+        assert daemon.proc.poll() is None
+
+        # An invalid file changes nothing, and says why.
+        since = daemon.log.mark()
+        daemon.config.write_text(original.replace("loglevel = info", "loglevel = loud"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.log.wait_for("configuration not reloaded, nothing changed:", since=since,
+                            proc=daemon.proc)
+        assert "[main program] loglevel: expected debug" in daemon.log.text(since)
+
+        # The level of the log itself.
+        since = daemon.log.mark()
+        daemon.config.write_text(original.replace("loglevel = info", "loglevel = debug"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.log.wait_for("[main program] loglevel: info -> debug", since=since,
+                            proc=daemon.proc)
+        # Back to the first admins: the change is against what is in force.
+        daemon.log.wait_for("[main program] admins: admin@localhost, boss@localhost -> "
+                            "admin@localhost", since=since, proc=daemon.proc)
+    finally:
+        stop(daemon)
