@@ -2,7 +2,9 @@
 //!
 //! It owns the services (wallet and voice), the XEPs' state and the rate
 //! limiter, hands every stanza to the router, runs the wallet's periodic
-//! work and has its news spoken. Nothing below reaches back up here.
+//! work and has its news spoken, and on SIGHUP applies what changed in the
+//! configuration ([`crate::reload`] says what can change while running).
+//! Nothing below reaches back up here.
 
 use crate::bitcoin::node::Node;
 use crate::command::Services;
@@ -11,6 +13,7 @@ use crate::ledger::Ledger;
 use crate::limits::RateLimiter;
 use crate::notify::{Online, Voice};
 use crate::reactor::App;
+use crate::reload::{self, Change};
 use crate::router::{self, Router};
 use crate::wallet::{self, Settings, Wallet};
 use crate::xep;
@@ -30,6 +33,9 @@ pub struct Gateway {
     /// When the deposit poller runs next (only while connected).
     next_poll: Option<Instant>,
     poll_interval: Duration,
+    /// The settings in force: the file's as loaded at start-up, with the
+    /// `[main program]` section of the last reload.
+    config: Config,
 }
 
 impl Gateway {
@@ -44,7 +50,46 @@ impl Gateway {
             next_node_retry: Some(Instant::now()),
             next_poll: None,
             poll_interval: config.bitcoin.poll_interval,
+            config,
         }
+    }
+
+    /// Applies a configuration read again: the `[main program]` section
+    /// takes effect, other changes are logged as waiting for a restart
+    /// and the old values stay. Returns every change found.
+    pub fn reload(&mut self, new: Config) -> Vec<Change> {
+        let changes = reload::diff(&self.config, &new);
+        let main = new.main;
+        // The level first: the lines below are then logged as asked.
+        if main.loglevel != self.config.main.loglevel {
+            if let Err(why) = crate::logging::set_level(main.loglevel) {
+                log::warn!("[main program] loglevel not applied: {why}");
+            }
+        }
+        for change in &changes {
+            if change.live {
+                log::info!("{change}");
+            } else if change.secret {
+                log::warn!("{change}; needs a restart, the old value stays in use until then");
+            } else {
+                log::warn!(
+                    "{change}; needs a restart, {} stays in use until then",
+                    change.old
+                );
+            }
+        }
+        let waiting = changes.iter().filter(|c| !c.live).count();
+        log::info!(
+            "configuration reloaded: {} change(s) applied, {waiting} waiting for a restart",
+            changes.len() - waiting
+        );
+        self.services.voice.set_admins(main.admins.clone());
+        self.services.voice.set_languages(main.languages.clone());
+        self.limiter
+            .set_limits(main.rate_burst, main.rate_per_second);
+        self.services.wallet.set_main(main.clone());
+        self.config.main = main;
+        changes
     }
 
     /// The wallet's periodic work, its news spoken on `out`.
@@ -114,6 +159,20 @@ impl App for Gateway {
         crate::presence::goodbye(&self.services, out);
     }
 
+    fn on_reload(&mut self) {
+        let path = self.config.path.clone();
+        log::info!("SIGHUP: reading {} again", path.display());
+        match Config::load(&path) {
+            Ok(new) => {
+                for warning in &new.warnings {
+                    log::warn!("{warning}");
+                }
+                self.reload(new);
+            }
+            Err(e) => log::error!("configuration not reloaded, nothing changed: {e}"),
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         match (self.next_node_retry, self.next_poll) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -146,8 +205,10 @@ impl App for Gateway {
 mod tests {
     use super::*;
     use crate::bitcoin::sim::Fault;
+    use crate::limits::Verdict;
     use crate::testkit::{attrs, bodies, contact, xml, Bench};
     use crate::wallet::News;
+    use crate::xmpp::Jid;
 
     fn timer(b: &mut Bench, now: Instant) -> Vec<Element> {
         let mut out = Vec::new();
@@ -256,6 +317,96 @@ mod tests {
         b.say("alice", "address");
         let retry = b.gateway.next_deadline().expect("a retry");
         assert!(retry >= before + NODE_RETRY && retry <= Instant::now() + NODE_RETRY);
+    }
+
+    fn reload_lines(b: &mut Bench, extra: &str) -> Vec<String> {
+        let new = crate::testkit::config(extra);
+        b.gateway
+            .reload(new)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    // Issue 12, item 3: admins, languages and limits needed a restart.
+    #[test]
+    fn a_reload_applies_the_main_program_section_and_keeps_the_rest() {
+        let mut b = Bench::new();
+        let boss = Jid::parse("boss@example.org").unwrap();
+        assert!(!b.gateway.services_ref().voice.is_admin(&boss));
+        let lines = reload_lines(
+            &mut b,
+            "admins = admin@example.org, boss@example.org
+languages = fr
+             rate_burst = 1
+max_pending_orders = 1
+[XMPP]
+port = 5348
+",
+        );
+        assert_eq!(
+            lines,
+            [
+                "[XMPP] port: 5347 -> 5348",
+                "[main program] admins: admin@example.org -> admin@example.org, boss@example.org",
+                "[main program] languages: en -> fr",
+                "[main program] max_pending_orders: 5 -> 1",
+                "[main program] rate_burst: 30 -> 1",
+            ]
+        );
+        let services = b.gateway.services_ref();
+        assert!(services.voice.is_admin(&boss));
+        assert_eq!(services.voice.default_lang(), "fr");
+        assert_eq!(services.wallet.settings().main.max_pending_orders, 1);
+        let now = Instant::now();
+        assert_eq!(b.gateway.limiter.check("eve@x", now), Verdict::Allow);
+        assert_ne!(b.gateway.limiter.check("eve@x", now), Verdict::Allow);
+        assert_eq!(b.gateway.config.xmpp.port, 5347, "needs a restart");
+        // Against what is in force: the port still differs, nothing else.
+        let lines = reload_lines(
+            &mut b,
+            "admins = admin@example.org, boss@example.org
+languages = fr
+             rate_burst = 1
+max_pending_orders = 1
+[XMPP]
+port = 5348
+",
+        );
+        assert_eq!(lines, ["[XMPP] port: 5347 -> 5348"]);
+    }
+
+    #[test]
+    fn sighup_rereads_the_file_and_an_invalid_one_changes_nothing() {
+        let mut b = Bench::new();
+        let dir = std::env::temp_dir().join(format!("bitcoim-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bitcoim.conf");
+        b.gateway.config.path = path.clone();
+        let boss = Jid::parse("boss@example.org").unwrap();
+        let base = "[XMPP]\njid = bitcoin.example.org\npassword = x\n\
+                    [database]\nfile = /nonexistent/bitcoim.db\n\
+                    [bitcoin]\nuser = u\npassword = p\nnetwork = regtest\n\
+                    poll_interval = 1\ntimeout = 1\nfallback_fee_rate = 5\nmin_withdrawal = 1000 sat\n\
+                    [main program]\n";
+        std::fs::write(
+            &path,
+            format!("{base}admins = admin@example.org, boss@example.org\nrate_burst = lots\n"),
+        )
+        .unwrap();
+        b.gateway.on_reload();
+        assert!(
+            !b.gateway.services_ref().voice.is_admin(&boss),
+            "nothing changed"
+        );
+        std::fs::write(
+            &path,
+            format!("{base}admins = admin@example.org, boss@example.org\n"),
+        )
+        .unwrap();
+        b.gateway.on_reload();
+        assert!(b.gateway.services_ref().voice.is_admin(&boss));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

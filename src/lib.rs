@@ -13,7 +13,8 @@
 //!   services and has their news spoken by [`notify`];
 //! - the wallet works on the [`ledger`] (SQLite) and the [`bitcoin`] node;
 //! - [`amount`], [`xmpp`], [`i18n`], [`limits`], [`qr`] and [`stream`]
-//!   do no I/O of their own; [`config`] reads its one file.
+//!   do no I/O of their own; [`config`] reads its one file, [`reload`]
+//!   compares two of them, [`logging`] writes standard error.
 //!
 //! The crate is a library so that the benchmark, the fuzz target and the
 //! tests reach the same code as the daemon.
@@ -29,10 +30,12 @@ pub mod gateway;
 pub mod i18n;
 pub mod ledger;
 pub mod limits;
+pub mod logging;
 pub mod notify;
 pub mod presence;
 pub mod qr;
 pub mod reactor;
+pub mod reload;
 pub mod router;
 pub mod stream;
 #[cfg(test)]

@@ -81,6 +81,16 @@ impl RateLimiter {
         }
     }
 
+    /// New limits (SIGHUP). Senders keep their buckets, capped at the new
+    /// burst at their next stanza; no limit forgets them.
+    pub fn set_limits(&mut self, burst: u32, per_second: u32) {
+        self.burst = f64::from(burst);
+        self.rate = f64::from(per_second);
+        if burst == 0 {
+            self.buckets.clear();
+        }
+    }
+
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }
@@ -141,6 +151,21 @@ mod tests {
             assert_eq!(r.check("a@x", t), Verdict::Allow);
         }
         assert_eq!(r.tracked(), 0);
+    }
+
+    #[test]
+    fn new_limits_apply_to_senders_already_tracked() {
+        let mut r = RateLimiter::new(10, 1);
+        let t = Instant::now();
+        assert_eq!(r.check("a@x", t), Verdict::Allow);
+        r.set_limits(2, 1);
+        // 9 tokens left, capped at the new burst of 2.
+        assert_eq!(r.check("a@x", t), Verdict::Allow);
+        assert_eq!(r.check("a@x", t), Verdict::Allow);
+        assert_eq!(r.check("a@x", t), Verdict::Refuse { first: true });
+        r.set_limits(0, 1);
+        assert_eq!(r.tracked(), 0);
+        assert_eq!(r.check("a@x", t), Verdict::Allow);
     }
 
     #[test]

@@ -28,8 +28,10 @@ Options:
   -V, --version      print the version and exit
   -h, --help         print this help and exit
 
-Logging goes to standard error; RUST_LOG overrides [main program] loglevel.
-Signals: SIGTERM and SIGINT say goodbye to online users and exit 0.";
+Logging goes to standard error (with syslog priorities when it is the
+journal); RUST_LOG overrides [main program] loglevel.
+Signals: SIGTERM and SIGINT say goodbye to online users and exit 0;
+SIGHUP reloads the settings that can change while running.";
 
 struct Args {
     config: PathBuf,
@@ -61,16 +63,23 @@ fn parse_args() -> Result<Command, lexopt::Error> {
     Ok(Command::Run(args))
 }
 
-fn init_logging(config: &Config) {
-    let mut builder = env_logger::Builder::new();
-    // Our own messages at the configured level; libraries only warn.
-    builder
-        .filter_level(log::LevelFilter::Warn)
-        .filter_module("bitcoim", config.main.loglevel);
-    if let Ok(spec) = std::env::var("RUST_LOG") {
-        builder.parse_filters(&spec);
+/// Files we create (the database and its -wal and -shm files) are for
+/// our user only, whatever umask we were started with: they say who owns
+/// which coins. Bits the caller already masked stay masked.
+fn restrict_umask() {
+    // SAFETY: umask(2) cannot fail and touches no memory.
+    unsafe {
+        let old = libc::umask(0o077);
+        libc::umask(old | 0o077);
     }
-    builder.init();
+}
+
+/// A line on standard error before logging is up.
+fn fail(message: &str) {
+    eprintln!(
+        "{}",
+        bitcoim::logging::stderr_line(log::Level::Error, message)
+    );
 }
 
 fn main() -> ExitCode {
@@ -85,14 +94,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("bitcoim: {e}\nTry 'bitcoim --help'.");
+            fail(&format!("bitcoim: {e}\nTry 'bitcoim --help'."));
             return ExitCode::from(2);
         }
     };
+    restrict_umask();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("bitcoim: {e}");
+            fail(&format!("bitcoim: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -108,7 +118,7 @@ fn main() -> ExitCode {
         };
     }
 
-    init_logging(&config);
+    bitcoim::logging::init(config.main.loglevel);
     for warning in &config.warnings {
         log::warn!("{warning}");
     }

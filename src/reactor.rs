@@ -22,7 +22,7 @@ use crate::stream::{Incoming, Limits, Session};
 use crate::xmpp::{ns, Element};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -71,6 +71,8 @@ pub trait App {
     fn on_disconnected(&mut self);
     /// SIGTERM/SIGINT: the last stanzas before the stream closes.
     fn on_shutdown(&mut self, out: &mut Vec<Element>);
+    /// SIGHUP: read the configuration again.
+    fn on_reload(&mut self) {}
     /// The application's next timer, if any.
     fn next_deadline(&self) -> Option<Instant>;
     /// Called when `next_deadline` has passed.
@@ -121,7 +123,7 @@ enum Step {
 impl Reactor {
     pub fn new(settings: Settings) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let server_domain = match settings.jid.split_once('.') {
@@ -139,7 +141,8 @@ impl Reactor {
         })
     }
 
-    /// Runs until SIGTERM or SIGINT, then says goodbye and returns.
+    /// Runs until SIGTERM or SIGINT, then says goodbye and returns;
+    /// SIGHUP has the application reload its settings.
     pub fn run(&mut self, app: &mut dyn App) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
         loop {
@@ -156,12 +159,17 @@ impl Reactor {
                 Err(e) => return Err(e),
             }
             let mut shutdown = false;
+            let mut reload = false;
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => {
                         for signal in self.signals.pending() {
-                            log::info!("received signal {signal}, shutting down");
-                            shutdown = true;
+                            if signal == SIGHUP {
+                                reload = true;
+                            } else {
+                                log::info!("received signal {signal}, shutting down");
+                                shutdown = true;
+                            }
                         }
                     }
                     SERVER => {
@@ -175,6 +183,9 @@ impl Reactor {
             if shutdown {
                 self.goodbye(app);
                 return Ok(());
+            }
+            if reload {
+                app.on_reload();
             }
             self.turn(app);
             self.on_timers(app);

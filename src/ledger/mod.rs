@@ -112,10 +112,45 @@ pub struct Ledger {
     conn: Connection,
 }
 
+/// The database and its `-wal` and `-shm` files readable by our user
+/// only: they say who owns which coins. New files get that from the
+/// umask `main` sets (SQLite gives the `-wal` and `-shm` files the
+/// database's own mode when it creates them); files made before, under a
+/// looser umask, are fixed here, before SQLite opens them.
+fn restrict_modes(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    for file in files {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if !meta.is_file() || mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => log::info!(
+                "{} was open to other users (mode {mode:04o}); now 0600",
+                file.display()
+            ),
+            Err(e) => log::warn!(
+                "{} is open to other users (mode {mode:04o}) and cannot be made 0600: {e}",
+                file.display()
+            ),
+        }
+    }
+}
+
 impl Ledger {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let what = format!("database {}", path.display());
+        restrict_modes(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -276,5 +311,43 @@ pub mod clock {
 
     pub fn advance(seconds: i64) {
         SHIFT.with(|s| s.set(s.get() + seconds));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    // Issue 12, item 3: the database followed the umask, often 0644.
+    #[test]
+    fn files_open_to_other_users_are_made_0600() {
+        let dir = std::env::temp_dir().join(format!("bitcoim-modes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("modes.db");
+        let files = [
+            db.clone(),
+            dir.join("modes.db-wal"),
+            dir.join("modes.db-shm"),
+        ];
+        for file in &files {
+            let _ = std::fs::remove_file(file);
+        }
+        // The first connection keeps -wal and -shm while it is open.
+        let first = Ledger::open(&db).unwrap();
+        for file in &files {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let second = Ledger::open(&db).unwrap();
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        assert_eq!(second.schema_version().unwrap(), LATEST_VERSION);
+        drop((first, second));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -91,6 +91,16 @@ impl Voice {
         self.admins.contains(&jid.bare())
     }
 
+    /// New admins (SIGHUP).
+    pub fn set_admins(&mut self, admins: Vec<Jid>) {
+        self.admins = admins;
+    }
+
+    /// New configured languages (SIGHUP); users' own choices stay.
+    pub fn set_languages(&mut self, languages: Vec<String>) {
+        self.languages = languages;
+    }
+
     /// The language to answer `stanza` from `user` in.
     pub fn lang(&self, stanza: &Element, user: Option<&User>) -> &'static str {
         self.catalogs.pick(

@@ -107,6 +107,12 @@ impl Wallet {
         &self.settings
     }
 
+    /// A new `[main program]` section (SIGHUP): the limits on orders and
+    /// withdrawals apply from the next request.
+    pub fn set_main(&mut self, main: MainConfig) {
+        self.settings.main = main;
+    }
+
     /// Whether a node call failed for want of the node since last asked;
     /// the flag is cleared.
     pub fn take_node_wanted(&mut self) -> bool {
