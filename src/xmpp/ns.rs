@@ -15,3 +15,5 @@ pub const REGISTER: &str = "jabber:iq:register";
 pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const DATA: &str = "jabber:x:data";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
+/// XEP-0184: Message Delivery Receipts.
+pub const RECEIPTS: &str = "urn:xmpp:receipts";
