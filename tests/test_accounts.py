@@ -318,6 +318,30 @@ def test_the_gateway_and_contacts_send_delivery_receipts(alice):
     assert not alice.received(lambda s: s.find(f"{{{NS_RECEIPTS}}}received") is not None)
 
 
+OMEMO_MESSAGE = (
+    "<message to='{to}' type='chat' id='{id}'>"
+    "<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>"
+    "<key rid='2'>a2V5</key><iv>aXY=</iv></header><payload>cGF5</payload></encrypted>"
+    "<body>address</body>"
+    "<encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl'/>"
+    "<request xmlns='urn:xmpp:receipts'/></message>")
+
+
+def test_an_omemo_message_gets_one_sentence_and_is_not_read(alice):
+    first = register(alice, "alice", verify=True)
+    alice.send_xml(OMEMO_MESSAGE.format(to=GATEWAY, id="omemo-1"))
+    reply = body(alice.wait_message(GATEWAY))
+    assert reply.startswith("I cannot read encrypted messages"), reply
+    assert "encryption off" in reply, reply
+    receipt(alice, GATEWAY, "omemo-1")
+    # Its fallback body, "address", was not taken as the command: no
+    # second reply, no new address asking to be a contact.
+    time.sleep(1)
+    assert not alice.received(lambda s: s.get("from", "").endswith(GATEWAY)
+                              and (body(s) is not None or s.get("type") == "subscribe"))
+    assert disco_items(alice) == {contact(first): first}
+
+
 # --- contacts: discovery, vCards, XEP-0100 -----------------------------------------
 
 def test_contacts_answer_disco_info(alice, bob):
