@@ -492,8 +492,10 @@ mod tests {
             x[1],
             format!(
                 "<presence from='{}' to='alice@example.org' type='subscribe'>\
-                 <nick xmlns='http://jabber.org/protocol/nick'>{address}</nick></presence>",
-                contact(&address)
+                 <nick xmlns='http://jabber.org/protocol/nick'>deposit 1 ({}…{})</nick></presence>",
+                contact(&address),
+                &address[..4],
+                &address[address.len() - 2..]
             )
         );
         // The reply goes to the resource that asked.
@@ -682,8 +684,10 @@ mod tests {
             x[0],
             format!(
                 "<presence from='{}' to='alice@example.org' type='subscribe'>\
-                 <nick xmlns='http://jabber.org/protocol/nick'>{new}</nick></presence>",
-                contact(new)
+                 <nick xmlns='http://jabber.org/protocol/nick'>deposit 2 ({}…{})</nick></presence>",
+                contact(new),
+                &new[..4],
+                &new[new.len() - 2..]
             )
         );
     }
