@@ -1180,8 +1180,25 @@ mod tests {
     fn welcome() -> String {
         "Hello, I am bitcoin.example.org: a Bitcoin wallet for the users of this server.\n\
          To open yours, choose a username (2 to 24 letters, digits, - or _, \
-         starting with a letter) and type:\nregister <username>"
+         starting with a letter) and type:\nregister <username>\n\
+         The link that opens this chat in any client: xmpp:bitcoin.example.org?message"
             .to_owned()
+    }
+
+    #[test]
+    fn the_welcome_gives_the_link_that_opens_the_chat_in_each_language() {
+        let mut b = Bench::new();
+        assert!(b.say("carol", "hello")[0].ends_with(
+            "\nThe link that opens this chat in any client: xmpp:bitcoin.example.org?message"
+        ));
+        let out = b.send(&format!(
+            "<message type='chat' from='carol@example.org/pc' to='{GATEWAY}' xml:lang='fr' \
+             id='w'><body>bonjour</body></message>"
+        ));
+        assert!(bodies(&out)[0].ends_with(
+            "\nLe lien qui ouvre cette discussion dans n'importe quel client : \
+             xmpp:bitcoin.example.org?message"
+        ));
     }
 
     const UNREADABLE: &str = "I cannot read encrypted messages (OMEMO, OpenPGP, OTR): \
