@@ -1,6 +1,8 @@
 //! Routes each incoming stanza to its face: messages to the chat face
 //! (`crate::bot`), presences to `crate::presence`, IQs to the XEP face
-//! (`crate::xep`), after the rate limit.
+//! (`crate::xep`), after the rate limit. A message is acknowledged
+//! (XEP-0184, `xep::receipts`) once the chat face has handled it; a
+//! message refused by the rate limit was not handled, so it is not.
 //!
 //! The key is the stanza kind, then for IQs the type and the payload's
 //! namespace, as in Prosody. Every `get`/`set` gets exactly one answer:
@@ -9,6 +11,7 @@
 //! 6120, section 8.2.3).
 
 use crate::command::Services;
+use crate::entity::Entity;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::chat;
 use crate::xmpp::ns;
@@ -56,6 +59,11 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         "message" => {
             let entity = s.entity(&to);
             bot::on_message(s, &stanza, &from, &entity, out);
+            // Acked once handled, whatever the answer; nobody acks nothing.
+            if !matches!(entity, Entity::Unknown) {
+                let me = s.voice.entity_jid(&entity);
+                out.extend(xep::receipts::ack(&stanza, &me, &from));
+            }
         }
         "presence" => {
             let entity = s.entity(&to);

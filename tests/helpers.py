@@ -12,8 +12,10 @@ What lives elsewhere:
 - A test file keeps the helpers that only it uses.
 """
 
-from client import NS_CLIENT, error_condition, error_text
-from jids import GATEWAY, contact
+import re
+
+from client import NS_CLIENT, bare, error_condition, error_text
+from jids import GATEWAY, address_nick_pattern, contact, node_address
 
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_NICK = "http://jabber.org/protocol/nick"
@@ -58,19 +60,24 @@ def register_iq(client, username):
     """The reply to a XEP-0077 registration under `username`."""
     return client.iq(GATEWAY, q(NS_REGISTER, inner=f"<username>{username}</username>"), "set")
 
-def expect_address_subscription(client, timeout=5.0, verify=True):
+def expect_address_subscription(client, timeout=5.0, verify=True, rank=None):
     """A subscription request from an address contact; returns the address
-    (its nick). verify: check that it has one and that the contact's JID is
-    that address's."""
+    (decoded from the contact's JID). verify: check that the contact's JID
+    is that address's encoding and that the request has the nick "deposit
+    N (abcd…yz)" (with `rank`, that N is rank)."""
     sub = client.wait_for(
         lambda s: s.tag == f"{{{NS_CLIENT}}}presence" and s.get("type") == "subscribe"
         and s.get("from", "").endswith(f"@{GATEWAY}"),
         timeout, "a subscription request from an address contact")
-    address = sub.findtext(f"{{{NS_NICK}}}nick")
+    address = node_address(bare(sub.get("from")).split("@")[0])
     if verify:
-        assert address, "the address contact's subscription request has no nick"
         assert sub.get("from") == contact(address), (
             f"contact JID {sub.get('from')} is not the encoding of {address}")
+        nick = sub.findtext(f"{{{NS_NICK}}}nick")
+        assert nick, "the address contact's subscription request has no nick"
+        m = re.fullmatch(address_nick_pattern(address), nick)
+        assert m, f"nick {nick!r} does not name {address}"
+        assert rank is None or int(m.group(2)) == rank, f"{nick!r}: not address {rank}"
     return address
 
 def expect_new_account_subscriptions(client, verify=True):
@@ -80,7 +87,7 @@ def expect_new_account_subscriptions(client, verify=True):
     gw = client.wait_presence(GATEWAY, "subscribe")
     if verify:
         assert gw.findtext(f"{{{NS_NICK}}}nick") == "bitcoIM"
-    return expect_address_subscription(client, verify=verify)
+    return expect_address_subscription(client, verify=verify, rank=1)
 
 def register(client, username, verify=False):
     """Registers by XEP-0077 and takes the account's two subscription

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from client import body, error_condition
+from client import NS_CLIENT, bare, body, error_condition
 from helpers import (
     befriend, expect_address_subscription, expect_new_account_subscriptions, q, refused,
     register, register_iq, result)
@@ -33,6 +33,7 @@ NS_VCARD = "vcard-temp"
 NS_VCARD_UPDATE = "vcard-temp:x:update"
 NS_CAPS = "http://jabber.org/protocol/caps"
 NS_PING = "urn:xmpp:ping"
+NS_RECEIPTS = "urn:xmpp:receipts"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 MAINNET_ADDRESS = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
@@ -279,6 +280,66 @@ def test_a_mainnet_address_is_refused_on_regtest(alice):
     register(alice, "alice", verify=True)
     reply = alice.chat(GATEWAY, MAINNET_ADDRESS)
     assert "mainnet" in reply, reply
+
+
+def receipt(client, sender, acked, timeout=5.0):
+    """The XEP-0184 ack from `sender` (bare JID) of our message `acked`."""
+    def match(s):
+        received = s.find(f"{{{NS_RECEIPTS}}}received")
+        return (s.tag == f"{{{NS_CLIENT}}}message" and bare(s.get("from")) == sender
+                and received is not None and received.get("id") == acked)
+
+    return client.wait_for(match, timeout, f"a receipt of {acked} from {sender}")
+
+
+def disco_features(client, jid):
+    query = result(client.iq(jid, q(NS_DISCO_INFO))).find(f"{{{NS_DISCO_INFO}}}query")
+    return {f.get("var") for f in query.iterfind(f"{{{NS_DISCO_INFO}}}feature")}
+
+
+def test_the_gateway_and_contacts_send_delivery_receipts(alice):
+    address = register(alice, "alice", verify=True)
+    for to in (GATEWAY, contact(address)):
+        assert NS_RECEIPTS in disco_features(alice, to), to
+    for n, (to, text) in enumerate([(GATEWAY, "balance"), (GATEWAY, "fly away"),
+                                    (contact(address), "history")]):
+        acked = f"receipt-{n}"
+        alice.send_xml(f"<message to='{to}' type='chat' id='{acked}'><body>{text}</body>"
+                       f"<request xmlns='{NS_RECEIPTS}'/></message>")
+        ack = receipt(alice, to, acked)
+        assert ack.get("type") == "chat", ack.attrib
+        assert ack.get("id") and ack.get("id") != acked, ack.attrib
+        assert ack.find(f"{{{NS_RECEIPTS}}}request") is None, "an ack asks for no ack"
+        assert body(alice.wait_message(to)), f"{text!r} is answered as well"
+    # No request, no receipt.
+    alice.send_xml(f"<message to='{GATEWAY}' type='chat' id='plain'><body>balance</body></message>")
+    alice.wait_message(GATEWAY)
+    time.sleep(0.5)
+    assert not alice.received(lambda s: s.find(f"{{{NS_RECEIPTS}}}received") is not None)
+
+
+OMEMO_MESSAGE = (
+    "<message to='{to}' type='chat' id='{id}'>"
+    "<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>"
+    "<key rid='2'>a2V5</key><iv>aXY=</iv></header><payload>cGF5</payload></encrypted>"
+    "<body>address</body>"
+    "<encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl'/>"
+    "<request xmlns='urn:xmpp:receipts'/></message>")
+
+
+def test_an_omemo_message_gets_one_sentence_and_is_not_read(alice):
+    first = register(alice, "alice", verify=True)
+    alice.send_xml(OMEMO_MESSAGE.format(to=GATEWAY, id="omemo-1"))
+    reply = body(alice.wait_message(GATEWAY))
+    assert reply.startswith("I cannot read encrypted messages"), reply
+    assert "encryption off" in reply, reply
+    receipt(alice, GATEWAY, "omemo-1")
+    # Its fallback body, "address", was not taken as the command: no
+    # second reply, no new address asking to be a contact.
+    time.sleep(1)
+    assert not alice.received(lambda s: s.get("from", "").endswith(GATEWAY)
+                              and (body(s) is not None or s.get("type") == "subscribe"))
+    assert disco_items(alice) == {contact(first): first}
 
 
 # --- contacts: discovery, vCards, XEP-0100 -----------------------------------------

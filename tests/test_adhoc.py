@@ -30,6 +30,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from client import Client, bare, body, error_condition, error_text
 from helpers import ask, go_online, refused, register, result
+from jids import contact
 from ledger_db import account, db_query, db_write
 import testbed
 
@@ -302,10 +303,9 @@ def test_address_form_gives_a_fresh_address_and_its_contact(daemon, connect, sha
     assert info["isvalid"] and info["ismine"], info
     sub = alice.wait_for(
         lambda s: s.tag == f"{{{NS_CLIENT}}}presence" and s.get("type") == "subscribe"
-        and s.findtext(f"{{{NS_NICK}}}nick") == address,
+        and bare(s.get("from")) == contact(address),
         5, f"a subscription request from {address}'s contact")
-    assert sub.get("from", "").endswith(f"@{GATEWAY}")
-    assert bare(sub.get("from")).split("@")[0].lower() == sub.get("from").split("@")[0]
+    assert sub.findtext(f"{{{NS_NICK}}}nick") == f"deposit 2 ({address[:4]}…{address[-2:]})"
 
 
 # === pay ======================================================================================

@@ -8,6 +8,10 @@
 //! address's contact open a chat with them (a URI with an amount prepares
 //! the payment). A contact (user or address) takes `pay`, `history`,
 //! `confirm` and `cancel` about itself.
+//!
+//! An end-to-end encrypted message (OMEMO, OpenPGP, OTR) is answered with
+//! one sentence asking to turn encryption off for this chat: its body is
+//! a fallback text, not what the user typed.
 
 mod parse;
 
@@ -63,13 +67,14 @@ pub fn on_message(
     ) {
         return;
     }
-    // Chat states, receipts and the like carry no body: nothing to answer.
-    let Some(body) = stanza
+    let body = stanza
         .get_child("body", ns::COMPONENT)
-        .map(Element::text_content)
-    else {
+        .map(Element::text_content);
+    let encrypted = is_encrypted(stanza, body.as_deref());
+    // Chat states, receipts and the like carry no body: nothing to answer.
+    if body.is_none() && !encrypted {
         return;
-    };
+    }
     let user = s.wallet.user_of(from);
     let lang = s.lang(stanza, user.as_ref());
     let (me, name) = match entity {
@@ -83,6 +88,18 @@ pub fn on_message(
             ));
             return;
         }
+    };
+    let to = from.to_string();
+    // The body of an encrypted message is only a fallback ("I sent you an
+    // OMEMO encrypted message..."): never read it as a command.
+    let Some(body) = body.filter(|_| !encrypted) else {
+        out.push(chat(
+            &me,
+            &to,
+            lang,
+            &s.text(lang, "encrypted-unreadable", &[]),
+        ));
+        return;
     };
     let turn = Turn {
         from,
@@ -103,7 +120,6 @@ pub fn on_message(
         }
         (Entity::Unknown, _) => Vec::new(),
     };
-    let to = from.to_string();
     for text in replies {
         out.push(chat(&turn.me, &to, lang, &text));
     }
@@ -314,6 +330,24 @@ fn looks_like_address(
     }
 }
 
+/// Whether `stanza` is end-to-end encrypted, which the gateway, holding
+/// no key, cannot read: OMEMO (a payload, or a fallback body: key
+/// exchanges carry neither and need no answer), OpenPGP (XEP-0373 or the
+/// legacy XEP-0027), anything labelled by XEP-0380, or OTR, which lives
+/// in the body itself and always starts with `?OTR`.
+fn is_encrypted(stanza: &Element, body: Option<&str>) -> bool {
+    let omemo = [ns::OMEMO_LEGACY, ns::OMEMO].into_iter().any(|omemo| {
+        stanza
+            .get_child("encrypted", omemo)
+            .is_some_and(|e| body.is_some() || e.get_child("payload", omemo).is_some())
+    });
+    omemo
+        || stanza.get_child("openpgp", ns::OPENPGP).is_some()
+        || stanza.get_child("x", ns::PGP_LEGACY).is_some()
+        || stanza.get_child("encryption", ns::EME).is_some()
+        || body.is_some_and(|b| b.trim_start().starts_with("?OTR"))
+}
+
 fn welcome(s: &Services, lang: &str) -> String {
     s.text(lang, "welcome", &[("gateway", &s.voice.jid().to_string())])
 }
@@ -458,8 +492,10 @@ mod tests {
             x[1],
             format!(
                 "<presence from='{}' to='alice@example.org' type='subscribe'>\
-                 <nick xmlns='http://jabber.org/protocol/nick'>{address}</nick></presence>",
-                contact(&address)
+                 <nick xmlns='http://jabber.org/protocol/nick'>deposit 1 ({}…{})</nick></presence>",
+                contact(&address),
+                &address[..4],
+                &address[address.len() - 2..]
             )
         );
         // The reply goes to the resource that asked.
@@ -648,8 +684,10 @@ mod tests {
             x[0],
             format!(
                 "<presence from='{}' to='alice@example.org' type='subscribe'>\
-                 <nick xmlns='http://jabber.org/protocol/nick'>{new}</nick></presence>",
-                contact(new)
+                 <nick xmlns='http://jabber.org/protocol/nick'>deposit 2 ({}…{})</nick></presence>",
+                contact(new),
+                &new[..4],
+                &new[new.len() - 2..]
             )
         );
     }
@@ -1142,8 +1180,121 @@ mod tests {
     fn welcome() -> String {
         "Hello, I am bitcoin.example.org: a Bitcoin wallet for the users of this server.\n\
          To open yours, choose a username (2 to 24 letters, digits, - or _, \
-         starting with a letter) and type:\nregister <username>"
+         starting with a letter) and type:\nregister <username>\n\
+         The link that opens this chat in any client: xmpp:bitcoin.example.org?message"
             .to_owned()
+    }
+
+    #[test]
+    fn the_welcome_gives_the_link_that_opens_the_chat_in_each_language() {
+        let mut b = Bench::new();
+        assert!(b.say("carol", "hello")[0].ends_with(
+            "\nThe link that opens this chat in any client: xmpp:bitcoin.example.org?message"
+        ));
+        let out = b.send(&format!(
+            "<message type='chat' from='carol@example.org/pc' to='{GATEWAY}' xml:lang='fr' \
+             id='w'><body>bonjour</body></message>"
+        ));
+        assert!(bodies(&out)[0].ends_with(
+            "\nLe lien qui ouvre cette discussion dans n'importe quel client : \
+             xmpp:bitcoin.example.org?message"
+        ));
+    }
+
+    const UNREADABLE: &str = "I cannot read encrypted messages (OMEMO, OpenPGP, OTR): \
+        I am a program, not a person, and I hold no key. \
+        Turn encryption off for this chat, then write again.";
+
+    /// The payloads of encrypted messages as clients send them, each with
+    /// the fallback body `address` that must not be taken as a command.
+    fn encrypted_messages(from: &str, to: &str) -> Vec<String> {
+        let message = |inner: &str| {
+            format!("<message type='chat' from='{from}' to='{to}' id='e'>{inner}</message>")
+        };
+        let fallback = "<body>address</body>";
+        vec![
+            // Conversations' OMEMO, with its fallback body and EME label.
+            message(&format!(
+                "<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>\
+                 <key rid='2'>a2V5</key><iv>aXY=</iv></header><payload>cGF5</payload>\
+                 </encrypted>{fallback}\
+                 <encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl'/>"
+            )),
+            // OMEMO 2, without any body.
+            message(
+                "<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys jid='a@b'>\
+                 <key rid='2'>a2V5</key></keys></header><payload>cGF5</payload></encrypted>",
+            ),
+            // XEP-0380 alone labels a scheme we do not even know.
+            message(&format!(
+                "{fallback}<encryption xmlns='urn:xmpp:eme:0' namespace='urn:example:e2e'/>"
+            )),
+            message("<openpgp xmlns='urn:xmpp:openpgp:0'>QmFzZTY0</openpgp>"),
+            message(&format!(
+                "{fallback}<x xmlns='jabber:x:encrypted'>QmFzZTY0</x>"
+            )),
+            message("<body>?OTR:AAMDJ+MVmSfjFZcAAAAAAQAAAAIAAADA</body>"),
+            message("<body>?OTRv23? alice would like a private conversation</body>"),
+        ]
+    }
+
+    #[test]
+    fn an_encrypted_message_is_answered_once_and_never_read_as_a_command() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        let bob = b.register("bob", "bob");
+        let address = contact(&b.address_of(&bob));
+        for to in [GATEWAY, BOB_CONTACT, address.as_str()] {
+            for message in encrypted_messages(ALICE, to) {
+                let out = b.send(&message);
+                assert_eq!(bodies(&out), [UNREADABLE], "{message}");
+                assert_eq!(attrs(&out, "from"), [to]);
+                assert_eq!(attrs(&out, "to"), [ALICE]);
+            }
+        }
+        assert_eq!(b.addresses(&alice).len(), 1, "no address was made");
+        // Newcomers get the sentence too rather than the welcome, in French
+        // for a French client.
+        let mut message = encrypted_messages("carol@example.org/pc", GATEWAY).remove(0);
+        message = message.replacen("id='e'", "id='e' xml:lang='fr'", 1);
+        let out = b.send(&message);
+        assert_eq!(bodies(&out).len(), 1);
+        assert!(
+            bodies(&out)[0].starts_with("Je ne peux pas lire les messages chiffrés"),
+            "{:?}",
+            bodies(&out)
+        );
+    }
+
+    #[test]
+    fn an_encrypted_message_still_gets_its_receipt() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let message = encrypted_messages(ALICE, GATEWAY).remove(0).replace(
+            "</message>",
+            "<request xmlns='urn:xmpp:receipts'/></message>",
+        );
+        let out = b.send(&message);
+        assert_eq!(bodies(&out), [UNREADABLE]);
+        let received: Vec<_> = out
+            .iter()
+            .filter_map(|m| m.get_child("received", "urn:xmpp:receipts"))
+            .map(|r| r.get_attr("id"))
+            .collect();
+        assert_eq!(received, [Some("e")]);
+    }
+
+    #[test]
+    fn an_omemo_key_exchange_carries_nothing_to_answer() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let out = b.send(&format!(
+            "<message type='chat' from='{ALICE}' to='{GATEWAY}' id='k'>\
+             <encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>\
+             <key rid='2' prekey='true'>a2V5</key><iv>aXY=</iv></header></encrypted>\
+             <store xmlns='urn:xmpp:hints'/></message>"
+        ));
+        assert!(out.is_empty(), "{:?}", xml(&out));
     }
 
     #[test]

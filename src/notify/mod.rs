@@ -177,10 +177,12 @@ impl Voice {
             News::Registered { user, address } => {
                 out.push(subscribe(&self.jid, &user.jid, crate::NAME));
                 if let Some(address) = address {
-                    self.subscribe_address(&user, &address, out);
+                    self.subscribe_address(ledger, &user, &address, out);
                 }
             }
-            News::NewAddress { user, address } => self.subscribe_address(&user, &address, out),
+            News::NewAddress { user, address } => {
+                self.subscribe_address(ledger, &user, &address, out)
+            }
             News::Unregistered { user, addresses } => {
                 self.online.forget_announced(&user.jid);
                 let contacts = std::iter::once(self.jid.clone())
@@ -229,10 +231,45 @@ impl Voice {
         }
     }
 
-    /// A deposit address asks to be in its owner's roster.
-    fn subscribe_address(&self, user: &User, address: &Address, out: &mut Vec<Element>) {
+    /// A deposit address asks to be in its owner's roster, under a name
+    /// that tells a user's addresses apart at a glance.
+    fn subscribe_address(
+        &self,
+        ledger: &Ledger,
+        user: &User,
+        address: &Address,
+        out: &mut Vec<Element>,
+    ) {
         let from = self.contact_jid(&address.to_node());
-        out.push(subscribe(&from, &user.jid, address.as_str()));
+        let nick = self.address_nick(ledger, user, address);
+        out.push(subscribe(&from, &user.jid, &nick));
+    }
+
+    /// "deposit 2 (bc1q…x7)": the address's rank among the user's
+    /// addresses, oldest first, and enough of it to match what a payer
+    /// shows (the whole address is the contact's JID and vCard). Without
+    /// the rank, the whole address.
+    fn address_nick(&self, ledger: &Ledger, user: &User, address: &Address) -> String {
+        let text = address.as_str();
+        let rank = match ledger.addresses_of(user.id) {
+            Ok(addresses) => addresses.iter().position(|a| a == text),
+            Err(e) => {
+                log::error!("{e}");
+                None
+            }
+        };
+        let Some(rank) = rank else {
+            return text.to_owned();
+        };
+        let chars: Vec<char> = text.chars().collect();
+        let start: String = chars.iter().take(4).collect();
+        let end: String = chars[chars.len().saturating_sub(2)..].iter().collect();
+        let n = (rank + 1).to_string();
+        self.text(
+            self.user_lang(user),
+            "address-nick",
+            &[("n", &n), ("start", &start), ("end", &end)],
+        )
     }
 
     /// Tells an online user their new balance, in the gateway's status.
@@ -582,14 +619,46 @@ mod tests {
             [GATEWAY, contact(&mine).as_str(), GATEWAY]
         );
         assert_eq!(attrs(&out, "type"), ["subscribe"; 3]);
+        let short = format!("{}…{}", &mine[..4], &mine[mine.len() - 2..]);
         assert_eq!(
             out.iter().map(nick).collect::<Vec<_>>(),
             [
                 Some("bitcoIM".into()),
-                Some(mine.clone()),
+                Some(format!("deposit 1 ({short})")),
                 Some("bitcoIM".into())
             ]
         );
+    }
+
+    #[test]
+    fn each_address_is_named_by_its_rank_and_its_ends_in_the_users_language() {
+        let mut b = Bench::new();
+        let alice = b.register("alice", "alice");
+        b.say("alice", "address");
+        let mine = b.addresses(&alice);
+        let nick = |out: &[Element]| {
+            out[0]
+                .get_child("nick", NS_NICK)
+                .map(Element::text_content)
+                .unwrap()
+        };
+        let new_address = |alice: &User, n: usize| News::NewAddress {
+            user: alice.clone(),
+            address: address(&mine[n]),
+        };
+        let ends = |a: &str| format!("{}…{}", &a[..4], &a[a.len() - 2..]);
+        let out = speak(&mut b, vec![new_address(&alice, 0)]);
+        assert_eq!(nick(&out), format!("deposit 1 ({})", ends(&mine[0])));
+        let out = speak(&mut b, vec![new_address(&alice, 1)]);
+        assert_eq!(nick(&out), format!("deposit 2 ({})", ends(&mine[1])));
+        b.say("alice", "language fr");
+        let alice = b.user("alice").unwrap();
+        let out = speak(&mut b, vec![new_address(&alice, 1)]);
+        assert_eq!(nick(&out), format!("dépôt 2 ({})", ends(&mine[1])));
+        // An address the ledger does not give the user keeps its full name.
+        let bob = b.register("bob", "bob");
+        let out = speak(&mut b, vec![new_address(&bob, 0)]);
+        assert_eq!(nick(&out), mine[0]);
     }
 
     #[test]

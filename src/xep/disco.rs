@@ -209,6 +209,7 @@ mod tests {
             ns::REGISTER,
             ns::GATEWAY,
             ns::COMMANDS,
+            ns::RECEIPTS,
         ] {
             assert_eq!(
                 features.iter().filter(|f| **f == expected).count(),
@@ -232,7 +233,7 @@ mod tests {
     }
 
     use crate::testkit::{contact, error_condition, result_payload, Bench, ADMIN, GATEWAY};
-    use crate::xep::{CONTACT_IQS, GATEWAY_IQS};
+    use crate::xep::{CONTACT_IQS, GATEWAY_IQS, MESSAGE_FEATURES};
 
     const INFO_GET: &str = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
     const ITEMS_GET: &str = "<query xmlns='http://jabber.org/protocol/disco#items'/>";
@@ -254,10 +255,13 @@ mod tests {
         ((attr("category"), attr("type"), attr("name")), features)
     }
 
+    /// The features of a handler table, with those of messages.
     fn sorted_features(table: &[IqHandler]) -> Vec<String> {
         let mut features: Vec<String> = table
             .iter()
-            .filter_map(|h| h.feature.map(str::to_owned))
+            .filter_map(|h| h.feature)
+            .chain(MESSAGE_FEATURES.iter().copied())
+            .map(str::to_owned)
             .collect();
         features.sort();
         features

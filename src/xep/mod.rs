@@ -3,12 +3,15 @@
 //! which entity answers which, so that service discovery lists exactly
 //! what is handled. Every `get`/`set` gets exactly one answer: handlers
 //! return an [`IqResult`]; unknown namespaces get `service-unavailable`.
+//! Features of messages rather than IQs (receipts) are listed beside the
+//! tables, for every entity.
 
 pub mod adhoc;
 pub mod disco;
 pub mod gateway;
 pub mod last;
 pub mod ping;
+pub mod receipts;
 pub mod register;
 pub mod vcard;
 pub mod version;
@@ -91,6 +94,10 @@ const GATEWAY_IQS: &[IqHandler] = &[
 /// The IQs a user or an address contact answers.
 const CONTACT_IQS: &[IqHandler] = &[disco::INFO, disco::ITEMS, ping::HANDLER, vcard::HANDLER];
 
+/// What every entity does with the messages it takes, beside its IQs:
+/// the router acknowledges them (XEP-0184).
+const MESSAGE_FEATURES: &[&str] = &[receipts::FEATURE];
+
 fn table(entity: &Entity) -> &'static [IqHandler] {
     match entity {
         Entity::Gateway => GATEWAY_IQS,
@@ -100,7 +107,11 @@ fn table(entity: &Entity) -> &'static [IqHandler] {
 
 /// The disco features of an entity, straight from its handler table.
 pub fn features(entity: &Entity) -> Vec<&'static str> {
-    let mut features: Vec<&'static str> = table(entity).iter().filter_map(|h| h.feature).collect();
+    let mut features: Vec<&'static str> = table(entity)
+        .iter()
+        .filter_map(|h| h.feature)
+        .chain(MESSAGE_FEATURES.iter().copied())
+        .collect();
     features.sort_unstable();
     features.dedup();
     features

@@ -15,3 +15,13 @@ pub const REGISTER: &str = "jabber:iq:register";
 pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const DATA: &str = "jabber:x:data";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
+/// XEP-0184: Message Delivery Receipts.
+pub const RECEIPTS: &str = "urn:xmpp:receipts";
+/// End-to-end encryption a component cannot read: OMEMO (XEP-0384, the
+/// version Conversations still speaks and version 2), OpenPGP for XMPP
+/// (XEP-0373), legacy OpenPGP (XEP-0027), and the XEP-0380 label.
+pub const OMEMO_LEGACY: &str = "eu.siacs.conversations.axolotl";
+pub const OMEMO: &str = "urn:xmpp:omemo:2";
+pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
+pub const PGP_LEGACY: &str = "jabber:x:encrypted";
+pub const EME: &str = "urn:xmpp:eme:0";
