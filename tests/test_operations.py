@@ -114,8 +114,10 @@ def test_journal_stream_of_another_stream_keeps_the_usual_format(tmp_path):
         started(daemon)
     finally:
         stop(daemon)
-    first = daemon.log.text().splitlines()[0]
-    assert re.match(r"\[\d{4}-\d\d-\d\dT\S+ INFO +bitcoim\] bitcoIM ", first), first
+    lines = daemon.log.text().splitlines()
+    usual = r"\[\d{4}-\d\d-\d\dT\S+ (TRACE|DEBUG|INFO|WARN|ERROR) +\S+\] "
+    assert lines and all(re.match(usual, line) for line in lines), lines
+    assert any(re.match(r"\[\S+ INFO +bitcoim\] bitcoIM ", line) for line in lines), lines
 
 
 # --- database file modes -----------------------------------------------------------
