@@ -273,17 +273,9 @@ fn run_size(users: usize, opts: &Options, dir: &Path) -> SizeResult {
     let mut daemon = None;
     if let Err(mut msg) = drive(users, opts, dir, deadline, &mut r, &mut daemon) {
         if let Some(d) = &mut daemon {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                msg.push_str(&format!(" (bitcoim exited: {status})"));
-            }
-            // A failed run still reports how big the daemon grew.
+            let (peak, cpu) = d.post_mortem("bitcoim", &mut msg);
             if r.peak_rss_kib.is_none() {
-                r.peak_rss_kib = proc_status_kib(d.child.id(), "VmHWM");
-                r.cpu = proc_cpu(d.child.id());
-            }
-            let tail = d.log_tail(12);
-            if !tail.is_empty() {
-                msg.push_str(&format!("\n    last lines of its output:\n{tail}"));
+                (r.peak_rss_kib, r.cpu) = (peak, cpu);
             }
         }
         r.failure = Some(msg);

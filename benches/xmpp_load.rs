@@ -381,19 +381,9 @@ fn run_one(program: Program, path: &Path, window: usize, opts: &Options, dir: &P
     ) {
         let mut msg = e;
         if let Some(d) = &mut daemon {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                if !msg.starts_with("exited") {
-                    msg.push_str(&format!(" ({} exited: {status})", program.name()));
-                }
-            }
-            // A failed run still reports how far it got and how big it grew.
+            let (peak, cpu) = d.post_mortem(program.name(), &mut msg);
             if result.peak_rss_kib.is_none() {
-                result.peak_rss_kib = proc_status_kib(d.child.id(), "VmHWM");
-                result.cpu = proc_cpu(d.child.id());
-            }
-            let tail = d.log_tail(12);
-            if !tail.is_empty() {
-                msg.push_str(&format!("\n    last lines of its output:\n{tail}"));
+                (result.peak_rss_kib, result.cpu) = (peak, cpu);
             }
         }
         result.failure = Some(msg);

@@ -92,6 +92,31 @@ impl Daemon {
         Daemon::spawn(cmd, dir)
     }
 
+    /// What a failed run says of its daemon, appended to `msg`: how it
+    /// exited, if it did (unless `msg` says so already), and its last
+    /// lines of output; with its peak RSS and CPU time so far, since a
+    /// failed run still reports how big the daemon grew.
+    pub fn post_mortem(
+        &mut self,
+        name: &str,
+        msg: &mut String,
+    ) -> (Option<u64>, Option<std::time::Duration>) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            if !msg.starts_with("exited") {
+                msg.push_str(&format!(" ({name} exited: {status})"));
+            }
+        }
+        let figures = (
+            proc_status_kib(self.child.id(), "VmHWM"),
+            proc_cpu(self.child.id()),
+        );
+        let tail = self.log_tail(12);
+        if !tail.is_empty() {
+            msg.push_str(&format!("\n    last lines of its output:\n{tail}"));
+        }
+        figures
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
