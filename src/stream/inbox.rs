@@ -28,8 +28,11 @@ pub struct Inbox {
 impl Inbox {
     pub fn push(&mut self, stanza: Element) {
         let from = bare(stanza.get_attr("from").unwrap_or_default());
-        if stanza.name == "presence" || self.later_from.contains_key(from) {
-            *self.later_from.entry(from.to_owned()).or_default() += 1;
+        if let Some(count) = self.later_from.get_mut(from) {
+            *count += 1;
+            self.later.push_back(stanza);
+        } else if stanza.name == "presence" {
+            self.later_from.insert(from.to_owned(), 1);
             self.later.push_back(stanza);
         } else {
             self.urgent.push_back(stanza);
