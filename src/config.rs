@@ -92,6 +92,27 @@ pub struct MainConfig {
     pub allowed_domains: Vec<String>,
 }
 
+/// Who may invite the gateway into a room (`[rooms] invites`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inviters {
+    Admins,
+    /// Registered users (and admins).
+    Users,
+    Nobody,
+}
+
+/// The `[rooms]` section: group chats (XEP-0045) and tips.
+#[derive(Debug, Clone)]
+pub struct RoomsConfig {
+    /// The gateway's nickname in rooms.
+    pub nick: String,
+    pub invites: Inviters,
+    /// The largest one-step tip limit a user may set (`tiplimit`).
+    pub max_tiplimit: Sats,
+    /// How long a tip to someone without a wallet waits to be claimed.
+    pub claim_expiry: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -99,6 +120,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub bitcoin: BitcoinConfig,
     pub main: MainConfig,
+    pub rooms: RoomsConfig,
     /// Problems that do not stop bitcoIM (unknown options), to be logged
     /// once logging is up.
     pub warnings: Vec<String>,
@@ -156,6 +178,7 @@ pub const KNOWN: &[(&str, &[&str])] = &[
             "allowed_domains",
         ],
     ),
+    ("rooms", &["nick", "invites", "max_tiplimit", "claim_days"]),
 ];
 
 /// bitcoind's data directory in the layout the README recommends: Bitcoin
@@ -634,6 +657,44 @@ impl Config {
                 "expected at least one domain (or * for any)",
             ));
         }
+        let nick = o
+            .get("rooms", "nick")
+            .unwrap_or("bitcoin")
+            .trim()
+            .to_owned();
+        if nick.is_empty() || nick.chars().count() > 64 || nick.chars().any(char::is_control) {
+            return Err(o.error(
+                "rooms",
+                "nick",
+                &format!("expected a nickname of 1 to 64 printable characters, got '{nick}'"),
+            ));
+        }
+        let invites = match o
+            .get("rooms", "invites")
+            .unwrap_or("users")
+            .trim()
+            .to_lowercase()
+            .as_str()
+        {
+            "admins" => Inviters::Admins,
+            "users" => Inviters::Users,
+            "nobody" => Inviters::Nobody,
+            other => {
+                return Err(o.error(
+                    "rooms",
+                    "invites",
+                    &format!("expected admins, users or nobody, got '{other}'"),
+                ))
+            }
+        };
+        let rooms = RoomsConfig {
+            nick,
+            invites,
+            max_tiplimit: o.amount("rooms", "max_tiplimit", Sats(100_000))?,
+            claim_expiry: Duration::from_secs(
+                24 * 3600 * o.number::<u64>("rooms", "claim_days", 7, 1, 365)?,
+            ),
+        };
 
         Ok(Config {
             path: path.to_owned(),
@@ -665,6 +726,7 @@ impl Config {
                 languages,
                 allowed_domains,
             },
+            rooms,
             warnings,
         })
     }

@@ -89,6 +89,13 @@ impl Gateway {
             .set_limits(main.rate_burst, main.rate_per_second);
         self.services.wallet.set_main(main.clone());
         self.config.main = main;
+        // The nick stays until a restart: the rooms know the gateway by it.
+        let rooms = crate::config::RoomsConfig {
+            nick: self.config.rooms.nick.clone(),
+            ..new.rooms
+        };
+        self.services.wallet.set_rooms(rooms.clone());
+        self.config.rooms = rooms;
         changes
     }
 

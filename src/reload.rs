@@ -8,7 +8,7 @@
 //! the deposit poller was started with); those keep their old values
 //! until then. Pure: the gateway applies what [`diff`] finds.
 
-use crate::config::{BitcoinConfig, Config, DatabaseConfig, MainConfig, XmppConfig};
+use crate::config::{BitcoinConfig, Config, DatabaseConfig, MainConfig, RoomsConfig, XmppConfig};
 use std::fmt;
 use std::time::Duration;
 
@@ -70,6 +70,7 @@ fn settings(c: &Config) -> Vec<(&'static str, String, Kind)> {
         database,
         bitcoin,
         main,
+        rooms,
         warnings: _,
     } = c;
     let XmppConfig {
@@ -109,6 +110,12 @@ fn settings(c: &Config) -> Vec<(&'static str, String, Kind)> {
         languages,
         allowed_domains,
     } = main;
+    let RoomsConfig {
+        nick,
+        invites,
+        max_tiplimit,
+        claim_expiry,
+    } = rooms;
     let (rpc_user, rpc_password, cookie) = match auth {
         crate::bitcoin::rpc::RpcAuth::UserPassword { user, password } => {
             (Some(user), Some(password), None)
@@ -207,6 +214,18 @@ fn settings(c: &Config) -> Vec<(&'static str, String, Kind)> {
         (
             "[main program] allowed_domains",
             list(allowed_domains),
+            Live,
+        ),
+        ("[rooms] nick", nick.clone(), Restart),
+        (
+            "[rooms] invites",
+            format!("{invites:?}").to_lowercase(),
+            Live,
+        ),
+        ("[rooms] max_tiplimit", max_tiplimit.to_string(), Live),
+        (
+            "[rooms] claim_days",
+            (claim_expiry.as_secs() / 86_400).to_string(),
             Live,
         ),
     ]

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../sql/001_initial.sql")),
     (2, include_str!("../../sql/002_chain_reality.sql")),
+    (3, include_str!("../../sql/003_rooms_tips_requests.sql")),
 ];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

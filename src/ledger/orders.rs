@@ -71,6 +71,49 @@ impl State {
     }
 }
 
+/// Where an order comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The `pay` command or form.
+    Pay,
+    /// A tip in a room: see [`Tip`].
+    Tip,
+    /// Another user asked for this payment (`request <amount> from
+    /// <user>`): the order is the payer's, its recipient the requester.
+    Request,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Pay => "pay",
+            Origin::Tip => "tip",
+            Origin::Request => "request",
+        }
+    }
+
+    fn parse(s: &str) -> Origin {
+        match s {
+            "tip" => Origin::Tip,
+            "request" => Origin::Request,
+            _ => Origin::Pay,
+        }
+    }
+}
+
+/// Where a tip was made and to whom, as the tipper saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    /// The room's bare JID.
+    pub room: String,
+    pub tipper_nick: String,
+    pub recipient_nick: String,
+    /// The recipient's real bare JID, from the room's presence: who is
+    /// paid, whatever their nick or username is by then. An order with
+    /// no `recipient_id` tips someone without a wallet (a claim).
+    pub recipient_jid: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: i64,
@@ -109,6 +152,9 @@ pub struct Order {
     pub network_fee: Option<Sats>,
     /// Why reconciliation cannot tell whether it was sent.
     pub doubt: Option<String>,
+    pub origin: Origin,
+    /// For tips: the room and the people as the tipper saw them.
+    pub tip: Option<Tip>,
 }
 
 impl Order {
@@ -125,7 +171,8 @@ impl Order {
 const COLUMNS: &str = "id, user_id, code, recipient_kind, recipient, amount, fee_reserve, fee, \
                        comment, state, txid, wrong_codes, expires_at, subtract_fee, updated_at, \
                        message_id, recipient_id, wallet_comment, sent_block, fee_rate, \
-                       network_fee, doubt, marker";
+                       network_fee, doubt, marker, origin, room, tipper_nick, recipient_nick, \
+                       recipient_jid";
 
 fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
     Ok(Order {
@@ -156,6 +203,18 @@ fn order_from_row(r: &Row) -> rusqlite::Result<Order> {
         network_fee: r.get::<_, Option<i64>>(20)?.map(Sats),
         doubt: r.get(21)?,
         marker: r.get(22)?,
+        origin: Origin::parse(&r.get::<_, String>(23)?),
+        tip: match (r.get(24)?, r.get(25)?, r.get(26)?, r.get(27)?) {
+            (Some(room), Some(tipper_nick), Some(recipient_nick), Some(recipient_jid)) => {
+                Some(Tip {
+                    room,
+                    tipper_nick,
+                    recipient_nick,
+                    recipient_jid,
+                })
+            }
+            _ => None,
+        },
     })
 }
 
@@ -177,6 +236,9 @@ pub struct NewOrder<'a> {
     /// transaction in the wallet (`bitcoim <database id> order <id> <nonce>`).
     pub nonce: Option<&'a str>,
     pub expires_at: i64,
+    pub origin: Origin,
+    /// For tips.
+    pub tip: Option<&'a Tip>,
 }
 
 impl Ledger {
@@ -187,8 +249,10 @@ impl Ledger {
         tx.execute_cached(
             "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
                  comment, state, created_at, expires_at, updated_at, subtract_fee, recipient_id, \
-                 fee_rate, wallet_comment) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8, ?10, ?11, ?12, ?13)",
+                 fee_rate, wallet_comment, origin, room, tipper_nick, recipient_nick, \
+                 recipient_jid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17, ?18)",
             params![
                 o.user_id,
                 o.code,
@@ -205,7 +269,12 @@ impl Ledger {
                 o.subtract_fee,
                 o.recipient_id,
                 o.fee_rate,
-                Option::<String>::None
+                Option::<String>::None,
+                o.origin.as_str(),
+                o.tip.map(|t| &t.room),
+                o.tip.map(|t| &t.tipper_nick),
+                o.tip.map(|t| &t.recipient_nick),
+                o.tip.map(|t| &t.recipient_jid),
             ],
         )
         .context("cannot store an order")?;
@@ -713,6 +782,8 @@ mod tests {
             comment: Some("lunch"),
             nonce: None,
             expires_at: now() + 600,
+            origin: Origin::Pay,
+            tip: None,
         })
         .unwrap()
     }
@@ -761,6 +832,8 @@ mod tests {
             comment: None,
             nonce: Some("n0nce"),
             expires_at: now() + 600,
+            origin: Origin::Pay,
+            tip: None,
         })
         .unwrap()
     }

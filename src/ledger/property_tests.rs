@@ -68,6 +68,8 @@ fn run(seed: u64, steps: usize) -> (usize, usize, usize) {
                         comment: None,
                         nonce: None,
                         expires_at: i64::MAX,
+                        origin: crate::ledger::orders::Origin::Pay,
+                        tip: None,
                     })
                     .unwrap();
                 match l.execute_transfer(&order, ids[to]) {

@@ -237,6 +237,8 @@ pub fn exercise_the_api() {
             comment: Some("lunch"),
             nonce: (!to_user).then_some("n0nce"),
             expires_at: now() + 600,
+            origin: crate::ledger::orders::Origin::Pay,
+            tip: None,
         })
         .unwrap()
     };

@@ -193,6 +193,14 @@ impl Voice {
                     }
                 }
             }
+            News::TellJid { jid, message } => {
+                let lang = self.default_lang();
+                out.push(chat(&self.jid, &jid, lang, &self.say(lang, &message)));
+            }
+            News::Room { room, message } => {
+                let lang = self.default_lang();
+                out.push(groupchat(&self.jid, &room, lang, &self.say(lang, &message)));
+            }
         }
     }
 
@@ -401,6 +409,17 @@ pub fn chat(from: &Jid, to: &str, lang: &str, body: &str) -> Element {
         .attr("type", "chat")
         .attr("from", &from.to_string())
         .attr("to", to)
+        .attr("xml:lang", lang)
+        .text_child("body", body)
+}
+
+/// A message to everyone in a room (XEP-0045, section 7.4), from the
+/// gateway's own JID: the room shows it under the gateway's nick.
+pub fn groupchat(from: &Jid, room: &str, lang: &str, body: &str) -> Element {
+    Element::new("message", ns::COMPONENT)
+        .attr("type", "groupchat")
+        .attr("from", &from.to_string())
+        .attr("to", room)
         .attr("xml:lang", lang)
         .text_child("body", body)
 }

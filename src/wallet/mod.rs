@@ -25,7 +25,7 @@ pub use news::{Living, Message, News, Speaker};
 
 use crate::bitcoin::network::Network;
 use crate::bitcoin::node::Node;
-use crate::config::{BitcoinConfig, Config, MainConfig};
+use crate::config::{BitcoinConfig, Config, MainConfig, RoomsConfig};
 use crate::ledger::{Ledger, User};
 use crate::xmpp::Jid;
 use withdrawals::Reconciled;
@@ -37,6 +37,7 @@ use withdrawals::Reconciled;
 pub struct Settings {
     pub bitcoin: BitcoinConfig,
     pub main: MainConfig,
+    pub rooms: RoomsConfig,
     pub domain: String,
 }
 
@@ -45,6 +46,7 @@ impl Settings {
         Settings {
             bitcoin: config.bitcoin.clone(),
             main: config.main.clone(),
+            rooms: config.rooms.clone(),
             domain: config.xmpp.jid.domain.clone(),
         }
     }
@@ -111,6 +113,11 @@ impl Wallet {
     /// withdrawals apply from the next request.
     pub fn set_main(&mut self, main: MainConfig) {
         self.settings.main = main;
+    }
+
+    /// The `[rooms]` settings after a reload.
+    pub fn set_rooms(&mut self, rooms: RoomsConfig) {
+        self.settings.rooms = rooms;
     }
 
     /// Whether a node call failed for want of the node since last asked;

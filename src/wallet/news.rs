@@ -115,6 +115,12 @@ pub enum News {
     /// A user left: the gateway and each of their address contacts say
     /// goodbye.
     Unregistered { user: User, addresses: Vec<Address> },
+    /// Something for someone without a wallet (the recipient of a held
+    /// tip), at their bare JID, from the gateway, in the default language.
+    TellJid { jid: String, message: Message },
+    /// One line for everyone in a room the gateway is in (a tip carried
+    /// out), in the default language.
+    Room { room: String, message: Message },
 }
 
 impl News {

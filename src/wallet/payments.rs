@@ -11,7 +11,7 @@ use crate::bitcoin::address::{Address, AddressError};
 use crate::bitcoin::node::NodeError;
 use crate::bitcoin::uri::{self, UriError};
 use crate::ledger::money::MoneyError;
-use crate::ledger::orders::{NewOrder, Order, Recipient, State};
+use crate::ledger::orders::{NewOrder, Order, Origin, Recipient, State};
 use crate::ledger::User;
 use crate::wallet::withdrawals;
 use crate::wallet::{News, Wallet};
@@ -271,6 +271,8 @@ pub fn create(
             comment,
             nonce: nonce.as_deref(),
             expires_at,
+            origin: Origin::Pay,
+            tip: None,
         })
         .map_err(internal)?;
     let total = match (fee, subtract) {
