@@ -12,6 +12,7 @@ pub mod audit;
 pub mod deposits;
 mod news;
 pub mod payments;
+pub mod tips;
 pub mod withdrawals;
 
 #[cfg(test)]
