@@ -15,6 +15,7 @@ use crate::notify::{Online, Voice};
 use crate::reactor::App;
 use crate::reload::{self, Change};
 use crate::router::{self, Router};
+use crate::seen::Seen;
 use crate::wallet::{self, Settings, Wallet};
 use crate::xep;
 use crate::xmpp::Element;
@@ -28,6 +29,9 @@ pub struct Gateway {
     services: Services,
     xep: xep::State,
     limiter: RateLimiter,
+    /// Messages already acted on (resent by clients after a failed
+    /// stream resumption).
+    seen: Seen,
     /// When the node is looked at again (it was down).
     next_node_retry: Option<Instant>,
     /// When the deposit poller runs next (only while connected).
@@ -47,6 +51,7 @@ impl Gateway {
             services: Services::new(wallet, voice),
             xep: xep::State::default(),
             limiter,
+            seen: Seen::new(),
             next_node_retry: Some(Instant::now()),
             next_poll: None,
             poll_interval: config.bitcoin.poll_interval,
@@ -152,6 +157,7 @@ impl App for Gateway {
             services: &mut self.services,
             xep: &mut self.xep,
             limiter: &mut self.limiter,
+            seen: &mut self.seen,
         };
         router::route(router, stanza, out);
         self.after_node_calls();

@@ -14,6 +14,7 @@ use crate::command::Services;
 use crate::entity::Entity;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::chat;
+use crate::seen::Seen;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
@@ -26,6 +27,8 @@ pub struct Router<'a> {
     pub services: &'a mut Services,
     pub xep: &'a mut xep::State,
     pub limiter: &'a mut RateLimiter,
+    /// Messages already acted on.
+    pub seen: &'a mut Seen,
 }
 
 /// Handles one stanza from the server, pushing any replies on `out`.
@@ -34,6 +37,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         services: s,
         xep: state,
         limiter,
+        seen,
     } = router;
     if stanza.ns != ns::COMPONENT {
         log::debug!("ignoring <{}> in namespace {}", stanza.name, stanza.ns);
@@ -58,7 +62,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         "iq" => on_iq(s, state, &stanza, from, to, out),
         "message" => {
             let entity = s.entity(&to);
-            bot::on_message(s, &stanza, &from, &entity, out);
+            bot::on_message(s, seen, &stanza, &from, &entity, out);
             // Acked once handled, whatever the answer; nobody acks nothing.
             if !matches!(entity, Entity::Unknown) {
                 let me = s.voice.entity_jid(&entity);

@@ -25,3 +25,7 @@ pub const OMEMO: &str = "urn:xmpp:omemo:2";
 pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_LEGACY: &str = "jabber:x:encrypted";
 pub const EME: &str = "urn:xmpp:eme:0";
+/// XEP-0308: Last Message Correction.
+pub const CORRECT: &str = "urn:xmpp:message-correct:0";
+/// XEP-0359: Unique and Stable Stanza IDs.
+pub const SID: &str = "urn:xmpp:sid:0";
