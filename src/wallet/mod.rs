@@ -12,6 +12,7 @@ pub mod audit;
 pub mod deposits;
 mod news;
 pub mod payments;
+pub mod requests;
 pub mod tips;
 pub mod withdrawals;
 
@@ -196,6 +197,7 @@ pub fn tick(wallet: &mut Wallet, news: &mut Vec<News>) {
                         .with("recipient", &order.recipient);
                     news.push(News::tell(&user, message));
                 }
+                requests::expired(wallet, &order, news);
             }
         }
         Err(e) => log::error!("{e}"),

@@ -636,7 +636,7 @@ fn pending_cancel(
     };
     let mut texts = Vec::new();
     for code in values.get("cancel").into_iter().flatten() {
-        texts.extend(command::cancel(s, ctx.lang, user, code));
+        texts.extend(command::cancel(s, ctx.lang, user, code, out));
     }
     let confirm = form::value(values, "confirm");
     if !confirm.is_empty()
