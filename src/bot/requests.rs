@@ -58,11 +58,11 @@ pub(super) fn request(
     let comment: Vec<&str> = words.collect();
     let comment = comment.join(" ");
     let comment = (!comment.is_empty()).then_some(comment.as_str());
-    let text = match payer {
+    let answer = match payer {
         Some(payer) => command::requests::ask(s, lang, user, amount, &payer, comment, out),
         None => command::requests::by_address(s, lang, user, amount, comment, out),
     };
-    vec![text]
+    vec![answer.unwrap_or_else(|why| why)]
 }
 
 /// `block [user]`.

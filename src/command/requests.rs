@@ -26,7 +26,7 @@ pub fn refusal(s: &Services, lang: &str, r: &Refusal) -> String {
 }
 
 /// `request <amount> from <payer> [comment]`: the payer is asked, the
-/// requester told it was sent.
+/// requester told it was sent (`Err`: why not).
 pub fn ask(
     s: &mut Services,
     lang: &str,
@@ -35,26 +35,26 @@ pub fn ask(
     payer: &str,
     comment: Option<&str>,
     out: &mut Vec<Element>,
-) -> String {
+) -> Result<String, String> {
     let mut news = Vec::new();
     match requests::ask(&mut s.wallet, user, payer, amount, comment, &mut news) {
         Ok(asked) => {
             s.speak(news, out);
-            s.text(
+            Ok(s.text(
                 lang,
                 "request-sent",
                 &[
                     ("payer", &asked.payer.username),
                     ("amount", &amount.to_string()),
                 ],
-            )
+            ))
         }
-        Err(r) => refusal(s, lang, &r),
+        Err(r) => Err(refusal(s, lang, &r)),
     }
 }
 
 /// `request <amount> [comment]`: the BIP21 URI of a fresh address that
-/// the request is tied to.
+/// the request is tied to (`Err`: why there is none).
 pub fn by_address(
     s: &mut Services,
     lang: &str,
@@ -62,7 +62,7 @@ pub fn by_address(
     amount: Sats,
     comment: Option<&str>,
     out: &mut Vec<Element>,
-) -> String {
+) -> Result<String, String> {
     let mut news = Vec::new();
     let result = requests::by_address(&mut s.wallet, user, amount, comment, &mut news);
     // The new address's contact is announced even if recording the
@@ -72,13 +72,13 @@ pub fn by_address(
         Ok(address) => {
             let label = user.username.as_str();
             let link = uri::format_request(&address, amount, label, comment);
-            s.text(
+            Ok(s.text(
                 lang,
                 "request-uri",
                 &[("address", address.as_str()), ("uri", &link)],
-            )
+            ))
         }
-        Err(r) => refusal(s, lang, &r),
+        Err(r) => Err(refusal(s, lang, &r)),
     }
 }
 
