@@ -190,6 +190,10 @@ pub fn tick(wallet: &mut Wallet, news: &mut Vec<News>) {
     match wallet.ledger.expire_orders(crate::ledger::now()) {
         Ok(expired) => {
             for order in expired {
+                if order.origin == crate::ledger::orders::Origin::Request {
+                    requests::expired(wallet, &order, news);
+                    continue;
+                }
                 if let Some(user) = withdrawals::owner(wallet, &order) {
                     let message = Message::new("order-expired")
                         .with("code", &order.code)
@@ -197,7 +201,6 @@ pub fn tick(wallet: &mut Wallet, news: &mut Vec<News>) {
                         .with("recipient", &order.recipient);
                     news.push(News::tell(&user, message));
                 }
-                requests::expired(wallet, &order, news);
             }
         }
         Err(e) => log::error!("{e}"),

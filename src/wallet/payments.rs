@@ -341,7 +341,7 @@ pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News
     let code = code.trim().to_lowercase();
     let order = match wallet.ledger.order_by_code(user.id, &code) {
         Ok(Some(o)) => o,
-        Ok(None) => return wrong_code(wallet, user),
+        Ok(None) => return wrong_code(wallet, user, news),
         Err(e) => {
             log::error!("{e}");
             return Confirmed::Refused(Refusal::Internal);
@@ -364,10 +364,11 @@ pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News
     }
 }
 
-fn wrong_code(wallet: &mut Wallet, user: &User) -> Confirmed {
+fn wrong_code(wallet: &mut Wallet, user: &User, news: &mut Vec<News>) -> Confirmed {
     let limit = wallet.settings.main.max_wrong_codes;
     match wallet.ledger.wrong_code(user.id, limit) {
         Ok(cancelled) => {
+            crate::wallet::requests::dropped(wallet, &cancelled, news);
             if !cancelled.is_empty() {
                 log::warn!(
                     "{} gave {limit} wrong codes: {} orders cancelled",

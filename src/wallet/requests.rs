@@ -204,19 +204,44 @@ pub fn declined(wallet: &Wallet, payer: &User, order: &Order, news: &mut Vec<New
     }
 }
 
-/// The news of a request that expired unanswered, for the requester.
+/// The news of a request that expired unanswered, for both: the payer
+/// reads it as a request (they never made a payment), the requester as
+/// an answer that will not come.
 pub fn expired(wallet: &Wallet, order: &Order, news: &mut Vec<News>) {
-    let Some(requester) = requester_of(wallet, order) else {
+    let Ok(Some(payer)) = wallet.ledger.user_by_id(order.user_id) else {
         return;
     };
-    let payer = match wallet.ledger.user_by_id(order.user_id) {
-        Ok(Some(payer)) => payer.username,
-        _ => return,
-    };
-    let message = Message::new("request-expired")
-        .with("payer", &payer)
-        .with("amount", order.amount);
-    news.push(News::tell(&requester, message));
+    if !payer.removed {
+        let message = Message::new("request-expired-payer")
+            .with("code", &order.code)
+            .with("requester", &order.recipient)
+            .with("amount", order.amount);
+        news.push(News::tell(&payer, message));
+    }
+    if let Some(requester) = requester_of(wallet, order) {
+        let message = Message::new("request-expired")
+            .with("payer", &payer.username)
+            .with("amount", order.amount);
+        news.push(News::tell(&requester, message));
+    }
+}
+
+/// The news of requests dropped without an answer from their payer (too
+/// many wrong codes cancel the payer's waiting orders), for each
+/// requester.
+pub fn dropped(wallet: &Wallet, orders: &[Order], news: &mut Vec<News>) {
+    for order in orders {
+        let Some(requester) = requester_of(wallet, order) else {
+            continue;
+        };
+        let Ok(Some(payer)) = wallet.ledger.user_by_id(order.user_id) else {
+            continue;
+        };
+        let message = Message::new("request-dropped")
+            .with("payer", &payer.username)
+            .with("amount", order.amount);
+        news.push(News::tell(&requester, message));
+    }
 }
 
 /// `request <amount> [comment]`: a fresh deposit address of `user`,
@@ -485,7 +510,28 @@ mod tests {
         );
         assert_eq!(
             told(&out, "alice")[0].1,
-            format!("Your payment {code} (0.00001 BTC to bob) expired without confirmation.")
+            format!("The request {code} from bob (0.00001 BTC) expired unanswered.")
+        );
+        let out = chat(&mut b, "alice", GATEWAY, &format!("confirm {code}"));
+        assert!(told(&out, "bob").is_empty());
+        assert_eq!(balances(&mut b), (BTC, 0));
+    }
+
+    #[test]
+    fn a_request_dropped_by_the_payers_wrong_codes_tells_the_requester() {
+        let mut b = three();
+        let code = bob_asks_alice(&mut b);
+        let mut heard = Vec::new();
+        for _ in 0..3 {
+            let out = chat(&mut b, "alice", GATEWAY, "confirm zzzzzz");
+            heard.extend(told(&out, "bob"));
+        }
+        assert_eq!(
+            heard,
+            [(
+                GATEWAY.to_owned(),
+                "Your request of 0.00001 BTC to alice was dropped without being paid.".to_owned()
+            )]
         );
         let out = chat(&mut b, "alice", GATEWAY, &format!("confirm {code}"));
         assert!(told(&out, "bob").is_empty());
