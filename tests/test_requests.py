@@ -167,3 +167,43 @@ def test_a_payment_link_is_paid_by_a_real_deposit(world_factory):
                        (address,))
     assert len(paid_by) == 1 and re.fullmatch(r"[0-9a-f]{64}:\d+", paid_by[0][0]), paid_by
     assert account(world.daemon, "bob") == (sats("0.04"), 0)
+
+
+def test_the_request_and_blocks_forms(world_factory):
+    from test_adhoc import run
+
+    world = world_factory()
+    alice, bob = alice_and_bob(world)
+
+    # alice refuses bob's requests with the blocks form.
+    first = run(alice, "blocks")
+    assert first.status == "executing" and set(first.fields) == {"block"}, first.fields
+    done = run(alice, "blocks", "complete", first.sessionid, {"block": "bob"})
+    assert done.status == "completed"
+    assert done.note == "You no longer take requests from bob. Their payments still reach you."
+
+    # bob's request by form is refused, saying why, and the form comes back.
+    start = run(bob, "request")
+    assert list(start.fields) == ["amount", "from", "comment"]
+    again = run(bob, "request", "complete", start.sessionid,
+                {"amount": "0.01", "from": "alice", "comment": "taxi"})
+    assert again.status == "executing"
+    assert again.instructions == "alice does not take requests from you."
+    assert requests_stored(world) == 0
+
+    # alice takes bob's requests again, from the list the form offers.
+    listed = run(alice, "blocks")
+    assert listed.fields["unblock"]["options"] == [("bob", "bob")]
+    done = run(alice, "blocks", "complete", listed.sessionid, {"unblock": ["bob"]})
+    assert done.note == "You take requests from bob again."
+
+    # The same session of bob's, submitted again, now asks alice.
+    sent = run(bob, "request", "complete", start.sessionid,
+               {"amount": "0.01", "from": "alice", "comment": "taxi"})
+    assert sent.status == "completed"
+    assert sent.note == SENT.format(payer="alice", amount="0.01 BTC")
+    note = alice.wait_message(user_contact("bob"), timeout=10)
+    code = request_code(body(note), "bob", "0.01 BTC", "taxi")
+    assert ask(alice, GATEWAY, f"confirm {code}") == \
+        "Paid 0.01 BTC to bob. Your balance is 1.49 BTC."
+    assert account(world.daemon, "bob") == (sats("0.01"), 0)
