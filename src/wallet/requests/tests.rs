@@ -2,6 +2,7 @@
 //! gateway over the simulated node (`testkit::Bench`): paid, declined,
 //! expired, blocked, bounded on both sides, refused at confirm time, and
 //! the payment links whose first deposit pays them.
+
 use crate::bitcoin::sim::Fault;
 use crate::ledger::orders::State;
 use crate::testkit::{code_in, xml, Bench, GATEWAY};
