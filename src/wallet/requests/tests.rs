@@ -350,6 +350,11 @@ fn bad_requests_say_why_and_store_nothing() {
              Or get a payment link: request <amount> [comment]",
         ),
         (
+            "request",
+            "Ask a user: request <amount> from <username> [comment]\n\
+             Or get a payment link: request <amount> [comment]",
+        ),
+        (
             "request 5 from",
             "Ask a user: request <amount> from <username> [comment]\n\
              Or get a payment link: request <amount> [comment]",
