@@ -7,7 +7,8 @@
 //! message that is only an address or a `bitcoin:` URI makes that
 //! address's contact open a chat with them (a URI with an amount prepares
 //! the payment). A contact (user or address) takes `pay`, `history`,
-//! `confirm` and `cancel` about itself.
+//! `confirm` and `cancel` about itself; a user contact also takes
+//! `request` (asking that user for money).
 //!
 //! An end-to-end encrypted message (OMEMO, OpenPGP, OTR) is answered with
 //! one sentence asking to turn encryption off for this chat: its body is
