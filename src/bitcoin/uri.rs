@@ -293,6 +293,24 @@ pub fn format(address: &Address, amount: Option<Sats>, label: Option<&str>) -> S
     uri
 }
 
+/// The URI of a payment request (`request <amount> [comment]`): the
+/// amount, the requester as label, and their comment as the message that
+/// the payer's wallet shows.
+pub fn format_request(
+    address: &Address,
+    amount: Sats,
+    label: &str,
+    message: Option<&str>,
+) -> String {
+    let mut uri = format(address, Some(amount), Some(label));
+    if let Some(message) = message.filter(|m| !m.is_empty()) {
+        uri.push(if uri.contains('?') { '&' } else { '?' });
+        uri.push_str("message=");
+        uri.push_str(&percent_encode(message));
+    }
+    uri
+}
+
 /// Percent-encodes every byte but RFC 3986's unreserved characters: safe
 /// in any query, and `+` and spaces cannot be misread.
 fn percent_encode(text: &str) -> String {
@@ -618,5 +636,21 @@ mod tests {
             UriError::Amount(AmountError::Zero).to_string(),
             "bitcoin: URI amount: amount-zero"
         );
+    }
+
+    #[test]
+    fn a_request_uri_reads_back_with_its_amount_label_and_message() {
+        let address = Address::parse(MAINNET, Network::Main).unwrap();
+        let text = format_request(&address, Sats(150_000), "alice", Some("pizza & co"));
+        assert_eq!(
+            text,
+            format!("bitcoin:{MAINNET}?amount=0.0015&label=alice&message=pizza%20%26%20co")
+        );
+        let back = ok(&text);
+        assert_eq!(back.amount, Some(Sats(150_000)));
+        assert_eq!(back.label.as_deref(), Some("alice"));
+        assert_eq!(back.message.as_deref(), Some("pizza & co"));
+        let bare = format_request(&address, Sats(1), "alice", None);
+        assert_eq!(ok(&bare).message, None);
     }
 }

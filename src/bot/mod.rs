@@ -7,15 +7,17 @@
 //! message that is only an address or a `bitcoin:` URI makes that
 //! address's contact open a chat with them (a URI with an amount prepares
 //! the payment). A contact (user or address) takes `pay`, `history`,
-//! `confirm` and `cancel` about itself.
+//! `confirm` and `cancel` about itself; a user contact also takes
+//! `request` (asking that user for money).
 //!
 //! An end-to-end encrypted message (OMEMO, OpenPGP, OTR) is answered with
 //! one sentence asking to turn encryption off for this chat: its body is
 //! a fallback text, not what the user typed.
 
 mod parse;
+mod requests;
 
-use crate::amount::Sats;
+use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::{Address, AddressError};
 use crate::bitcoin::uri;
 use crate::command::{self, Services};
@@ -41,9 +43,14 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "cancel",
     "history",
     "language",
+    "request",
+    "block",
+    "unblock",
 ];
 const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze", "resolve"];
 const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel"];
+/// A user contact takes `request` too: asking that person for money.
+const USER_CONTACT_COMMANDS: &[&str] = &["help", "pay", "request", "history", "confirm", "cancel"];
 
 /// One command being answered.
 struct Turn<'a> {
@@ -183,9 +190,12 @@ fn to_gateway(
         Match::Command("address", _) => vec![command::new_address(s, lang, user, out)],
         Match::Command("pay", args) => pay(s, turn, user, None, args),
         Match::Command("confirm", code) => command::confirm(s, lang, user, code, true, out),
-        Match::Command("cancel", code) => command::cancel(s, lang, user, code),
+        Match::Command("cancel", code) => command::cancel(s, lang, user, code, out),
         Match::Command("history", _) => vec![command::history(s, lang, user, None)],
         Match::Command("language", code) => vec![command::language(s, lang, user, code)],
+        Match::Command("request", args) => requests::request(s, turn, user, None, args, out),
+        Match::Command("block", args) => requests::block(s, turn, user, args),
+        Match::Command("unblock", args) => requests::unblock(s, turn, user, args),
         Match::Command("audit", _) => vec![command::audit_report(s, lang)],
         Match::Command("unfreeze", _) => {
             let by = turn.from.bare().to_string();
@@ -240,18 +250,26 @@ fn to_contact(
     out: &mut Vec<Element>,
 ) -> Vec<String> {
     let lang = turn.lang;
-    match match_command(s.voice.catalogs(), lang, CONTACT_COMMANDS, body) {
-        Match::Command("help", _) | Match::Empty => vec![contact_help(s, lang, turn)],
+    let ids = match target {
+        Target::User(_) => USER_CONTACT_COMMANDS,
+        Target::Address(_) => CONTACT_COMMANDS,
+    };
+    match match_command(s.voice.catalogs(), lang, ids, body) {
+        Match::Command("help", _) | Match::Empty => vec![contact_help(s, lang, turn, target)],
         Match::Command("pay", args) => pay(s, turn, user, Some(target), args),
+        Match::Command("request", args) => match target {
+            Target::User(contact) => requests::request(s, turn, user, Some(contact), args, out),
+            Target::Address(_) => vec![contact_help(s, lang, turn, target)],
+        },
         Match::Command("history", _) => vec![command::history(s, lang, user, Some(target))],
         Match::Command("confirm", code) => command::confirm(s, lang, user, code, true, out),
-        Match::Command("cancel", code) => command::cancel(s, lang, user, code),
+        Match::Command("cancel", code) => command::cancel(s, lang, user, code, out),
         Match::Ambiguous(candidates) => vec![ambiguous(s, lang, body, &candidates)],
         Match::Command(..) | Match::Unknown(_) => {
             let word = body.split_whitespace().next().unwrap_or_default();
             vec![
                 s.text(lang, "unknown-command", &[("input", word)]),
-                contact_help(s, lang, turn),
+                contact_help(s, lang, turn, target),
             ]
         }
     }
@@ -292,25 +310,10 @@ fn pay(
         "pay-usage"
     };
     let mut words = args.split_whitespace().peekable();
-    let Some(first) = words.next() else {
-        return vec![s.text(lang, usage, &[])];
-    };
-    // `1000 sat`: the unit may be a word of its own.
-    let mut text = first.to_owned();
-    let is_all = matches!(
-        command::parse_amount(&s.voice, lang, first),
-        Ok(Amount::All)
-    );
-    if let (false, Some(unit)) = (is_all, words.peek()) {
-        if unit.eq_ignore_ascii_case("sat") || unit.eq_ignore_ascii_case("sats") {
-            text.push(' ');
-            text.push_str(unit);
-            words.next();
-        }
-    }
-    let amount = match command::parse_amount(&s.voice, lang, &text) {
-        Ok(amount) => amount,
-        Err(e) => return vec![s.refusal(lang, &Refusal::Amount(e))],
+    let amount = match take_amount(s, lang, &mut words) {
+        None => return vec![s.text(lang, usage, &[])],
+        Some(Ok(amount)) => amount,
+        Some(Err(e)) => return vec![s.refusal(lang, &Refusal::Amount(e))],
     };
     let target = match contact {
         Some(t) => t.clone(),
@@ -328,6 +331,29 @@ fn pay(
     let comment = comment.join(" ");
     let comment = (!comment.is_empty()).then_some(comment.as_str());
     vec![command::make_order(s, lang, user, amount, &target, comment)]
+}
+
+/// The amount the next words give (`1000 sat`: the unit may be a word of
+/// its own); `None` when there are no more words.
+fn take_amount(
+    s: &Services,
+    lang: &str,
+    words: &mut std::iter::Peekable<std::str::SplitWhitespace>,
+) -> Option<Result<Amount, AmountError>> {
+    let first = words.next()?;
+    let mut text = first.to_owned();
+    let is_all = matches!(
+        command::parse_amount(&s.voice, lang, first),
+        Ok(Amount::All)
+    );
+    if let (false, Some(unit)) = (is_all, words.peek()) {
+        if unit.eq_ignore_ascii_case("sat") || unit.eq_ignore_ascii_case("sats") {
+            text.push(' ');
+            text.push_str(unit);
+            words.next();
+        }
+    }
+    Some(command::parse_amount(&s.voice, lang, &text))
 }
 
 /// `Some` when the whole message is meant as an address (one word that is
@@ -408,14 +434,14 @@ fn help(s: &Services, lang: &str, ids: &[&'static str], topic: &str) -> String {
     text
 }
 
-fn contact_help(s: &Services, lang: &str, turn: &Turn) -> String {
+fn contact_help(s: &Services, lang: &str, turn: &Turn, target: &Target) -> String {
     let mut text = s.text(lang, "help-contact", &[("contact", &turn.name)]);
-    for key in [
-        "help-contact-pay",
+    let request = matches!(target, Target::User(_)).then_some("help-contact-request");
+    for key in ["help-contact-pay"].into_iter().chain(request).chain([
         "help-contact-history",
         "help-confirm",
         "help-cancel",
-    ] {
+    ]) {
         text.push('\n');
         text.push_str(&s.text(lang, key, &[]));
     }
@@ -466,7 +492,10 @@ mod tests {
                 "confirm",
                 "cancel",
                 "history",
-                "language"
+                "language",
+                "request",
+                "block",
+                "unblock",
             ]
         );
         assert_eq!(
@@ -1148,6 +1177,7 @@ mod tests {
             help,
             ["Commands here, about bob (a unique prefix is enough):\n\
               pay <amount|all> [comment]: prepare a payment to this contact\n\
+              request <amount> [comment]: ask this contact for money\n\
               history: your movements with this contact\n\
               confirm [code]: carry out a waiting payment; without a code, list them\n\
               cancel [code]: drop a waiting payment; without a code, list them"]

@@ -4,6 +4,8 @@
 //! services, has their news spoken, and answers with the sentences for
 //! the asker.
 
+pub mod requests;
+
 use crate::amount::{AmountError, Sats};
 use crate::bitcoin::address::AddressError;
 use crate::bitcoin::uri;
@@ -218,7 +220,10 @@ pub fn confirm(
     let text = match outcome {
         Confirmed::Paid { order, to } => {
             let me = me.unwrap_or_else(|| user.clone());
-            news.extend(recipient_news(&s.wallet, user, &to, &order));
+            match requests::paid_news(s, user, &order) {
+                Some(told) => news.extend(told),
+                None => news.extend(recipient_news(&s.wallet, user, &to, &order)),
+            }
             news.push(News::Balance(me.clone()));
             s.voice.text(
                 lang,
@@ -337,13 +342,26 @@ fn recipient_news(wallet: &Wallet, sender: &User, to: &User, order: &Order) -> V
     ]
 }
 
-pub fn cancel(s: &mut Services, lang: &str, user: &User, code: &str) -> Vec<String> {
+/// `cancel [code]`; a request cancelled is declined, and its requester
+/// told on `out`.
+pub fn cancel(
+    s: &mut Services,
+    lang: &str,
+    user: &User,
+    code: &str,
+    out: &mut Vec<Element>,
+) -> Vec<String> {
     let code = code.split_whitespace().next().unwrap_or_default();
     if code.is_empty() {
         return vec![pending_list(s, lang, user)];
     }
     match payments::cancel(&mut s.wallet, user, code) {
-        Some(order) => vec![s.voice.text(lang, "cancel-done", &[("code", &order.code)])],
+        Some(order) => {
+            let mut news = Vec::new();
+            crate::wallet::requests::declined(&s.wallet, user, &order, &mut news);
+            s.speak(news, out);
+            vec![s.voice.text(lang, "cancel-done", &[("code", &order.code)])]
+        }
         None => vec![s.voice.text(lang, "cancel-none", &[("code", code)])],
     }
 }

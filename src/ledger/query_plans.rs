@@ -30,6 +30,8 @@ const GROWING: &[&str] = &[
     "ledger",
     "orders",
     "skipped_outputs",
+    "blocks",
+    "address_requests",
 ];
 
 /// Statements that read a growing table whole, on purpose, and why. Each
@@ -281,6 +283,17 @@ pub fn exercise_the_api() {
     l.set_doubt(settled.id, "why").unwrap();
     l.withdrawals_since(0).unwrap();
     l.absorbed_fees().unwrap();
+
+    // Requests: blocks, a request waiting, one by address paid once.
+    l.block(b.id, a.id).unwrap();
+    l.is_blocked(b.id, a.id).unwrap();
+    l.blocked_by(b.id).unwrap();
+    l.unblock(b.id, a.id).unwrap();
+    l.requests_waiting_by(a.id).unwrap();
+    l.add_address_request("mA", a.id, Sats(5_000), Some("rent"))
+        .unwrap();
+    l.pay_address_request("mA", "t:0").unwrap();
+    l.pay_address_request("mA", "t:1").unwrap();
 
     // Histories and the admins' views.
     l.history(a.id, None, 20).unwrap();

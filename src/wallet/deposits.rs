@@ -233,6 +233,7 @@ fn take(
             }
             // An address has one owner for ever: the deposit is theirs.
             announce(wallet, &report, user_id, &change, news);
+            crate::wallet::requests::on_deposit(wallet, &report, &change, news);
             if !touched.contains(&user_id) {
                 touched.push(user_id);
             }

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod deposits;
 mod news;
 pub mod payments;
+pub mod requests;
 pub mod tips;
 pub mod withdrawals;
 
@@ -189,6 +190,10 @@ pub fn tick(wallet: &mut Wallet, news: &mut Vec<News>) {
     match wallet.ledger.expire_orders(crate::ledger::now()) {
         Ok(expired) => {
             for order in expired {
+                if order.origin == crate::ledger::orders::Origin::Request {
+                    requests::expired(wallet, &order, news);
+                    continue;
+                }
                 if let Some(user) = withdrawals::owner(wallet, &order) {
                     let message = Message::new("order-expired")
                         .with("code", &order.code)

@@ -100,7 +100,7 @@ fn random_word(length: usize) -> Result<String, Refusal> {
 }
 
 /// A fresh confirmation code.
-fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
+pub(super) fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
     for _ in 0..10 {
         let code = random_word(CODE_LENGTH)?;
         match wallet.ledger.code_in_use(&code) {
@@ -152,11 +152,7 @@ pub fn create(
     target: &Target,
     comment: Option<&str>,
 ) -> Result<Recap, Refusal> {
-    let pending = wallet.ledger.pending_orders(user.id).map_err(internal)?;
-    let max = wallet.settings.main.max_pending_orders;
-    if pending.len() >= max {
-        return Err(Refusal::TooManyPending(max));
-    }
+    room_for_order(wallet, user)?;
     let incoming = wallet.ledger.incoming_of(user.id).unwrap_or_default();
     let balance = user.balance;
     let (recipient_kind, recipient, recipient_id, amount, fee, rate, reserve, subtract) =
@@ -255,7 +251,7 @@ pub fn create(
         Recipient::Address => Some(random_word(8)?),
         Recipient::User => None,
     };
-    let expires_at = crate::ledger::now() + wallet.settings.main.order_expiry.as_secs() as i64;
+    let expires_at = order_expiry(wallet);
     let order = wallet
         .ledger
         .create_order(&NewOrder {
@@ -296,7 +292,23 @@ pub fn create(
     })
 }
 
-fn internal(e: crate::ledger::LedgerError) -> Refusal {
+/// Refuses one more order waiting for `user`'s code beyond
+/// `max_pending_orders`, whatever made it (pay, tip or a request to them).
+pub(super) fn room_for_order(wallet: &Wallet, user: &User) -> Result<(), Refusal> {
+    let pending = wallet.ledger.pending_orders(user.id).map_err(internal)?;
+    let max = wallet.settings.main.max_pending_orders;
+    if pending.len() >= max {
+        return Err(Refusal::TooManyPending(max));
+    }
+    Ok(())
+}
+
+/// When an order made now expires unconfirmed.
+pub(super) fn order_expiry(wallet: &Wallet) -> i64 {
+    crate::ledger::now() + wallet.settings.main.order_expiry.as_secs() as i64
+}
+
+pub(super) fn internal(e: crate::ledger::LedgerError) -> Refusal {
     log::error!("{e}");
     Refusal::Internal
 }
@@ -329,7 +341,7 @@ pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News
     let code = code.trim().to_lowercase();
     let order = match wallet.ledger.order_by_code(user.id, &code) {
         Ok(Some(o)) => o,
-        Ok(None) => return wrong_code(wallet, user),
+        Ok(None) => return wrong_code(wallet, user, news),
         Err(e) => {
             log::error!("{e}");
             return Confirmed::Refused(Refusal::Internal);
@@ -352,10 +364,11 @@ pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News
     }
 }
 
-fn wrong_code(wallet: &mut Wallet, user: &User) -> Confirmed {
+fn wrong_code(wallet: &mut Wallet, user: &User, news: &mut Vec<News>) -> Confirmed {
     let limit = wallet.settings.main.max_wrong_codes;
     match wallet.ledger.wrong_code(user.id, limit) {
         Ok(cancelled) => {
+            crate::wallet::requests::dropped(wallet, &cancelled, news);
             if !cancelled.is_empty() {
                 log::warn!(
                     "{} gave {limit} wrong codes: {} orders cancelled",

@@ -7,6 +7,8 @@
 //! requires), bound to the full JID that started it; abandoned sessions
 //! expire; each user may hold a few at once.
 
+mod requests;
+
 use crate::command::{self, Services, HISTORY_LENGTH};
 use crate::ledger::orders::State as OrderState;
 use crate::ledger::User;
@@ -70,6 +72,12 @@ const COMMANDS: &[Command] = &[
         steps: &[pay_form, pay_recap, pay_confirm],
     },
     Command {
+        node: "request",
+        name: "adhoc-request",
+        access: Access::Registered,
+        steps: &[requests::request_form, requests::request_send],
+    },
+    Command {
         node: "history",
         name: "adhoc-history",
         access: Access::Registered,
@@ -80,6 +88,12 @@ const COMMANDS: &[Command] = &[
         name: "adhoc-pending",
         access: Access::Registered,
         steps: &[pending_form, pending_cancel],
+    },
+    Command {
+        node: "blocks",
+        name: "adhoc-blocks",
+        access: Access::Registered,
+        steps: &[requests::blocks_form, requests::blocks_apply],
     },
     Command {
         node: "language",
@@ -636,7 +650,7 @@ fn pending_cancel(
     };
     let mut texts = Vec::new();
     for code in values.get("cancel").into_iter().flatten() {
-        texts.extend(command::cancel(s, ctx.lang, user, code));
+        texts.extend(command::cancel(s, ctx.lang, user, code, out));
     }
     let confirm = form::value(values, "confirm");
     if !confirm.is_empty()
@@ -955,14 +969,14 @@ mod tests {
     use crate::xmpp::{ns, Element};
     use std::time::Instant;
 
-    const ALICE: &str = "alice@example.org/phone";
+    pub(super) const ALICE: &str = "alice@example.org/phone";
 
     fn admin() -> String {
         format!("{ADMIN}/desk")
     }
 
     /// A submitted form: each field with its values.
-    fn submit(fields: &[(&str, &[&str])]) -> String {
+    pub(super) fn submit(fields: &[(&str, &[&str])]) -> String {
         let mut x = String::from("<x xmlns='jabber:x:data' type='submit'>");
         for (var, values) in fields {
             x.push_str(&format!("<field var='{var}'>"));
@@ -975,7 +989,7 @@ mod tests {
     }
 
     /// Everything sent back for a command request from `from`.
-    fn run(
+    pub(super) fn run(
         b: &mut Bench,
         from: &str,
         node: &str,
@@ -1004,12 +1018,12 @@ mod tests {
     }
 
     /// The answer to executing `node`.
-    fn execute(b: &mut Bench, from: &str, node: &str) -> Element {
+    pub(super) fn execute(b: &mut Bench, from: &str, node: &str) -> Element {
         run(b, from, node, None, None, &[]).remove(0)
     }
 
     /// The answer to `action` in session `sid` with a submitted form.
-    fn next(
+    pub(super) fn next(
         b: &mut Bench,
         from: &str,
         node: &str,
@@ -1020,22 +1034,22 @@ mod tests {
         run(b, from, node, Some(sid), Some(action), fields).remove(0)
     }
 
-    fn command(answer: &Element) -> &Element {
+    pub(super) fn command(answer: &Element) -> &Element {
         let command = result_payload(answer).expect("a command");
         assert!(command.is("command", ns::COMMANDS), "{}", answer.to_xml());
         command
     }
 
-    fn status(answer: &Element) -> &str {
+    pub(super) fn status(answer: &Element) -> &str {
         command(answer).get_attr("status").unwrap()
     }
 
-    fn sid(answer: &Element) -> String {
+    pub(super) fn sid(answer: &Element) -> String {
         command(answer).get_attr("sessionid").unwrap().to_owned()
     }
 
     /// The type and text of the note of a completed command.
-    fn note(answer: &Element) -> (String, String) {
+    pub(super) fn note(answer: &Element) -> (String, String) {
         assert_eq!(status(answer), "completed", "{}", answer.to_xml());
         let note = command(answer)
             .get_child("note", ns::COMMANDS)
@@ -1046,7 +1060,7 @@ mod tests {
         )
     }
 
-    fn form(answer: &Element) -> &Element {
+    pub(super) fn form(answer: &Element) -> &Element {
         command(answer)
             .get_child("x", ns::DATA)
             .expect("a data form")
@@ -1102,7 +1116,7 @@ mod tests {
     }
 
     /// Alice with 0.001 BTC, and bob.
-    fn alice_and_bob(b: &mut Bench) -> (User, User) {
+    pub(super) fn alice_and_bob(b: &mut Bench) -> (User, User) {
         let alice = b.register("alice", "alice");
         b.deposit(&alice, 100_000);
         let bob = b.register("bob", "bob");
@@ -1119,8 +1133,8 @@ mod tests {
         orders.into_iter().map(|o| o.code).collect()
     }
 
-    const USER_COMMANDS: [&str; 6] = [
-        "balance", "address", "pay", "history", "pending", "language",
+    const USER_COMMANDS: [&str; 8] = [
+        "balance", "address", "pay", "request", "history", "pending", "blocks", "language",
     ];
     const ADMIN_COMMANDS: [&str; 4] = ["users", "audit", "stats", "announce"];
 
