@@ -6,7 +6,7 @@
 //! one-step tip must not happen twice for it.
 //!
 //! A message is known by its sender's bare JID (a resent message may come
-//! from a new resource), its id (the origin-id when there is one, else the
+//! from a new resource), its recipient, its id (the origin-id when there is one, else the
 //! `id` attribute) and its body. The body is part of it because some
 //! clients number their messages from 1 again at each connection: the same
 //! id with another text is another message. A message without any id
@@ -50,15 +50,22 @@ impl Seen {
         }
     }
 
-    /// Whether the message `id` with `body` from `sender` (a bare JID) is
-    /// new; it is remembered either way. `id` is the origin-id or the
-    /// stanza's id attribute; `None`: always new.
-    pub fn first_time(&mut self, sender: &str, id: Option<&str>, body: &str, now: Instant) -> bool {
+    /// Whether the message `id` with `body` from `sender` (a bare JID) to
+    /// `recipient` is new; it is remembered either way. `id` is the
+    /// origin-id or the stanza's id attribute; `None`: always new.
+    pub fn first_time(
+        &mut self,
+        sender: &str,
+        recipient: &str,
+        id: Option<&str>,
+        body: &str,
+        now: Instant,
+    ) -> bool {
         let Some(id) = id.filter(|id| !id.is_empty()) else {
             return true;
         };
         self.forget_before(now.checked_sub(MEMORY));
-        let key = self.keys.hash_one((sender, id, body));
+        let key = self.keys.hash_one((sender, recipient, id, body));
         if self.set.contains(&key) {
             return false;
         }
@@ -101,12 +108,13 @@ mod tests {
     fn a_resent_message_is_not_new_from_any_resource_of_the_sender() {
         let mut seen = Seen::new();
         let t = Instant::now();
-        assert!(seen.first_time("alice@x", Some("m1"), "confirm abc", t));
-        assert!(!seen.first_time("alice@x", Some("m1"), "confirm abc", t));
-        // Another sender, id or text is another message.
-        assert!(seen.first_time("bob@x", Some("m1"), "confirm abc", t));
-        assert!(seen.first_time("alice@x", Some("m2"), "confirm abc", t));
-        assert!(seen.first_time("alice@x", Some("m1"), "balance", t));
+        assert!(seen.first_time("alice@x", "gw", Some("m1"), "confirm abc", t));
+        assert!(!seen.first_time("alice@x", "gw", Some("m1"), "confirm abc", t));
+        // Another sender, recipient, id or text is another message.
+        assert!(seen.first_time("bob@x", "gw", Some("m1"), "confirm abc", t));
+        assert!(seen.first_time("alice@x", "bob@gw", Some("m1"), "confirm abc", t));
+        assert!(seen.first_time("alice@x", "gw", Some("m2"), "confirm abc", t));
+        assert!(seen.first_time("alice@x", "gw", Some("m1"), "balance", t));
     }
 
     #[test]
@@ -114,8 +122,8 @@ mod tests {
         let mut seen = Seen::new();
         let t = Instant::now();
         for _ in 0..3 {
-            assert!(seen.first_time("alice@x", None, "balance", t));
-            assert!(seen.first_time("alice@x", Some(""), "balance", t));
+            assert!(seen.first_time("alice@x", "gw", None, "balance", t));
+            assert!(seen.first_time("alice@x", "gw", Some(""), "balance", t));
         }
         assert!(seen.is_empty());
     }
@@ -124,11 +132,11 @@ mod tests {
     fn a_message_is_remembered_for_a_while_then_forgotten() {
         let mut seen = Seen::new();
         let t = Instant::now();
-        assert!(seen.first_time("alice@x", Some("m1"), "pay 1 bob", t));
+        assert!(seen.first_time("alice@x", "gw", Some("m1"), "pay 1 bob", t));
         let later = t + MEMORY - Duration::from_secs(1);
-        assert!(!seen.first_time("alice@x", Some("m1"), "pay 1 bob", later));
+        assert!(!seen.first_time("alice@x", "gw", Some("m1"), "pay 1 bob", later));
         let much_later = t + MEMORY + Duration::from_secs(1);
-        assert!(seen.first_time("alice@x", Some("m1"), "pay 1 bob", much_later));
+        assert!(seen.first_time("alice@x", "gw", Some("m1"), "pay 1 bob", much_later));
     }
 
     #[test]
@@ -136,11 +144,11 @@ mod tests {
         let mut seen = Seen::new();
         let t = Instant::now();
         for i in 0..CAPACITY * 3 {
-            assert!(seen.first_time("eve@x", Some(&i.to_string()), "x", t));
+            assert!(seen.first_time("eve@x", "gw", Some(&i.to_string()), "x", t));
         }
         assert_eq!(seen.len(), CAPACITY);
         let newest = (CAPACITY * 3 - 1).to_string();
-        assert!(!seen.first_time("eve@x", Some(&newest), "x", t));
-        assert!(seen.first_time("eve@x", Some("0"), "x", t));
+        assert!(!seen.first_time("eve@x", "gw", Some(&newest), "x", t));
+        assert!(seen.first_time("eve@x", "gw", Some("0"), "x", t));
     }
 }

@@ -124,12 +124,14 @@ pub fn on_message(
         ));
         return;
     }
-    if !seen.first_time(
+    let fresh = seen.first_time(
         &from.bare_string(),
+        &me.to_string(),
         message_id(stanza),
         &body,
         Instant::now(),
-    ) {
+    );
+    if !fresh {
         log::info!(
             "{} sent message {} again: not acted on twice",
             from.bare(),

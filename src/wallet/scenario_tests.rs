@@ -115,7 +115,6 @@ impl Scene {
             .attr("type", "chat")
             .attr("from", "admin@example.org/desk")
             .attr("to", "bitcoin.example.org")
-            .attr("id", "m1")
             .text_child("body", text);
         let mut out = Vec::new();
         self.speak();

@@ -31,8 +31,9 @@ fn told(out: &[Element], local: &str) -> Vec<(String, String)> {
 
 /// `local` chats `body` to `to`; everything sent back.
 fn chat(b: &mut Bench, local: &str, to: &str, body: &str) -> Vec<Element> {
+    let id = b.message_id();
     b.send(&format!(
-        "<message type='chat' from='{local}@example.org/phone' to='{to}' id='m'>\
+        "<message type='chat' from='{local}@example.org/phone' to='{to}' id='{id}'>\
          <body>{body}</body></message>"
     ))
 }
