@@ -380,6 +380,45 @@ pub fn cancel(s: &mut Services, lang: &str, user: &User, code: &str) -> Vec<Stri
     }
 }
 
+/// `tiplimit [amount]`: shows or sets the user's one-step tip limit,
+/// never above the operator's maximum.
+pub fn tiplimit(s: &mut Services, lang: &str, user: &User, typed: &str) -> String {
+    let max = s.wallet.settings().rooms.max_tiplimit;
+    let typed = typed.trim();
+    if typed.is_empty() {
+        let own = user.tiplimit;
+        let key = if own.0 == 0 {
+            "tiplimit-off"
+        } else if own > max {
+            "tiplimit-capped"
+        } else {
+            "tiplimit-show"
+        };
+        return s.voice.text(
+            lang,
+            key,
+            &[("limit", &own.to_string()), ("max", &max.to_string())],
+        );
+    }
+    let limit = match Sats::parse_user(typed) {
+        Ok(limit) => limit,
+        // 0 turns it off: the one place a zero amount means something.
+        Err(AmountError::Zero) => Sats(0),
+        Err(e) => return s.refusal(lang, &Refusal::Amount(e)),
+    };
+    match tips::set_limit(&mut s.wallet, user, limit) {
+        Ok(()) if limit.0 == 0 => s.voice.text(lang, "tiplimit-set-off", &[]),
+        Ok(()) => s
+            .voice
+            .text(lang, "tiplimit-set", &[("limit", &limit.to_string())]),
+        Err(tips::LimitRefusal::TooHigh(max)) => {
+            s.voice
+                .text(lang, "tiplimit-too-high", &[("max", &max.to_string())])
+        }
+        Err(tips::LimitRefusal::Internal) => s.voice.text(lang, "internal-error", &[]),
+    }
+}
+
 /// `language [code]`: shows or sets the language of the user's replies
 /// (it then wins over the client's xml:lang); `language default` forgets
 /// it.

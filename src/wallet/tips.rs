@@ -370,3 +370,25 @@ pub fn return_expired(wallet: &mut Wallet, news: &mut Vec<News>) {
         news.push(News::Balance(tipper));
     }
 }
+
+/// Why a tip limit was not set.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LimitRefusal {
+    /// Above `[rooms] max_tiplimit`, which it names.
+    TooHigh(Sats),
+    Internal,
+}
+
+/// Sets `user`'s one-step tip limit (0: every tip asks for a code).
+pub fn set_limit(wallet: &mut Wallet, user: &User, limit: Sats) -> Result<(), LimitRefusal> {
+    let max = wallet.settings.rooms.max_tiplimit;
+    if limit > max || limit.0 < 0 {
+        return Err(LimitRefusal::TooHigh(max));
+    }
+    wallet.ledger.set_tiplimit(user.id, limit).map_err(|e| {
+        log::error!("{e}");
+        LimitRefusal::Internal
+    })?;
+    log::info!("{} set a tip limit of {limit}", user.username);
+    Ok(())
+}
