@@ -430,7 +430,8 @@ mod tests {
                 "confirm",
                 "cancel",
                 "history",
-                "language"
+                "language",
+                "tiplimit"
             ]
         );
         assert_eq!(

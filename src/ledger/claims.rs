@@ -141,6 +141,19 @@ impl Ledger {
             .context("cannot sum claims")
     }
 
+    /// What all tippers hold for claims, for the audit: the wallet still
+    /// has it, and owes it.
+    pub fn held_claims_total(&self) -> Result<Sats, LedgerError> {
+        self.conn
+            .query_row_cached(
+                "SELECT coalesce(sum(amount), 0) FROM claims WHERE state = 'held'",
+                [],
+                |r| r.get(0),
+            )
+            .map(Sats)
+            .context("cannot sum claims")
+    }
+
     fn claims_where(
         &self,
         condition: &str,

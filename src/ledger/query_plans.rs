@@ -46,6 +46,10 @@ const WHOLE_TABLE: &[(&str, &str)] = &[
         "the audit's drift check",
     ),
     ("FROM users WHERE debt > 0", "the audit's list of debtors"),
+    (
+        "FROM claims WHERE state = 'held'",
+        "the audit's held tips (the partial index of held claims only)",
+    ),
     // Admins' views of everyone, on demand.
     (
         "FROM users WHERE removed_at IS NULL ORDER BY username",
@@ -318,6 +322,7 @@ pub fn exercise_the_api() {
         l.hold_for_claim(&held, "d@x", now() + 60).unwrap().unwrap();
     }
     l.held_for_others(a.id).unwrap();
+    l.held_claims_total().unwrap();
     let mut held = l.held_claims_for("d@x").unwrap();
     assert_eq!(held.len(), 2);
     l.pay_claim(&held.remove(0), b.id).unwrap();

@@ -525,3 +525,17 @@ fn a_tip_recap_names_the_nick_and_the_room() {
     let fr = crate::command::tip_text(b.services(), "fr", &tipped);
     assert!(fr.starts_with("Pourboire de 0.00002 BTC à Bobby"), "{fr}");
 }
+
+// The audit compares the wallet with what the ledger owes: a held tip is
+// owed (to its tipper or its claimant) and still in the wallet.
+#[test]
+fn the_audit_counts_held_tips_as_owed() {
+    let (mut b, alice, _) = alice_and_bob();
+    set_limit(&mut b, &alice, 10_000);
+    let alice = b.user("alice").unwrap();
+    tip(&mut b, &alice, "Caro", "carol", 5_000, None).0.unwrap();
+    let report = crate::wallet::audit::report(&mut b.services().wallet).unwrap();
+    assert_eq!(report.held, Sats(5_000));
+    assert_eq!(report.owed(), Sats(100_000));
+    assert!(report.covered());
+}

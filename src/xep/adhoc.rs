@@ -1576,6 +1576,46 @@ mod tests {
     }
 
     #[test]
+    fn tiplimit_shows_the_limit_and_sets_it_within_the_maximum() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        assert_eq!(form_values(form(&answer), "limit"), vec!["0 sat"]);
+        let done = next(
+            &mut b,
+            ALICE,
+            "tiplimit",
+            &sid(&answer),
+            "complete",
+            &[("limit", &["2000000 sat"])],
+        );
+        assert_eq!(
+            note(&done),
+            (
+                "info".into(),
+                "A tip limit can be at most 0.001 BTC here.".into()
+            )
+        );
+        assert_eq!(b.user("alice").unwrap().tiplimit.0, 0);
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        let done = next(
+            &mut b,
+            ALICE,
+            "tiplimit",
+            &sid(&answer),
+            "complete",
+            &[("limit", &["5000 sat"])],
+        );
+        assert_eq!(
+            note(&done).1,
+            "Tips up to 0.00005 BTC are now paid at once, without a code."
+        );
+        assert_eq!(b.user("alice").unwrap().tiplimit.0, 5000);
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        assert_eq!(form_values(form(&answer), "limit"), vec!["5000 sat"]);
+    }
+
+    #[test]
     fn language_offers_the_catalogs_and_sets_one() {
         let mut b = Bench::new();
         b.register("alice", "alice");
