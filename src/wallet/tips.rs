@@ -160,6 +160,13 @@ pub(super) fn confirm(
     }
 }
 
+/// Where a tip's money went.
+enum Carried {
+    Paid(User),
+    /// Held for the recipient's JID: the claim's id.
+    Held(i64),
+}
+
 /// Carries out a tip order: to the account its JID has now, or held for
 /// that JID to claim. `Ok(None)` when it was no longer waiting (a
 /// replayed code). A refusal moved nothing.
@@ -177,22 +184,24 @@ fn execute(
         .ledger
         .user_by_jid(&place.recipient_jid)
         .map_err(payments::internal)?;
-    let outcome = match &to {
+    // The money moves, or nothing does: `None` when the order was no
+    // longer waiting.
+    let moved = match &to {
         Some(to) => wallet
             .ledger
             .execute_transfer(order, to.id)
-            .map(|done| done.then_some(None)),
+            .map(|done| done.then(|| Carried::Paid(to.clone()))),
         None => {
             let expires_at =
                 crate::ledger::now() + wallet.settings.rooms.claim_expiry.as_secs() as i64;
             wallet
                 .ledger
                 .hold_for_claim(order, &place.recipient_jid, expires_at)
-                .map(|claim| claim.map(Some))
+                .map(|claim| claim.map(Carried::Held))
         }
     };
-    let claim_id = match outcome {
-        Ok(Some(claim_id)) => claim_id,
+    let carried = match moved {
+        Ok(Some(carried)) => carried,
         Ok(None) => return Ok(None),
         Err(MoneyError::Insufficient { balance, needed }) => {
             let incoming = wallet.ledger.incoming_of(tipper.id).unwrap_or_default();
@@ -207,10 +216,6 @@ fn execute(
             return Err(Refusal::Internal);
         }
     };
-    if to.is_none() && claim_id.is_none() {
-        log::error!("tip {}: held without a claim", order.id);
-        return Err(Refusal::Internal);
-    }
     news.push(News::Room {
         room: place.room.clone(),
         message: room_line(order, &place),
@@ -218,8 +223,8 @@ fn execute(
     if let Some(me) = wallet.fresh(tipper) {
         news.push(News::Balance(me));
     }
-    let tipped = match (to, claim_id) {
-        (Some(to), _) => {
+    let tipped = match carried {
+        Carried::Paid(to) => {
             let to = wallet.fresh(&to).unwrap_or(to);
             log::info!("tip {}: paid to {}", order.id, to.username);
             let message = Message::new(if order.comment.is_some() {
@@ -240,8 +245,7 @@ fn execute(
                 to,
             }
         }
-        (None, claim_id) => {
-            let claim_id = claim_id.unwrap_or_default();
+        Carried::Held(claim_id) => {
             log::info!(
                 "tip {}: held for {} (claim {claim_id})",
                 order.id,
