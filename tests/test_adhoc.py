@@ -45,7 +45,7 @@ NS_NICK = "http://jabber.org/protocol/nick"
 NS_PING = "urn:xmpp:ping"
 NS_DELAY = "urn:xmpp:delay"
 
-USER_COMMANDS = {"balance", "address", "pay", "history", "pending", "language"}
+USER_COMMANDS = {"balance", "address", "pay", "history", "pending", "language", "tiplimit"}
 ADMIN_COMMANDS = {"users", "audit", "stats", "announce"}
 
 CODE_RE = r"[abcdefghjkmnpqrstuvwxyz23456789]{4,6}"
