@@ -217,6 +217,12 @@ fn a_recipient_who_left_before_the_code_gets_it_held_then_claims_it_back() {
         ["Al tipped Bobby 0.00004 BTC: «gm»"]
     );
     assert_eq!(balance(&mut b, "alice"), (Sats(96_000), Sats(4_000)));
+    // Its code again holds nothing more.
+    let (again, out) = confirm(&mut b, &alice, &code);
+    assert!(matches!(again, Confirmed::AlreadyDone(_)), "{again:?}");
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(claim_states(&mut b), ["held"]);
+    assert_eq!(balance(&mut b, "alice"), (Sats(96_000), Sats(4_000)));
     balances_agree(&mut b);
     // Coming back is registering again: the tip is theirs.
     let replies = b.say("bob", "register bob");
@@ -509,6 +515,8 @@ fn tiplimit_is_set_shown_and_capped_by_the_operator_maximum() {
     let alice = b.user("alice").unwrap();
     let (small, _) = tip(&mut b, &alice, "Bobby", "bob", 1, None);
     assert!(matches!(small, Ok(Tipped::Recap(_))), "{small:?}");
+    assert_eq!(balance(&mut b, "bob"), (Sats(1_000), Sats(0)));
+    balances_agree(&mut b);
 }
 
 #[test]
