@@ -547,3 +547,32 @@ fn the_audit_counts_held_tips_as_owed() {
     assert_eq!(report.owed(), Sats(100_000));
     assert!(report.covered());
 }
+
+// A held tip is a hold in the ledger, but no withdrawal: it must not use
+// up the hourly limit of withdrawals.
+#[test]
+fn held_tips_do_not_count_as_withdrawals_for_the_hourly_limit() {
+    let mut b = Bench::with("max_withdrawals_per_hour = 1");
+    let alice = b.register("alice", "alice");
+    b.deposit(&alice, 100_000);
+    set_limit(&mut b, &alice, 10_000);
+    let alice = b.user("alice").unwrap();
+    for nick in ["Caro", "Dee"] {
+        let local = nick.to_lowercase();
+        let (held, _) = tip(&mut b, &alice, nick, &local, 1_000, None);
+        assert!(matches!(held, Ok(Tipped::Held { .. })), "{held:?}");
+    }
+    let address = b.chain.borrow_mut().world_address();
+    let code = b.order("alice", &format!("5000 sat {address}"));
+    let replies = b.say("alice", &format!("confirm {code}"));
+    assert!(
+        !replies.iter().any(|r| r.contains("limit")),
+        "the withdrawal went: {replies:?}"
+    );
+    let sent =
+        b.services().wallet.ledger().count_rows(
+            "/* test */ SELECT count(*) FROM orders WHERE state IN ('sent', 'settled')",
+        );
+    assert_eq!(sent, 1);
+    balances_agree(&mut b);
+}
