@@ -498,10 +498,10 @@ fn tiplimit_is_set_shown_and_capped_by_the_operator_maximum() {
     assert!(b.say("alice", "tiplimit")[0].starts_with("Tips up to 0.0005 BTC are paid at once"));
     assert!(b.say("alice", "tiplimit lots")[0].contains("amount"));
     assert_eq!(b.user("alice").unwrap().tiplimit, Sats(50_000));
-    // The operator lowers the maximum: the older, higher limit is capped.
-    let mut rooms = b.services().wallet.settings().rooms.clone();
-    rooms.max_tiplimit = Sats(1_000);
-    b.services().wallet.set_rooms(rooms);
+    // The operator lowers the maximum (SIGHUP): the older, higher limit
+    // is capped.
+    b.gateway
+        .reload(crate::testkit::config("[rooms]\nmax_tiplimit = 1000 sat"));
     assert!(b.say("alice", "tiplimit")[0].contains("allows at most 0.00001 BTC now"));
     let alice = b.user("alice").unwrap();
     let (over, _) = tip(&mut b, &alice, "Bobby", "bob", 2_000, None);
