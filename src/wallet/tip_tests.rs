@@ -576,3 +576,47 @@ fn held_tips_do_not_count_as_withdrawals_for_the_hourly_limit() {
     assert_eq!(sent, 1);
     balances_agree(&mut b);
 }
+
+// The room face's one call: the room's line is spoken, the tipper's answer
+// returned for a private chat, a refusal never in the room.
+#[test]
+fn the_command_speaks_the_tip_and_answers_the_tipper_privately() {
+    let (mut b, alice, _) = alice_and_bob();
+    set_limit(&mut b, &alice, 5_000);
+    let alice = b.user("alice").unwrap();
+    let mut out = Vec::new();
+    let place = place("Al", "Bobby", "bob");
+    let text = crate::command::tip(
+        b.services(),
+        "en",
+        &alice,
+        &place,
+        Sats(1_000),
+        None,
+        &mut out,
+    );
+    assert_eq!(
+        text,
+        "You tipped Bobby 0.00001 BTC in lounge@rooms.example.org. Your balance is 0.00099 BTC."
+    );
+    assert_eq!(
+        said_to(&out, ROOM, "groupchat"),
+        ["Al tipped Bobby 0.00001 BTC"]
+    );
+    let mut out = Vec::new();
+    let text = crate::command::tip(
+        b.services(),
+        "en",
+        &alice,
+        &place,
+        Sats(10_000_000),
+        None,
+        &mut out,
+    );
+    assert!(text.starts_with("Not enough funds"), "{text}");
+    assert!(
+        out.is_empty(),
+        "a refusal says nothing to anyone else: {out:?}"
+    );
+    balances_agree(&mut b);
+}
