@@ -46,6 +46,7 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "request",
     "block",
     "unblock",
+    "tiplimit",
 ];
 const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze", "resolve"];
 const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel"];
@@ -198,6 +199,7 @@ fn to_gateway(
         Match::Command("request", args) => requests::request(s, turn, user, None, args, out),
         Match::Command("block", args) => requests::block(s, turn, user, args),
         Match::Command("unblock", args) => requests::unblock(s, turn, user, args),
+        Match::Command("tiplimit", typed) => vec![command::tiplimit(s, lang, user, typed)],
         Match::Command("audit", _) => vec![command::audit_report(s, lang)],
         Match::Command("unfreeze", _) => {
             let by = turn.from.bare().to_string();
@@ -498,6 +500,7 @@ mod tests {
                 "request",
                 "block",
                 "unblock",
+                "tiplimit",
             ]
         );
         assert_eq!(
