@@ -16,8 +16,8 @@ use crate::reactor::App;
 use crate::reload::{self, Change};
 use crate::router::{self, Router};
 use crate::wallet::{self, Settings, Wallet};
-use crate::xep;
 use crate::xmpp::Element;
+use crate::{muc, xep};
 use std::time::{Duration, Instant};
 
 /// How often a node that was down is checked again (for the deposit
@@ -27,6 +27,8 @@ const NODE_RETRY: Duration = Duration::from_secs(30);
 pub struct Gateway {
     services: Services,
     xep: xep::State,
+    /// The rooms the gateway is in (XEP-0045).
+    muc: muc::State,
     limiter: RateLimiter,
     /// When the node is looked at again (it was down).
     next_node_retry: Option<Instant>,
@@ -46,6 +48,7 @@ impl Gateway {
         Gateway {
             services: Services::new(wallet, voice),
             xep: xep::State::default(),
+            muc: muc::State::default(),
             limiter,
             next_node_retry: Some(Instant::now()),
             next_poll: None,
@@ -125,6 +128,12 @@ impl Gateway {
         &self.services
     }
 
+    /// The rooms, for tests of the room face.
+    #[cfg(test)]
+    pub(crate) fn rooms(&self) -> &muc::State {
+        &self.muc
+    }
+
     /// The XEPs' state, for tests of what lasts between requests.
     #[cfg(test)]
     pub(crate) fn xep_state(&mut self) -> &mut xep::State {
@@ -133,8 +142,9 @@ impl Gateway {
 }
 
 impl App for Gateway {
-    fn on_connected(&mut self, _out: &mut Vec<Element>) {
+    fn on_connected(&mut self, out: &mut Vec<Element>) {
         crate::presence::on_connected(&mut self.services);
+        muc::on_connected(&mut self.services, &mut self.muc, out);
         self.next_poll = Some(Instant::now());
     }
 
@@ -151,6 +161,7 @@ impl App for Gateway {
         let router = Router {
             services: &mut self.services,
             xep: &mut self.xep,
+            muc: &mut self.muc,
             limiter: &mut self.limiter,
         };
         router::route(router, stanza, out);
@@ -160,6 +171,7 @@ impl App for Gateway {
     fn on_disconnected(&mut self) {
         // Nobody can be seen online while we cannot hear them.
         self.services.voice.online = Online::default();
+        self.muc.clear();
     }
 
     fn on_shutdown(&mut self, out: &mut Vec<Element>) {

@@ -15,6 +15,7 @@ pub mod orders;
 mod property_tests;
 #[cfg(test)]
 pub mod query_plans;
+pub mod rooms;
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Params, Row};
 use std::fmt;
