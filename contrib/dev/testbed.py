@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO / "target" / "testbed" / "node"
 COMPONENT_JID = "bitcoin.localhost"
 DOMAIN = "localhost"
+# Prosody's MUC service, for the group chat tests.
+MUC_JID = "conference.localhost"
 
 # Every process we start, so that atexit can reap what a failing test leaves.
 _live = set()
@@ -185,6 +187,13 @@ VirtualHost "{DOMAIN}"
 {extra_hosts}
 Component "{COMPONENT_JID}"
     component_secret = "{self.secret}"
+
+-- Group chats (XEP-0045) for the room tests: Prosody's own MUC. Rooms
+-- are created by whoever joins first (no restrict_room_creation) and,
+-- as Prosody 0.12 makes them, semi-anonymous and not persistent.
+Component "{MUC_JID}" "muc"
+    muc_room_default_public = true
+    muc_room_locking = false
 """)
 
     def start(self, timeout=10.0):
