@@ -39,6 +39,7 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "cancel",
     "history",
     "language",
+    "tiplimit",
 ];
 const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze", "resolve"];
 const CONTACT_COMMANDS: &[&str] = &["help", "pay", "history", "confirm", "cancel"];
@@ -157,6 +158,7 @@ fn to_gateway(
         Match::Command("cancel", code) => command::cancel(s, lang, user, code),
         Match::Command("history", _) => vec![command::history(s, lang, user, None)],
         Match::Command("language", code) => vec![command::language(s, lang, user, code)],
+        Match::Command("tiplimit", typed) => vec![command::tiplimit(s, lang, user, typed)],
         Match::Command("audit", _) => vec![command::audit_report(s, lang)],
         Match::Command("unfreeze", _) => {
             let by = turn.from.bare().to_string();
@@ -428,7 +430,8 @@ mod tests {
                 "confirm",
                 "cancel",
                 "history",
-                "language"
+                "language",
+                "tiplimit"
             ]
         );
         assert_eq!(

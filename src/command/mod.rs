@@ -14,6 +14,7 @@ use crate::ledger::User;
 use crate::notify::{render, BalanceView, Voice};
 use crate::wallet::accounts::{self, Refusal as RegisterRefusal, Registered};
 use crate::wallet::payments::{self, Amount, Confirmed, Recap, Refusal, Target};
+use crate::wallet::tips::{self, Tipped};
 use crate::wallet::withdrawals::{self, resolve_by_admin, Outcome, Verdict, VerdictError};
 use crate::wallet::{audit, Message, News, Speaker, Wallet};
 use crate::xmpp::{Element, Jid};
@@ -171,6 +172,36 @@ pub fn recap_text(s: &Services, lang: &str, recap: &Recap) -> String {
     )
 }
 
+/// What the tipper is told, in private, of a tip: its recap, or that it
+/// was paid or is held for its claim (the room has its own line).
+pub fn tip_text(s: &Services, lang: &str, tipped: &Tipped) -> String {
+    let (order, key) = match tipped {
+        Tipped::Recap(recap) => return recap_text(s, lang, recap),
+        Tipped::Paid { order, .. } => (order, "tip-done"),
+        Tipped::Held { order, .. } => (order, "tip-done-held"),
+    };
+    let nick = order.tip.as_ref().map_or("", |t| t.recipient_nick.as_str());
+    let room = order.tip.as_ref().map_or("", |t| t.room.as_str());
+    let balance = s
+        .wallet
+        .ledger()
+        .user_by_id(order.user_id)
+        .ok()
+        .flatten()
+        .map_or(Sats(0), |u| u.balance);
+    s.voice.text(
+        lang,
+        key,
+        &[
+            ("amount", &order.amount.to_string()),
+            ("recipient", nick),
+            ("room", room),
+            ("days", &tips::claim_days(&s.wallet).to_string()),
+            ("balance", &balance.to_string()),
+        ],
+    )
+}
+
 fn pending_list(s: &Services, lang: &str, user: &User) -> String {
     let orders = s.wallet.pending_orders(user);
     if orders.is_empty() {
@@ -247,6 +278,7 @@ pub fn confirm(
                 None => withdrawal_refusal(s, lang, &outcome),
             }
         }
+        Confirmed::Tip(tipped) => tip_text(s, lang, &tipped),
         Confirmed::AlreadyDone(_) => s.voice.text(lang, "confirm-already", &[]),
         Confirmed::Expired(_) => s.voice.text(lang, "confirm-expired", &[]),
         Confirmed::Cancelled(_) => s.voice.text(lang, "confirm-cancelled", &[]),
@@ -345,6 +377,45 @@ pub fn cancel(s: &mut Services, lang: &str, user: &User, code: &str) -> Vec<Stri
     match payments::cancel(&mut s.wallet, user, code) {
         Some(order) => vec![s.voice.text(lang, "cancel-done", &[("code", &order.code)])],
         None => vec![s.voice.text(lang, "cancel-none", &[("code", code)])],
+    }
+}
+
+/// `tiplimit [amount]`: shows or sets the user's one-step tip limit,
+/// never above the operator's maximum.
+pub fn tiplimit(s: &mut Services, lang: &str, user: &User, typed: &str) -> String {
+    let max = s.wallet.settings().rooms.max_tiplimit;
+    let typed = typed.trim();
+    if typed.is_empty() {
+        let own = user.tiplimit;
+        let key = if own.0 == 0 {
+            "tiplimit-off"
+        } else if own > max {
+            "tiplimit-capped"
+        } else {
+            "tiplimit-show"
+        };
+        return s.voice.text(
+            lang,
+            key,
+            &[("limit", &own.to_string()), ("max", &max.to_string())],
+        );
+    }
+    let limit = match Sats::parse_user(typed) {
+        Ok(limit) => limit,
+        // 0 turns it off: the one place a zero amount means something.
+        Err(AmountError::Zero) => Sats(0),
+        Err(e) => return s.refusal(lang, &Refusal::Amount(e)),
+    };
+    match tips::set_limit(&mut s.wallet, user, limit) {
+        Ok(()) if limit.0 == 0 => s.voice.text(lang, "tiplimit-set-off", &[]),
+        Ok(()) => s
+            .voice
+            .text(lang, "tiplimit-set", &[("limit", &limit.to_string())]),
+        Err(tips::LimitRefusal::TooHigh(max)) => {
+            s.voice
+                .text(lang, "tiplimit-too-high", &[("max", &max.to_string())])
+        }
+        Err(tips::LimitRefusal::Internal) => s.voice.text(lang, "internal-error", &[]),
     }
 }
 

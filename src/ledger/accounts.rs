@@ -25,6 +25,9 @@ pub struct User {
     pub debt: Sats,
     /// Unregistered: the account is kept, its username is free.
     pub removed: bool,
+    /// The largest tip paid at once, without a code (0: every tip asks).
+    /// The operator's `[rooms] max_tiplimit` caps it where it is used.
+    pub tiplimit: Sats,
 }
 
 /// Why a username cannot be had.
@@ -99,7 +102,7 @@ pub enum UnregisterError {
 }
 
 const USER_COLUMNS: &str =
-    "id, jid, username, language, balance, held, debt, removed_at IS NOT NULL";
+    "id, jid, username, language, balance, held, debt, removed_at IS NOT NULL, tiplimit";
 
 fn user_from_row(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -111,6 +114,7 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
         held: Sats(row.get(5)?),
         debt: Sats(row.get(6)?),
         removed: row.get(7)?,
+        tiplimit: Sats(row.get(8)?),
     })
 }
 
@@ -119,7 +123,7 @@ impl Ledger {
     pub fn user_by_jid(&self, jid: &str) -> Result<Option<User>, LedgerError> {
         self.conn
             .query_row_cached(
-                "SELECT id, jid, username, language, balance, held, debt, 0 FROM users \
+                "SELECT id, jid, username, language, balance, held, debt, 0, tiplimit FROM users \
                  WHERE jid = ?1 AND removed_at IS NULL",
                 [jid],
                 user_from_row,
@@ -177,6 +181,17 @@ impl Ledger {
         Ok(())
     }
 
+    /// Stores a user's one-step tip limit (0: every tip asks for a code).
+    pub fn set_tiplimit(&mut self, user_id: i64, limit: Sats) -> Result<(), LedgerError> {
+        self.conn
+            .execute_cached(
+                "UPDATE users SET tiplimit = ?1 WHERE id = ?2",
+                params![limit.0, user_id],
+            )
+            .context("cannot store the tip limit")?;
+        Ok(())
+    }
+
     /// Every registered account, by username.
     pub fn users(&self) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
@@ -220,7 +235,7 @@ impl Ledger {
             .query_row_cached(
                 &format!("SELECT {USER_COLUMNS}, removed_at FROM users WHERE jid = ?1"),
                 [jid],
-                |r| Ok((user_from_row(r)?, r.get::<_, Option<i64>>(8)?)),
+                |r| Ok((user_from_row(r)?, r.get::<_, Option<i64>>(9)?)),
             )
             .optional()
             .context("cannot register")
@@ -276,6 +291,7 @@ impl Ledger {
                     held: Sats(0),
                     debt: Sats(0),
                     removed: false,
+                    tiplimit: Sats(0),
                 })
             }
         };

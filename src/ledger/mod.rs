@@ -7,6 +7,7 @@
 //! lose the last commits on power loss, and a Raspberry Pi loses power.
 
 pub mod accounts;
+pub mod claims;
 pub mod deposits;
 mod migrate;
 pub mod money;

@@ -473,11 +473,13 @@ impl Ledger {
     }
 
     /// Withdrawals handed towards the node since `since` (held or
-    /// further), all users together.
+    /// further), all users together. A tip held for its claim is a hold
+    /// too, but no withdrawal: its reference is `claim:<id>`.
     pub fn withdrawals_since(&self, since: i64) -> Result<i64, LedgerError> {
         self.conn
             .query_row_cached(
-                "SELECT count(*) FROM ledger WHERE kind = 'hold' AND created_at >= ?1",
+                "SELECT count(*) FROM ledger WHERE kind = 'hold' AND created_at >= ?1 \
+                 AND reference LIKE 'order:%'",
                 [since],
                 |r| r.get(0),
             )

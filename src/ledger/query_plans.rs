@@ -30,6 +30,7 @@ const GROWING: &[&str] = &[
     "ledger",
     "orders",
     "skipped_outputs",
+    "claims",
 ];
 
 /// Statements that read a growing table whole, on purpose, and why. Each
@@ -45,6 +46,10 @@ const WHOLE_TABLE: &[(&str, &str)] = &[
         "the audit's drift check",
     ),
     ("FROM users WHERE debt > 0", "the audit's list of debtors"),
+    (
+        "FROM claims WHERE state = 'held'",
+        "the audit's held tips (the partial index of held claims only)",
+    ),
     // Admins' views of everyone, on demand.
     (
         "FROM users WHERE removed_at IS NULL ORDER BY username",
@@ -281,6 +286,48 @@ pub fn exercise_the_api() {
     l.set_doubt(settled.id, "why").unwrap();
     l.withdrawals_since(0).unwrap();
     l.absorbed_fees().unwrap();
+
+    // Tips: one paid to a wallet, two held for a JID without one, one of
+    // them claimed and the other returned; a tip limit.
+    l.set_tiplimit(a.id, Sats(500)).unwrap();
+    let tip = |l: &mut Ledger, code: &str, to: Option<i64>| {
+        let place = crate::ledger::orders::Tip {
+            room: "room@muc.x".to_owned(),
+            tipper_nick: "al".to_owned(),
+            recipient_nick: "dee".to_owned(),
+            recipient_jid: "d@x".to_owned(),
+        };
+        l.create_order(&NewOrder {
+            user_id: a.id,
+            code,
+            recipient_kind: Recipient::User,
+            recipient: "dee",
+            recipient_id: to,
+            amount: Sats(100),
+            fee_reserve: Sats(0),
+            fee_rate: None,
+            subtract_fee: false,
+            comment: Some("gm"),
+            nonce: None,
+            expires_at: now() + 600,
+            origin: crate::ledger::orders::Origin::Tip,
+            tip: Some(&place),
+        })
+        .unwrap()
+    };
+    let paid_tip = tip(&mut l, "t1", Some(b.id));
+    l.execute_transfer(&paid_tip, b.id).unwrap();
+    for code in ["t2", "t3"] {
+        let held = tip(&mut l, code, None);
+        l.hold_for_claim(&held, "d@x", now() + 60).unwrap().unwrap();
+    }
+    l.held_for_others(a.id).unwrap();
+    l.held_claims_total().unwrap();
+    let mut held = l.held_claims_for("d@x").unwrap();
+    assert_eq!(held.len(), 2);
+    l.pay_claim(&held.remove(0), b.id).unwrap();
+    let expired = l.expired_claims(now() + 61).unwrap();
+    l.return_claim(&expired[0]).unwrap();
 
     // Histories and the admins' views.
     l.history(a.id, None, 20).unwrap();

@@ -11,6 +11,7 @@ mod bulk;
 pub mod online;
 pub mod render;
 
+use crate::amount::Sats;
 use crate::bitcoin::address::Address;
 use crate::config::Config;
 use crate::entity::Entity;
@@ -317,6 +318,13 @@ impl Voice {
             }
         };
         let incoming = ledger.incoming_of(user.id).unwrap_or_default();
+        // Part of the held amount may wait for tips' claims, not for a
+        // withdrawal: the reply says how much.
+        let for_tips = if status || user.held.0 == 0 {
+            Sats(0)
+        } else {
+            ledger.held_for_others(user.id).unwrap_or_default()
+        };
         let lines = [
             (
                 key("balance-reply", "status-balance"),
@@ -336,6 +344,7 @@ impl Voice {
                 user.held,
                 user.held.0 > 0,
             ),
+            ("balance-held-tips", "amount", for_tips, for_tips.0 > 0),
             (
                 "balance-debt",
                 "amount",

@@ -68,7 +68,11 @@ pub fn recap(c: &Catalogs, lang: &str, r: &Recap, minutes: u64, threshold: Sats)
         ("left", left.as_str()),
         ("minutes", minutes.as_str()),
     ];
+    let room = o.tip.as_ref().map_or("", |t| t.room.as_str());
+    let recipient = o.tip.as_ref().map_or("", |t| t.recipient_nick.as_str());
+    let args = [args.as_slice(), &[("room", room), ("nick", recipient)]].concat();
     let key = match (r.fee.is_some(), o.subtract_fee) {
+        _ if o.origin == crate::ledger::orders::Origin::Tip => "tip-recap",
         (false, _) => "pay-recap-user",
         (true, false) => "pay-recap-address",
         (true, true) => "pay-recap-all-address",
@@ -120,6 +124,7 @@ pub fn refusal(c: &Catalogs, lang: &str, r: &Refusal, network: &str) -> String {
             c.text(lang, "pay-recipient-changed", &[("recipient", who)])
         }
         Refusal::ToSelf => c.text(lang, "pay-to-self", &[]),
+        Refusal::Unclaimable(nick) => c.text(lang, "tip-unclaimable", &[("recipient", nick)]),
         Refusal::TooManyPending(max) => c.text(lang, "pay-too-many", &[("max", &max.to_string())]),
         Refusal::Insufficient {
             balance,

@@ -46,6 +46,18 @@ fn may_register(wallet: &Wallet, jid: &Jid) -> bool {
     jid.node.is_some() && jid.domain != *ours && !jid.domain.ends_with(&format!(".{ours}"))
 }
 
+/// Whether `jid` could ever open a wallet here: a user, of a served
+/// domain (or with an account already). A tip to anyone else could never
+/// be claimed.
+pub fn may_open_wallet(wallet: &Wallet, jid: &Jid) -> bool {
+    may_register(wallet, jid)
+        && (wallet.settings.main.serves_domain(&jid.domain)
+            || wallet
+                .ledger
+                .has_account(&jid.bare().to_string().to_lowercase())
+                .unwrap_or(false))
+}
+
 /// Registers `from` as `username`, renames it, or brings it back; sends
 /// the subscription requests of a new account on `out`.
 pub fn register(
@@ -91,6 +103,7 @@ pub fn register(
                 user: user.clone(),
                 address: address.clone(),
             });
+            crate::wallet::tips::claim_held(wallet, &user, news);
             Registered::Created { user, address }
         }
         Registration::Renamed { user, old } => {

@@ -89,6 +89,9 @@ pub fn report(wallet: &mut Wallet) -> Result<Report, NodeError> {
             }
         }
     }
+    // Tips held for their claim are owed too (to their tipper, or to
+    // whoever claims them), and still in the wallet.
+    held += wallet.ledger.held_claims_total().map_err(fail)?.0;
     Ok(Report {
         wallet: balance,
         balances: totals.balances,

@@ -21,6 +21,8 @@ mod chain_tests;
 mod load_tests;
 #[cfg(test)]
 mod scenario_tests;
+#[cfg(test)]
+mod tip_tests;
 
 pub use news::{Living, Message, News, Speaker};
 
@@ -200,6 +202,7 @@ pub fn tick(wallet: &mut Wallet, news: &mut Vec<News>) {
         }
         Err(e) => log::error!("{e}"),
     }
+    tips::return_expired(wallet, news);
     for result in withdrawals::reconcile(wallet, news) {
         tell_reconciled(wallet, &result, news);
     }

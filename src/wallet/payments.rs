@@ -13,7 +13,7 @@ use crate::bitcoin::uri::{self, UriError};
 use crate::ledger::money::MoneyError;
 use crate::ledger::orders::{NewOrder, Order, Origin, Recipient, State};
 use crate::ledger::User;
-use crate::wallet::withdrawals;
+use crate::wallet::{tips, withdrawals};
 use crate::wallet::{News, Wallet};
 
 const CODE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -51,6 +51,9 @@ pub enum Refusal {
     /// The user named in the recap left or changed their username since.
     RecipientChanged(String),
     ToSelf,
+    /// A tip to someone whose server may never open a wallet here: they
+    /// could never claim it (by nick, as the tipper named them).
+    Unclaimable(String),
     TooManyPending(usize),
     /// Funds: what is spendable, what the payment takes, and the
     /// unconfirmed incoming amount that does not count yet.
@@ -100,7 +103,7 @@ fn random_word(length: usize) -> Result<String, Refusal> {
 }
 
 /// A fresh confirmation code.
-fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
+pub(super) fn new_code(wallet: &Wallet) -> Result<String, Refusal> {
     for _ in 0..10 {
         let code = random_word(CODE_LENGTH)?;
         match wallet.ledger.code_in_use(&code) {
@@ -296,7 +299,7 @@ pub fn create(
     })
 }
 
-fn internal(e: crate::ledger::LedgerError) -> Refusal {
+pub(super) fn internal(e: crate::ledger::LedgerError) -> Refusal {
     log::error!("{e}");
     Refusal::Internal
 }
@@ -311,6 +314,8 @@ pub enum Confirmed {
     },
     /// A withdrawal went through one of its outcomes.
     Withdrawal(withdrawals::Outcome),
+    /// A tip was carried out (paid, or held for its claim).
+    Tip(tips::Tipped),
     AlreadyDone(Order),
     Expired(Order),
     Cancelled(Order),
@@ -342,6 +347,7 @@ pub fn confirm(wallet: &mut Wallet, user: &User, code: &str, news: &mut Vec<News
                 .set_order_state(order.id, State::Pending, State::Expired);
             Confirmed::Expired(order)
         }
+        State::Pending if order.origin == Origin::Tip => tips::confirm(wallet, user, order, news),
         State::Pending => match order.recipient_kind {
             Recipient::User => pay_user(wallet, user, order),
             Recipient::Address => Confirmed::Withdrawal(withdrawals::execute(wallet, &order, news)),

@@ -88,6 +88,12 @@ const COMMANDS: &[Command] = &[
         steps: &[language_form, language_set],
     },
     Command {
+        node: "tiplimit",
+        name: "adhoc-tiplimit",
+        access: Access::Registered,
+        steps: &[tiplimit_form, tiplimit_set],
+    },
+    Command {
         node: "users",
         name: "adhoc-users",
         access: Access::Admin,
@@ -698,6 +704,48 @@ fn language_set(
     done_note("info", text)
 }
 
+/// The tip limit form: the user's limit, in satoshis, to change.
+fn tiplimit_form(
+    s: &mut Services,
+    ctx: &Ctx,
+    _: &mut Session,
+    _: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(s, ctx);
+    };
+    let max = s.wallet.settings().rooms.max_tiplimit.to_string();
+    let current = format!("{} sat", user.tiplimit.0);
+    Step::Form {
+        x: Form::new("form")
+            .title(&t(s, ctx, "adhoc-tiplimit"))
+            .instructions(&s.text(ctx.lang, "adhoc-tiplimit-instructions", &[("max", &max)]))
+            .required(
+                "limit",
+                "text-single",
+                &t(s, ctx, "adhoc-tiplimit"),
+                &[&current],
+            )
+            .build(),
+        last: true,
+    }
+}
+
+fn tiplimit_set(
+    s: &mut Services,
+    ctx: &Ctx,
+    _: &mut Session,
+    values: &Submitted,
+    _: &mut Vec<Element>,
+) -> Step {
+    let Some(user) = ctx.user else {
+        return not_registered(s, ctx);
+    };
+    let text = command::tiplimit(s, ctx.lang, user, form::value(values, "limit"));
+    done_note("info", text)
+}
+
 fn users_form(
     s: &mut Services,
     ctx: &Ctx,
@@ -1119,8 +1167,8 @@ mod tests {
         orders.into_iter().map(|o| o.code).collect()
     }
 
-    const USER_COMMANDS: [&str; 6] = [
-        "balance", "address", "pay", "history", "pending", "language",
+    const USER_COMMANDS: [&str; 7] = [
+        "balance", "address", "pay", "history", "pending", "language", "tiplimit",
     ];
     const ADMIN_COMMANDS: [&str; 4] = ["users", "audit", "stats", "announce"];
 
@@ -1525,6 +1573,46 @@ mod tests {
         );
         assert!(pending_codes(&mut b, &alice).is_empty());
         assert_eq!(b.user("bob").unwrap().balance.0, 1000);
+    }
+
+    #[test]
+    fn tiplimit_shows_the_limit_and_sets_it_within_the_maximum() {
+        let mut b = Bench::new();
+        b.register("alice", "alice");
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        assert_eq!(form_values(form(&answer), "limit"), vec!["0 sat"]);
+        let done = next(
+            &mut b,
+            ALICE,
+            "tiplimit",
+            &sid(&answer),
+            "complete",
+            &[("limit", &["2000000 sat"])],
+        );
+        assert_eq!(
+            note(&done),
+            (
+                "info".into(),
+                "A tip limit can be at most 0.001 BTC here.".into()
+            )
+        );
+        assert_eq!(b.user("alice").unwrap().tiplimit.0, 0);
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        let done = next(
+            &mut b,
+            ALICE,
+            "tiplimit",
+            &sid(&answer),
+            "complete",
+            &[("limit", &["5000 sat"])],
+        );
+        assert_eq!(
+            note(&done).1,
+            "Tips up to 0.00005 BTC are now paid at once, without a code."
+        );
+        assert_eq!(b.user("alice").unwrap().tiplimit.0, 5000);
+        let answer = execute(&mut b, ALICE, "tiplimit");
+        assert_eq!(form_values(form(&answer), "limit"), vec!["5000 sat"]);
     }
 
     #[test]
