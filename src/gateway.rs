@@ -176,6 +176,7 @@ impl App for Gateway {
 
     fn on_shutdown(&mut self, out: &mut Vec<Element>) {
         crate::presence::goodbye(&self.services, out);
+        muc::goodbye(&self.services, &self.muc, out);
     }
 
     fn on_reload(&mut self) {

@@ -24,30 +24,31 @@ pub fn parse(stanza: &Element, from: &Jid) -> Option<Invitation> {
     if stanza.get_attr("type") == Some("error") {
         return None;
     }
-    if let Some(x) = stanza.get_child("x", ns::CONFERENCE) {
-        let room = Jid::parse(x.get_attr("jid")?).ok()?;
-        room.node.as_ref()?;
-        return Some(Invitation {
-            room: room.bare(),
-            inviter: Some(from.bare()),
-            password: x.get_attr("password").map(str::to_owned),
-            mediated: false,
-        });
+    // A room relays with both: its own <invite from=...> says who invites.
+    if let Some(x) = stanza.get_child("x", ns::MUC_USER) {
+        if let (Some(invite), Some(_)) = (x.get_child("invite", ns::MUC_USER), &from.node) {
+            return Some(Invitation {
+                room: from.bare(),
+                inviter: invite
+                    .get_attr("from")
+                    .and_then(|j| Jid::parse(j).ok())
+                    .map(|j| j.bare()),
+                password: x
+                    .get_child("password", ns::MUC_USER)
+                    .map(Element::text_content)
+                    .filter(|p| !p.is_empty()),
+                mediated: true,
+            });
+        }
     }
-    let x = stanza.get_child("x", ns::MUC_USER)?;
-    let invite = x.get_child("invite", ns::MUC_USER)?;
-    from.node.as_ref()?;
+    let x = stanza.get_child("x", ns::CONFERENCE)?;
+    let room = Jid::parse(x.get_attr("jid")?).ok()?;
+    room.node.as_ref()?;
     Some(Invitation {
-        room: from.bare(),
-        inviter: invite
-            .get_attr("from")
-            .and_then(|j| Jid::parse(j).ok())
-            .map(|j| j.bare()),
-        password: x
-            .get_child("password", ns::MUC_USER)
-            .map(Element::text_content)
-            .filter(|p| !p.is_empty()),
-        mediated: true,
+        room: room.bare(),
+        inviter: Some(from.bare()),
+        password: x.get_attr("password").map(str::to_owned),
+        mediated: false,
     })
 }
 
@@ -94,7 +95,8 @@ mod tests {
             "<message from='tips@conference.localhost' to='bitcoin.localhost'>\
              <x xmlns='http://jabber.org/protocol/muc#user'>\
              <invite from='alice@localhost/phone'><reason>hi</reason></invite>\
-             <password>secret</password></x></message>",
+             <password>secret</password></x>\
+             <x xmlns='jabber:x:conference' jid='tips@conference.localhost'/></message>",
         );
         let i = parse(&m, &from("tips@conference.localhost")).unwrap();
         assert_eq!(i.room.to_string(), "tips@conference.localhost");

@@ -188,6 +188,13 @@ pub fn on_presence(
     }
 }
 
+/// Shutdown: out of every room (they stay stored, for the next start).
+pub fn goodbye(s: &Services, state: &State, out: &mut Vec<Element>) {
+    for room in state.rooms.values().filter(|r| r.phase == Phase::Joined) {
+        out.push(leave(s.voice.jid(), room));
+    }
+}
+
 /// At every connection: joins every stored room again, without history.
 pub fn on_connected(s: &mut Services, state: &mut State, out: &mut Vec<Element>) {
     state.clear();
