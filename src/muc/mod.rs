@@ -488,3 +488,6 @@ fn leave(me: &Jid, room: &Room) -> Element {
         .attr("to", &format!("{}/{}", room.jid, room.nick))
         .attr("type", "unavailable")
 }
+
+#[cfg(test)]
+mod tests;
