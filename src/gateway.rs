@@ -15,6 +15,7 @@ use crate::notify::{Online, Voice};
 use crate::reactor::App;
 use crate::reload::{self, Change};
 use crate::router::{self, Router};
+use crate::seen::Seen;
 use crate::wallet::{self, Settings, Wallet};
 use crate::xmpp::Element;
 use crate::{muc, xep};
@@ -30,6 +31,9 @@ pub struct Gateway {
     /// The rooms the gateway is in (XEP-0045).
     muc: muc::State,
     limiter: RateLimiter,
+    /// Messages already acted on (resent by clients after a failed
+    /// stream resumption).
+    seen: Seen,
     /// When the node is looked at again (it was down).
     next_node_retry: Option<Instant>,
     /// When the deposit poller runs next (only while connected).
@@ -50,6 +54,7 @@ impl Gateway {
             xep: xep::State::default(),
             muc: muc::State::default(),
             limiter,
+            seen: Seen::new(),
             next_node_retry: Some(Instant::now()),
             next_poll: None,
             poll_interval: config.bitcoin.poll_interval,
@@ -163,6 +168,7 @@ impl App for Gateway {
             xep: &mut self.xep,
             muc: &mut self.muc,
             limiter: &mut self.limiter,
+            seen: &mut self.seen,
         };
         router::route(router, stanza, out);
         self.after_node_calls();

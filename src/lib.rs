@@ -38,6 +38,7 @@ pub mod qr;
 pub mod reactor;
 pub mod reload;
 pub mod router;
+pub mod seen;
 pub mod stream;
 #[cfg(test)]
 mod test_rng;

@@ -16,6 +16,7 @@ use crate::command::Services;
 use crate::entity::Entity;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::chat;
+use crate::seen::Seen;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
@@ -29,6 +30,8 @@ pub struct Router<'a> {
     pub xep: &'a mut xep::State,
     pub muc: &'a mut muc::State,
     pub limiter: &'a mut RateLimiter,
+    /// Messages already acted on.
+    pub seen: &'a mut Seen,
 }
 
 /// Handles one stanza from the server, pushing any replies on `out`.
@@ -38,6 +41,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         xep: state,
         muc: rooms,
         limiter,
+        seen,
     } = router;
     if stanza.ns != ns::COMPONENT {
         log::debug!("ignoring <{}> in namespace {}", stanza.name, stanza.ns);
@@ -68,7 +72,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         "presence" if from_room => muc::on_presence(s, rooms, &stanza, &from, out),
         "message" => {
             let entity = s.entity(&to);
-            bot::on_message(s, &stanza, &from, &entity, out);
+            bot::on_message(s, seen, &stanza, &from, &entity, out);
             // Acked once handled, whatever the answer; nobody acks nothing.
             if !matches!(entity, Entity::Unknown) {
                 let me = s.voice.entity_jid(&entity);

@@ -49,6 +49,8 @@ pub fn node(chain: &Rc<RefCell<Chain>>) -> Node {
 pub struct Bench {
     pub gateway: Gateway,
     pub chain: Rc<RefCell<Chain>>,
+    /// Messages chatted so far: each gets its own id, as from a client.
+    chatted: u64,
 }
 
 impl Bench {
@@ -63,6 +65,7 @@ impl Bench {
         Bench {
             gateway: Gateway::new(config(extra), ledger, node(&chain)),
             chain,
+            chatted: 0,
         }
     }
 
@@ -81,8 +84,10 @@ impl Bench {
     /// `body` chatted from `from` (a full JID) to `to`; the bodies of the
     /// messages sent back, in order.
     pub fn chat(&mut self, from: &str, to: &str, body: &str) -> Vec<String> {
+        self.chatted += 1;
         let xml = format!(
-            "<message type='chat' from='{from}' to='{to}' id='m'><body>{}</body></message>",
+            "<message type='chat' from='{from}' to='{to}' id='m{}'><body>{}</body></message>",
+            self.chatted,
             escape(body)
         );
         bodies(&self.send(&xml))

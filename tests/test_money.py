@@ -490,6 +490,33 @@ def test_internal_payments_both_ways_with_history_and_replay(world_factory):
     assert wallet_balance(world.node) == sats("1.5")
 
 
+def test_a_resent_confirmation_and_a_corrected_pay_move_money_once(world_factory):
+    """SPEC: a message is acted on once. A client whose stream resumption
+    failed sends its last messages again, same origin-id; a correction
+    (XEP-0308) of a command is not a new command."""
+    world = world_factory()
+    alice = funded_alice(world, sats("1"))
+    bob = world.client("bob")
+    register(bob, "bob")
+    code = code_of(ask(alice, GATEWAY, "pay 0.1 bob"))
+    confirm = (f"<message xmlns='{NS_CLIENT}' type='chat' to='{GATEWAY}' id='{{id}}'>"
+               f"<body>confirm {code}</body><origin-id xmlns='urn:xmpp:sid:0' id='resent-1'/>"
+               "</message>")
+    alice.send_xml(confirm.format(id="first"))
+    assert body(alice.wait_message(GATEWAY)) == "Paid 0.1 BTC to bob. Your balance is 0.9 BTC."
+    alice.forget()
+    alice.send_xml(confirm.format(id="second"))
+    time.sleep(1)
+    assert messages_from(alice, GATEWAY) == [], "the resent confirmation was answered"
+    assert account(world.daemon, "bob") == (sats("0.1"), 0)
+
+    alice.send_xml(f"<message xmlns='{NS_CLIENT}' type='chat' to='{GATEWAY}' id='fix-1'>"
+                   f"<body>pay 0.2 bob</body><replace xmlns='{NS_CORRECT}' id='first'/></message>")
+    assert body(alice.wait_message(GATEWAY)).startswith("I do not act on corrected messages")
+    assert db_query(world.daemon, "SELECT count(*) FROM orders")[0][0] == 1
+    assert account(world.daemon, "alice") == (sats("0.9"), 0)
+
+
 # === 3. withdrawals ==========================================================================
 
 def test_withdrawal_pays_exactly_the_amount_and_charges_the_real_fee(world_factory):

@@ -22,10 +22,12 @@ use crate::command::{self, Services};
 use crate::entity::Entity;
 use crate::ledger::User;
 use crate::notify::chat;
+use crate::seen::Seen;
 use crate::wallet::payments::{self, Amount, Refusal, Target};
 use crate::xmpp::stanza::{error_reply, Condition, StanzaError};
 use crate::xmpp::{ns, Element, Jid};
 use parse::{match_command, Match};
+use std::time::Instant;
 
 /// The commands of the gateway, in help order.
 const GATEWAY_COMMANDS: &[&str] = &[
@@ -54,9 +56,12 @@ struct Turn<'a> {
     lang: &'static str,
 }
 
-/// Handles a message from `from` to `entity`.
+/// Handles a message from `from` to `entity`. A message is acted on once
+/// (SPEC, "Group chats and requests"): a correction (XEP-0308) is never
+/// read as a new command, and a message sent again (`seen`) is ignored.
 pub fn on_message(
     s: &mut Services,
+    seen: &mut Seen,
     stanza: &Element,
     from: &Jid,
     entity: &Entity,
@@ -102,6 +107,30 @@ pub fn on_message(
         ));
         return;
     };
+    // A corrected `pay 10 bob` must not become a second payment, and
+    // guessing what a correction changes is no better: say so.
+    if stanza.get_child("replace", ns::CORRECT).is_some() {
+        out.push(chat(
+            &me,
+            &to,
+            lang,
+            &s.text(lang, "correction-not-acted", &[]),
+        ));
+        return;
+    }
+    if !seen.first_time(
+        &from.bare_string(),
+        message_id(stanza),
+        &body,
+        Instant::now(),
+    ) {
+        log::info!(
+            "{} sent message {} again: not acted on twice",
+            from.bare(),
+            message_id(stanza).unwrap_or_default()
+        );
+        return;
+    }
     let turn = Turn {
         from,
         me,
@@ -337,6 +366,15 @@ fn looks_like_address(
 /// exchanges carry neither and need no answer), OpenPGP (XEP-0373 or the
 /// legacy XEP-0027), anything labelled by XEP-0380, or OTR, which lives
 /// in the body itself and always starts with `?OTR`.
+/// What tells a message from another: its XEP-0359 origin-id (set by
+/// the sender's client, kept by every server on the way), else its `id`.
+fn message_id(stanza: &Element) -> Option<&str> {
+    stanza
+        .get_child("origin-id", ns::SID)
+        .and_then(|o| o.get_attr("id"))
+        .or_else(|| stanza.get_attr("id"))
+}
+
 fn is_encrypted(stanza: &Element, body: Option<&str>) -> bool {
     let omemo = [ns::OMEMO_LEGACY, ns::OMEMO].into_iter().any(|omemo| {
         stanza
@@ -1239,6 +1277,69 @@ mod tests {
             message("<body>?OTR:AAMDJ+MVmSfjFZcAAAAAAQAAAAIAAADA</body>"),
             message("<body>?OTRv23? alice would like a private conversation</body>"),
         ]
+    }
+
+    /// A chat message from alice's phone with the given id attribute
+    /// and payload.
+    fn message(id: &str, inner: &str) -> String {
+        format!("<message type='chat' from='{ALICE}' to='{GATEWAY}' id='{id}'>{inner}</message>")
+    }
+
+    #[test]
+    fn a_message_sent_again_is_acted_on_once() {
+        let mut b = alice_and_bob();
+        let pay = "<body>pay 1000 sat bob</body>";
+        let out = b.send(&message("p1", pay));
+        let pending = |b: &mut Bench| {
+            let alice = b.user("alice").unwrap();
+            b.services().wallet.pending_orders(&alice).len()
+        };
+        assert_eq!(pending(&mut b), 1);
+        let code = code_in(&bodies(&out)[0]);
+        // Resent after a failed stream resumption, from another resource:
+        // no second order, no answer.
+        let again = message("p1", pay).replace("/phone", "/laptop");
+        assert!(bodies(&b.send(&again)).is_empty());
+        assert_eq!(pending(&mut b), 1);
+        // The origin-id wins over the id attribute, which the server may
+        // have changed.
+        let confirm = format!(
+            "<body>confirm {code}</body><origin-id xmlns='{}' id='c1'/>",
+            ns::SID
+        );
+        let out = b.send(&message("x1", &confirm));
+        assert!(
+            bodies(&out)
+                .iter()
+                .any(|b| b.starts_with("Paid 0.00001 BTC to bob")),
+            "{:?}",
+            bodies(&out)
+        );
+        assert!(bodies(&b.send(&message("x2", &confirm))).is_empty());
+        assert_eq!(b.user("bob").unwrap().balance.0, 1000);
+        // A client that numbers its messages from 1 again at each
+        // connection: the same id with another text is another message.
+        let out = b.send(&message("p1", "<body>balance</body>"));
+        assert_eq!(bodies(&out).len(), 1);
+    }
+
+    #[test]
+    fn a_correction_is_never_read_as_a_new_command() {
+        let mut b = alice_and_bob();
+        let corrected = format!(
+            "<body>pay 2000 sat bob</body><replace xmlns='{}' id='p1'/>",
+            ns::CORRECT
+        );
+        let out = b.send(&message("p2", &corrected));
+        assert_eq!(
+            bodies(&out),
+            [
+                "I do not act on corrected messages: a correction could pay twice. \
+              Send the command again as a new message."
+            ]
+        );
+        let alice = b.user("alice").unwrap();
+        assert!(b.services().wallet.pending_orders(&alice).is_empty());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use online::Online;
 
 /// XEP-0115's node: a URI naming the software.
 pub const CAPS_NODE: &str = "https://crates.io/crates/bitcoim";
-pub const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
+pub const NS_CORRECT: &str = ns::CORRECT;
 const NS_NICK: &str = "http://jabber.org/protocol/nick";
 const NS_CAPS: &str = "http://jabber.org/protocol/caps";
 const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
