@@ -45,7 +45,7 @@ NS_NICK = "http://jabber.org/protocol/nick"
 NS_PING = "urn:xmpp:ping"
 NS_DELAY = "urn:xmpp:delay"
 
-USER_COMMANDS = {"balance", "address", "pay", "history", "pending", "language"}
+USER_COMMANDS = {"balance", "address", "pay", "history", "pending", "language", "tiplimit"}
 ADMIN_COMMANDS = {"users", "audit", "stats", "announce"}
 
 CODE_RE = r"[abcdefghjkmnpqrstuvwxyz23456789]{4,6}"
@@ -630,6 +630,24 @@ def test_language_form_switches_chat_to_french(daemon, connect):
     assert reply.startswith("Je ne connais pas") or reply.startswith("Solde"), reply
     # The forms speak French as well.
     assert run(alice, "balance").note == "Solde disponible : 0 BTC"
+
+
+def test_tiplimit_form_sets_the_limit_within_the_operator_maximum(daemon, connect):
+    alice = connect("alice")
+    register(alice, "alice")
+    form = run(alice, "tiplimit")
+    assert_executing(form, form.sessionid, "complete", {"complete"})
+    assert form.fields["limit"]["values"] == ["0 sat"], form.fields
+    done = run(alice, "tiplimit", "complete", form.sessionid, {"limit": "1"})
+    assert done.note == "A tip limit can be at most 0.001 BTC here.", done.notes
+    assert db_query(daemon, "SELECT tiplimit FROM users WHERE username = 'alice'") == [(0,)]
+    form = run(alice, "tiplimit")
+    done = run(alice, "tiplimit", "complete", form.sessionid, {"limit": "2500 sat"})
+    assert done.note == "Tips up to 0.000025 BTC are now paid at once, without a code.", done.notes
+    assert db_query(daemon, "SELECT tiplimit FROM users WHERE username = 'alice'") == [(2500,)]
+    # The chat command shows what the form set.
+    reply = ask(alice, GATEWAY, "tiplimit")
+    assert reply.startswith("Tips up to 0.000025 BTC are paid at once"), reply
 
 
 # === admin tools =================================================================================

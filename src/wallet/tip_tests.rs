@@ -217,6 +217,12 @@ fn a_recipient_who_left_before_the_code_gets_it_held_then_claims_it_back() {
         ["Al tipped Bobby 0.00004 BTC: «gm»"]
     );
     assert_eq!(balance(&mut b, "alice"), (Sats(96_000), Sats(4_000)));
+    // Its code again holds nothing more.
+    let (again, out) = confirm(&mut b, &alice, &code);
+    assert!(matches!(again, Confirmed::AlreadyDone(_)), "{again:?}");
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(claim_states(&mut b), ["held"]);
+    assert_eq!(balance(&mut b, "alice"), (Sats(96_000), Sats(4_000)));
     balances_agree(&mut b);
     // Coming back is registering again: the tip is theirs.
     let replies = b.say("bob", "register bob");
@@ -509,6 +515,8 @@ fn tiplimit_is_set_shown_and_capped_by_the_operator_maximum() {
     let alice = b.user("alice").unwrap();
     let (small, _) = tip(&mut b, &alice, "Bobby", "bob", 1, None);
     assert!(matches!(small, Ok(Tipped::Recap(_))), "{small:?}");
+    assert_eq!(balance(&mut b, "bob"), (Sats(1_000), Sats(0)));
+    balances_agree(&mut b);
 }
 
 #[test]
@@ -538,4 +546,33 @@ fn the_audit_counts_held_tips_as_owed() {
     assert_eq!(report.held, Sats(5_000));
     assert_eq!(report.owed(), Sats(100_000));
     assert!(report.covered());
+}
+
+// A held tip is a hold in the ledger, but no withdrawal: it must not use
+// up the hourly limit of withdrawals.
+#[test]
+fn held_tips_do_not_count_as_withdrawals_for_the_hourly_limit() {
+    let mut b = Bench::with("max_withdrawals_per_hour = 1");
+    let alice = b.register("alice", "alice");
+    b.deposit(&alice, 100_000);
+    set_limit(&mut b, &alice, 10_000);
+    let alice = b.user("alice").unwrap();
+    for nick in ["Caro", "Dee"] {
+        let local = nick.to_lowercase();
+        let (held, _) = tip(&mut b, &alice, nick, &local, 1_000, None);
+        assert!(matches!(held, Ok(Tipped::Held { .. })), "{held:?}");
+    }
+    let address = b.chain.borrow_mut().world_address();
+    let code = b.order("alice", &format!("5000 sat {address}"));
+    let replies = b.say("alice", &format!("confirm {code}"));
+    assert!(
+        !replies.iter().any(|r| r.contains("limit")),
+        "the withdrawal went: {replies:?}"
+    );
+    let sent =
+        b.services().wallet.ledger().count_rows(
+            "/* test */ SELECT count(*) FROM orders WHERE state IN ('sent', 'settled')",
+        );
+    assert_eq!(sent, 1);
+    balances_agree(&mut b);
 }
