@@ -95,6 +95,12 @@ pub fn on_message(
     let Some(room) = state.rooms.get_mut(&key(from)) else {
         return;
     };
+    if from.resource.is_none() {
+        if room.on_room_message(stanza) == Event::NowHidden {
+            hidden_notice(s, room, out);
+        }
+        return;
+    }
     match stanza.get_attr("type") {
         Some("error") => log::info!("{} refused a message of ours", room.jid),
         Some("groupchat") => on_line(s, room, limiter, stanza, from, out),

@@ -219,6 +219,31 @@ impl Room {
         }
     }
 
+    /// A message from the room itself: a configuration change (XEP-0045,
+    /// 10.2.1) that makes real JIDs public (172) or hides them (173).
+    /// Other changes (104) show in the presences that follow.
+    pub fn on_room_message(&mut self, stanza: &Element) -> Event {
+        let Some(x) = stanza.get_child("x", ns::MUC_USER) else {
+            return Event::Nothing;
+        };
+        let has = |code: &str| {
+            x.elements()
+                .any(|e| e.is("status", ns::MUC_USER) && e.get_attr("code") == Some(code))
+        };
+        let moderator = self
+            .occupants
+            .get(&self.nick)
+            .is_some_and(|o| o.role == Role::Moderator);
+        if has("172") {
+            self.hidden = false;
+        } else if has("173") && !moderator && !self.hidden {
+            self.hidden = true;
+            self.notice_said = false;
+            return Event::NowHidden;
+        }
+        Event::Nothing
+    }
+
     fn on_error(&mut self, stanza: &Element) -> Event {
         let Phase::Joining { retried } = self.phase else {
             // An error to something else we sent: not about our place.
@@ -368,6 +393,23 @@ mod tests {
             "<item role='moderator' affiliation='owner'/><status code='110'/><status code='201'/>",
         );
         assert_eq!(e, Event::Removed(Removed::Gone));
+    }
+
+    #[test]
+    fn a_room_turning_semi_anonymous_hides_jids_and_back() {
+        let (mut room, _) =
+            joined_room("<item role='participant'/><status code='100'/><status code='110'/>");
+        let change = |code: &str| {
+            stanza(&format!(
+                "<message from='r@c'><x xmlns='http://jabber.org/protocol/muc#user'>\
+                 <status code='{code}'/></x></message>"
+            ))
+        };
+        assert_eq!(room.on_room_message(&change("173")), Event::NowHidden);
+        assert!(room.hidden);
+        assert_eq!(room.on_room_message(&change("173")), Event::Nothing);
+        assert_eq!(room.on_room_message(&change("172")), Event::Nothing);
+        assert!(!room.hidden);
     }
 
     #[test]
