@@ -182,6 +182,41 @@ def test_an_invitation_from_someone_without_a_wallet_is_refused(prosody, bitcoim
     assert stored_rooms(bitcoim) == []
 
 
+def test_a_mediated_invitation_from_someone_without_a_wallet_is_declined(
+        prosody, bitcoim, people):
+    carol = people["carol"]
+    room = new_room()
+    enter(carol, room, "carol")
+    carol.send_xml(f"<message to='{room}'><x xmlns='{NS_MUC_USER}'>"
+                   f"<invite to='{GATEWAY}'/></x></message>")
+    # The room (semi-anonymous) hides who invites: the refusal can only be
+    # the decline, relayed by the room to carol's occupant JID.
+    decline = carol.wait_for(
+        lambda s: s.get("from") == room
+        and s.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline") is not None,
+        10, "the decline relayed by the room")
+    reason = decline.findtext(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}decline/"
+                              f"{{{NS_MUC_USER}}}reason")
+    assert reason.startswith("This room hides who invites me into it"), reason
+    assert stored_rooms(bitcoim) == []
+
+
+def test_a_wrong_password_is_told_and_the_right_one_joins(prosody, bitcoim, people):
+    alice = people["alice"]
+    room = new_room()
+    enter(alice, room, "alice")
+    configure(alice, room, whois="anyone", passwordprotectedroom="1", roomsecret="s3cret")
+    register(alice, "alice")
+    invite_directly(alice, room)
+    told = body(alice.wait_message(GATEWAY, 10))
+    assert told == f"I could not join {room}: its password was refused.", told
+    assert stored_rooms(bitcoim) == []
+    alice.send_xml(f"<message to='{GATEWAY}'><x xmlns='jabber:x:conference' jid='{room}' "
+                   f"password='s3cret'/></message>")
+    assert body(alice.wait_message(GATEWAY, 10)).startswith(f"I joined {room}")
+    assert db_query(bitcoim, "SELECT password FROM rooms") == [("s3cret",)]
+
+
 def test_a_mediated_invitation_joins_and_the_inviter_makes_it_leave(prosody, bitcoim, people):
     alice, bob = people["alice"], people["bob"]
     room = new_room()
@@ -270,6 +305,9 @@ def test_a_tip_to_someone_without_a_wallet_is_claimed_or_returned(prosody, bitco
     alice, carol = people["alice"], people["carol"]
     room = open_room(people, bitcoim, occupants=("alice", "bob", "carol"))
     give(bitcoim, "alice", 50_000)
+    # Without a wallet, carol cannot tip: she is told how to open one.
+    say(carol, room, "tip 100 sat alice")
+    assert body(carol.wait_message(GATEWAY, 10)).startswith("You need a wallet to tip.")
     ask(alice, GATEWAY, "tiplimit 10000 sat")
     say(alice, room, "tip 1500 sat carol welcome")
     held = body(carol.wait_message(GATEWAY, 10))

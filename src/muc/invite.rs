@@ -12,7 +12,7 @@ pub struct Invitation {
     /// The room's bare JID.
     pub room: Jid,
     /// Who invites: the sender of a direct invitation, the `from` of a
-    /// mediated one (a room may leave it out).
+    /// mediated one (a room may leave it out, or give the occupant JID).
     pub inviter: Option<Jid>,
     pub password: Option<String>,
     /// Relayed by the room: a refusal is also declined to the room.
@@ -29,10 +29,12 @@ pub fn parse(stanza: &Element, from: &Jid) -> Option<Invitation> {
         if let (Some(invite), Some(_)) = (x.get_child("invite", ns::MUC_USER), &from.node) {
             return Some(Invitation {
                 room: from.bare(),
+                // A semi-anonymous room gives the inviter's occupant JID
+                // (room/nick), kept whole: the decline goes back to it.
                 inviter: invite
                     .get_attr("from")
                     .and_then(|j| Jid::parse(j).ok())
-                    .map(|j| j.bare()),
+                    .map(|j| if j.bare() == from.bare() { j } else { j.bare() }),
                 password: x
                     .get_child("password", ns::MUC_USER)
                     .map(Element::text_content)
@@ -64,6 +66,13 @@ pub fn decline(me: &Jid, invitation: &Invitation, reason: &str) -> Option<Elemen
             .attr("to", &invitation.room.to_string())
             .child(Element::new("x", ns::MUC_USER).child(decline)),
     )
+}
+
+impl Invitation {
+    /// The room hid who invites: only their occupant JID is known.
+    pub fn inviter_hidden(&self) -> bool {
+        self.inviter.as_ref().is_some_and(|i| i.bare() == self.room)
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +119,21 @@ mod tests {
              to='tips@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'>\
              <decline to='alice@localhost'><reason>no</reason></decline></x></message>"
         );
+    }
+
+    #[test]
+    fn a_room_hiding_the_inviter_gives_its_occupant_jid() {
+        let m = stanza(
+            "<message from='tips@conference.localhost' to='bitcoin.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'>\
+             <invite from='tips@conference.localhost/carol'/></x></message>",
+        );
+        let i = parse(&m, &from("tips@conference.localhost")).unwrap();
+        assert!(i.inviter_hidden());
+        let d = decline(&from("bitcoin.localhost"), &i, "no").unwrap();
+        assert!(d
+            .to_xml()
+            .contains("<decline to='tips@conference.localhost/carol'>"));
     }
 
     #[test]

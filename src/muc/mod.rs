@@ -247,6 +247,7 @@ fn on_invitation(
         None => s.lang(stanza, None),
     };
     let refusal = match s.wallet.settings().rooms.invites {
+        _ if invitation.inviter_hidden() => Some("room-invite-hidden"),
         Inviters::Nobody => Some("room-invite-nobody"),
         Inviters::Admins if !admin => Some("room-invite-admins"),
         Inviters::Users if !admin && user.is_none() => Some("room-invite-unregistered"),
@@ -256,12 +257,11 @@ fn on_invitation(
     if let Some(why) = refusal {
         log::info!("invitation of {inviter} to {room_jid} refused: {why}");
         let args = [("room", room_jid.as_str()), ("gateway", &me.to_string())];
-        out.push(chat(
-            &me,
-            &inviter.to_string(),
-            lang,
-            &s.text(lang, why, &args),
-        ));
+        // Never to a room's JID: the room would bounce it.
+        if !invitation.inviter_hidden() {
+            let text = s.text(lang, why, &args);
+            out.push(chat(&me, &inviter.to_string(), lang, &text));
+        }
         if invitation.mediated {
             let reason = s.text(s.voice.default_lang(), why, &args);
             out.extend(invite::decline(&me, invitation, &reason));

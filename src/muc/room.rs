@@ -171,6 +171,8 @@ impl Room {
             return Event::Nothing;
         }
         if p.available {
+            // The room may give us another nick than we asked for (210).
+            nick.clone_into(&mut self.nick);
             self.occupants.apply(nick, &p);
             // 172: the room became non-anonymous; 173: semi-anonymous.
             let open = (p.has(100) || p.has(172)) && !p.has(173);
