@@ -34,7 +34,11 @@ fn occupant(b: &mut Bench, nick: &str, local: &str) -> Vec<Element> {
 /// alice and bob registered, in a non-anonymous room the gateway joined
 /// on alice's invitation.
 fn joined() -> Bench {
-    let mut b = Bench::new();
+    joined_with("")
+}
+
+fn joined_with(extra: &str) -> Bench {
+    let mut b = Bench::with(extra);
     b.register("alice", "alice");
     b.register("bob", "bob");
     invite(&mut b, "alice");
@@ -275,4 +279,27 @@ fn stored_rooms_are_joined_again_at_each_connection_and_a_refusal_forgets_them()
     let mut out = Vec::new();
     b.gateway.on_shutdown(&mut out);
     assert_eq!(attrs(&out, "to"), [format!("{ROOM}/bitcoin").as_str()]);
+}
+
+#[test]
+fn a_busy_room_is_not_one_sender_for_the_rate_limit_its_occupants_are() {
+    // alice's registration and invitation took 2 of her burst of 4.
+    let mut b = joined_with("rate_burst = 4\nrate_per_second = 1\n");
+    // The room's traffic as a whole passes: presences and chatter.
+    for i in 0..10 {
+        occupant(&mut b, &format!("guest{i}"), &format!("guest{i}"));
+        line(&mut b, &format!("guest{i}"), "hello all", "");
+    }
+    let out = line(&mut b, "alice", "tip 1 sat Bob B", "");
+    assert_eq!(
+        attrs(&out, "to"),
+        ["alice@example.org"],
+        "alice is not limited"
+    );
+    // One occupant's commands are: one more, then (within the second
+    // these take) silence.
+    let answered: usize = (0..5)
+        .map(|_| line(&mut b, "alice", "tip 1 sat Bob B", "").len())
+        .sum();
+    assert!((1..=2).contains(&answered), "{answered} of 5 answered");
 }
