@@ -172,6 +172,28 @@ pub fn recap_text(s: &Services, lang: &str, recap: &Recap) -> String {
     )
 }
 
+/// A tip in a room (`tip <amount> <nick> [comment]`, the nick resolved to
+/// its real JID in `place` by the room face): its news (the room's line,
+/// the recipient's message) spoken on `out`, and what the tipper is told
+/// in private: the recap, the tip carried out, or why it was refused.
+pub fn tip(
+    s: &mut Services,
+    lang: &str,
+    tipper: &User,
+    place: &crate::ledger::orders::Tip,
+    amount: Sats,
+    comment: Option<&str>,
+    out: &mut Vec<Element>,
+) -> String {
+    let mut news = Vec::new();
+    let outcome = tips::tip(&mut s.wallet, tipper, place, amount, comment, &mut news);
+    s.speak(news, out);
+    match outcome {
+        Ok(tipped) => tip_text(s, lang, &tipped),
+        Err(refusal) => s.refusal(lang, &refusal),
+    }
+}
+
 /// What the tipper is told, in private, of a tip: its recap, or that it
 /// was paid or is held for its claim (the room has its own line).
 pub fn tip_text(s: &Services, lang: &str, tipped: &Tipped) -> String {

@@ -498,10 +498,10 @@ fn tiplimit_is_set_shown_and_capped_by_the_operator_maximum() {
     assert!(b.say("alice", "tiplimit")[0].starts_with("Tips up to 0.0005 BTC are paid at once"));
     assert!(b.say("alice", "tiplimit lots")[0].contains("amount"));
     assert_eq!(b.user("alice").unwrap().tiplimit, Sats(50_000));
-    // The operator lowers the maximum: the older, higher limit is capped.
-    let mut rooms = b.services().wallet.settings().rooms.clone();
-    rooms.max_tiplimit = Sats(1_000);
-    b.services().wallet.set_rooms(rooms);
+    // The operator lowers the maximum (SIGHUP): the older, higher limit
+    // is capped.
+    b.gateway
+        .reload(crate::testkit::config("[rooms]\nmax_tiplimit = 1000 sat"));
     assert!(b.say("alice", "tiplimit")[0].contains("allows at most 0.00001 BTC now"));
     let alice = b.user("alice").unwrap();
     let (over, _) = tip(&mut b, &alice, "Bobby", "bob", 2_000, None);
@@ -574,5 +574,49 @@ fn held_tips_do_not_count_as_withdrawals_for_the_hourly_limit() {
             "/* test */ SELECT count(*) FROM orders WHERE state IN ('sent', 'settled')",
         );
     assert_eq!(sent, 1);
+    balances_agree(&mut b);
+}
+
+// The room face's one call: the room's line is spoken, the tipper's answer
+// returned for a private chat, a refusal never in the room.
+#[test]
+fn the_command_speaks_the_tip_and_answers_the_tipper_privately() {
+    let (mut b, alice, _) = alice_and_bob();
+    set_limit(&mut b, &alice, 5_000);
+    let alice = b.user("alice").unwrap();
+    let mut out = Vec::new();
+    let place = place("Al", "Bobby", "bob");
+    let text = crate::command::tip(
+        b.services(),
+        "en",
+        &alice,
+        &place,
+        Sats(1_000),
+        None,
+        &mut out,
+    );
+    assert_eq!(
+        text,
+        "You tipped Bobby 0.00001 BTC in lounge@rooms.example.org. Your balance is 0.00099 BTC."
+    );
+    assert_eq!(
+        said_to(&out, ROOM, "groupchat"),
+        ["Al tipped Bobby 0.00001 BTC"]
+    );
+    let mut out = Vec::new();
+    let text = crate::command::tip(
+        b.services(),
+        "en",
+        &alice,
+        &place,
+        Sats(10_000_000),
+        None,
+        &mut out,
+    );
+    assert!(text.starts_with("Not enough funds"), "{text}");
+    assert!(
+        out.is_empty(),
+        "a refusal says nothing to anyone else: {out:?}"
+    );
     balances_agree(&mut b);
 }
