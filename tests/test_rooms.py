@@ -273,6 +273,7 @@ def test_tips_with_and_without_confirmation(prosody, bitcoim, people):
     alice.forget()
     say(alice, room, "tip 2000 sat bob")
     room_line(bob, room, "alice tipped bob")
+    alice.wait_message(GATEWAY, 10, contains="You tipped bob")
     assert account(bitcoim, "bob") == (3_000, 0)
     assert not alice.received(lambda s: "confirm" in (body(s) or ""))
     # A nick not in the room, and the gateway itself: refused privately.
@@ -312,6 +313,7 @@ def test_a_tip_to_someone_without_a_wallet_is_claimed_or_returned(prosody, bitco
     say(alice, room, "tip 1500 sat carol welcome")
     held = body(carol.wait_message(GATEWAY, 10))
     assert "register" in held and "alice" in held, held
+    alice.wait_message(GATEWAY, 10, contains="carol has no wallet yet")
     assert account(bitcoim, "alice") == (48_500, 1_500)
     carol.send_message(GATEWAY, "register carol")
     carol.wait_message(GATEWAY, 10, contains="Welcome, carol!")

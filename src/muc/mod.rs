@@ -29,7 +29,6 @@ use crate::ledger::orders::Tip;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::{chat, groupchat};
 use crate::wallet::payments::Refusal;
-use crate::wallet::tips::{self, Tipped};
 use crate::xmpp::{ns, Element, Jid};
 use invite::Invitation;
 use occupants::Role;
@@ -428,16 +427,9 @@ fn tip(
                     recipient_nick: w.nick.to_owned(),
                     recipient_jid,
                 };
-                let mut news = Vec::new();
-                let result =
-                    tips::tip(&mut s.wallet, &tipper, &place, amount, w.comment, &mut news);
-                s.speak(news, out);
-                match result {
-                    Ok(Tipped::Recap(recap)) => crate::command::recap_text(s, lang, &recap),
-                    // The engine's news said it: the room's line and the recipient's.
-                    Ok(Tipped::Paid { .. } | Tipped::Held { .. }) => return,
-                    Err(refusal) => s.refusal(lang, &refusal),
-                }
+                // The recap, or what was done; the room's line and the
+                // recipient's message are the engine's news.
+                crate::command::tip(s, lang, &tipper, &place, amount, w.comment, out)
             }
         },
     };
