@@ -17,8 +17,8 @@ use crate::reload::{self, Change};
 use crate::router::{self, Router};
 use crate::seen::Seen;
 use crate::wallet::{self, Settings, Wallet};
-use crate::xep;
 use crate::xmpp::Element;
+use crate::{muc, xep};
 use std::time::{Duration, Instant};
 
 /// How often a node that was down is checked again (for the deposit
@@ -28,6 +28,8 @@ const NODE_RETRY: Duration = Duration::from_secs(30);
 pub struct Gateway {
     services: Services,
     xep: xep::State,
+    /// The rooms the gateway is in (XEP-0045).
+    muc: muc::State,
     limiter: RateLimiter,
     /// Messages already acted on (resent by clients after a failed
     /// stream resumption).
@@ -50,6 +52,7 @@ impl Gateway {
         Gateway {
             services: Services::new(wallet, voice),
             xep: xep::State::default(),
+            muc: muc::State::default(),
             limiter,
             seen: Seen::new(),
             next_node_retry: Some(Instant::now()),
@@ -130,6 +133,12 @@ impl Gateway {
         &self.services
     }
 
+    /// The rooms, for tests of the room face.
+    #[cfg(test)]
+    pub(crate) fn rooms(&self) -> &muc::State {
+        &self.muc
+    }
+
     /// The XEPs' state, for tests of what lasts between requests.
     #[cfg(test)]
     pub(crate) fn xep_state(&mut self) -> &mut xep::State {
@@ -138,8 +147,9 @@ impl Gateway {
 }
 
 impl App for Gateway {
-    fn on_connected(&mut self, _out: &mut Vec<Element>) {
+    fn on_connected(&mut self, out: &mut Vec<Element>) {
         crate::presence::on_connected(&mut self.services);
+        muc::on_connected(&mut self.services, &mut self.muc, out);
         self.next_poll = Some(Instant::now());
     }
 
@@ -156,6 +166,7 @@ impl App for Gateway {
         let router = Router {
             services: &mut self.services,
             xep: &mut self.xep,
+            muc: &mut self.muc,
             limiter: &mut self.limiter,
             seen: &mut self.seen,
         };
@@ -166,10 +177,12 @@ impl App for Gateway {
     fn on_disconnected(&mut self) {
         // Nobody can be seen online while we cannot hear them.
         self.services.voice.online = Online::default();
+        self.muc.clear();
     }
 
     fn on_shutdown(&mut self, out: &mut Vec<Element>) {
         crate::presence::goodbye(&self.services, out);
+        muc::goodbye(&self.services, &self.muc, out);
     }
 
     fn on_reload(&mut self) {

@@ -31,6 +31,7 @@ pub mod i18n;
 pub mod ledger;
 pub mod limits;
 pub mod logging;
+pub mod muc;
 pub mod notify;
 pub mod presence;
 pub mod qr;

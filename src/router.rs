@@ -1,6 +1,8 @@
 //! Routes each incoming stanza to its face: messages to the chat face
 //! (`crate::bot`), presences to `crate::presence`, IQs to the XEP face
-//! (`crate::xep`), after the rate limit. A message is acknowledged
+//! (`crate::xep`), after the rate limit; messages and presences from the
+//! rooms the gateway is in, and invitations, to the room face
+//! (`crate::muc`), which limits the occupants behind a room one by one. A message is acknowledged
 //! (XEP-0184, `xep::receipts`) once the chat face has handled it; a
 //! message refused by the rate limit was not handled, so it is not.
 //!
@@ -18,14 +20,15 @@ use crate::seen::Seen;
 use crate::xmpp::ns;
 use crate::xmpp::stanza::{error_reply, Condition, Iq, IqType, StanzaError};
 use crate::xmpp::{Element, Jid};
-use crate::{bot, presence, xep};
+use crate::{bot, muc, presence, xep};
 use std::time::Instant;
 
-/// What routing works with: the services, the XEPs' state, and the rate
-/// limiter.
+/// What routing works with: the services, the XEPs' state, the rooms,
+/// and the rate limiter.
 pub struct Router<'a> {
     pub services: &'a mut Services,
     pub xep: &'a mut xep::State,
+    pub muc: &'a mut muc::State,
     pub limiter: &'a mut RateLimiter,
     /// Messages already acted on.
     pub seen: &'a mut Seen,
@@ -36,6 +39,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     let Router {
         services: s,
         xep: state,
+        muc: rooms,
         limiter,
         seen,
     } = router;
@@ -50,8 +54,10 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
         );
         return;
     };
-    // Users only: the server itself is not limited.
-    if from.node.is_some() {
+    // Users only: the server itself is not limited, and a room's occupants
+    // are, each by themself, in the room face.
+    let from_room = rooms.is_room(&from);
+    if from.node.is_some() && !from_room {
         let verdict = limiter.check(&from.bare_string(), Instant::now());
         if let Verdict::Refuse { first } = verdict {
             refuse_flood(s, &stanza, &from, first, out);
@@ -60,6 +66,10 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     }
     match stanza.name.as_str() {
         "iq" => on_iq(s, state, &stanza, from, to, out),
+        "message" if muc::takes_message(rooms, &stanza, &from, &to) => {
+            muc::on_message(s, rooms, limiter, &stanza, &from, out);
+        }
+        "presence" if from_room => muc::on_presence(s, rooms, &stanza, &from, out),
         "message" => {
             let entity = s.entity(&to);
             bot::on_message(s, seen, &stanza, &from, &entity, out);

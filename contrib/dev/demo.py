@@ -51,8 +51,9 @@ def main():
     # The usual ports when they are free, so a client's defaults just work.
     # The usual ports when they are free (a system Prosody may hold 5222:
     # the next free one is used, and printed).
+    # Its rooms show real JIDs to everyone, so that tips work in them at once.
     prosody = testbed.Prosody(workdir, c2s_port=testbed.free_port(5222),
-                              component_port=testbed.free_port(5347))
+                              component_port=testbed.free_port(5347), public_jids=True)
     own = os.environ.get("DEMO_OWN_NODE")
     node = OwnNode(own) if own else testbed.RegtestNode(
         workdir, rpc_port=testbed.free_port(18443), p2p_port=testbed.free_port(18444))
@@ -109,6 +110,10 @@ def instructions(prosody, node, daemon):
         (f"/msg {gw} pay 0.1 bob lunch", "then: confirm <code> (bob must register)"),
         (f"/msg {gw} pay 0.2 ADDR2", "a withdrawal: recap with the fee, then confirm"),
         (f"/msg {gw} history", ""),
+        (f"/join tips@{testbed.MUC_JID}", "a room (bob can /join it too)"),
+        (f"/invite send {gw}", "in the room: the gateway joins it"),
+        ("tip 1000 sat bob thanks", "in the room: the recap comes privately"),
+        (f"/msg {gw} tiplimit 5000 sat", "smaller tips are then paid at once"),
         (f"/disco info {gw}", "service discovery: a bitcoin gateway"),
         (f"/cmd list {gw}", "the same as forms (XEP-0050)"),
     ))

@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO / "target" / "testbed" / "node"
 COMPONENT_JID = "bitcoin.localhost"
 DOMAIN = "localhost"
+# Prosody's MUC service, for the group chat tests.
+MUC_JID = "conference.localhost"
 
 # Every process we start, so that atexit can reap what a failing test leaves.
 _live = set()
@@ -137,10 +139,14 @@ class Prosody:
     """A private Prosody: own config, data and log in `workdir`."""
 
     def __init__(self, workdir, c2s_port=None, component_port=None, secret=None,
-                 extra_hosts=()):
+                 extra_hosts=(), public_jids=False):
         # extra_hosts: more VirtualHosts beside DOMAIN (users of another
         # domain on the same server, for the allowed-domains tests).
         self.extra_hosts = tuple(extra_hosts)
+        # public_jids: new rooms show real JIDs to everyone (the demo, where
+        # tips should work at once); Prosody's default, semi-anonymous
+        # rooms, is what the hidden-JID tests need.
+        self.public_jids = public_jids
         self.dir = Path(workdir) / "prosody"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.c2s_port = c2s_port or free_port()
@@ -185,6 +191,14 @@ VirtualHost "{DOMAIN}"
 {extra_hosts}
 Component "{COMPONENT_JID}"
     component_secret = "{self.secret}"
+
+-- Group chats (XEP-0045) for the room tests: Prosody's own MUC. Rooms
+-- are created, unlocked, by whoever joins first (no restrict_room_creation)
+-- and are not persistent.
+Component "{MUC_JID}" "muc"
+    muc_room_default_public = true
+    muc_room_locking = false
+    muc_room_default_public_jids = {"true" if self.public_jids else "false"}
 """)
 
     def start(self, timeout=10.0):

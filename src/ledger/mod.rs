@@ -17,6 +17,7 @@ mod property_tests;
 #[cfg(test)]
 pub mod query_plans;
 pub mod requests;
+pub mod rooms;
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Params, Row};
 use std::fmt;

@@ -358,6 +358,12 @@ pub fn exercise_the_api() {
     l.python_accounts().unwrap();
     assert!(l.unregister("b@x").is_err(), "bob has money");
 
+    // Rooms (XEP-0045): joined, listed at a reconnection, left.
+    l.store_room("r@conference.x", Some(a.id), None).unwrap();
+    l.room("r@conference.x").unwrap();
+    l.rooms().unwrap();
+    l.forget_room("r@conference.x").unwrap();
+
     // A database upgraded from the Python bitcoIM.
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(super::PYTHON_SCHEMA).unwrap();

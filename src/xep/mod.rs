@@ -98,6 +98,10 @@ const CONTACT_IQS: &[IqHandler] = &[disco::INFO, disco::ITEMS, ping::HANDLER, vc
 /// the router acknowledges them (XEP-0184).
 const MESSAGE_FEATURES: &[&str] = &[receipts::FEATURE];
 
+/// What the gateway alone does with messages: it takes invitations into
+/// rooms (XEP-0249; the room face, `crate::muc`, handles them).
+const GATEWAY_MESSAGE_FEATURES: &[&str] = &[crate::xmpp::ns::CONFERENCE];
+
 fn table(entity: &Entity) -> &'static [IqHandler] {
     match entity {
         Entity::Gateway => GATEWAY_IQS,
@@ -111,6 +115,14 @@ pub fn features(entity: &Entity) -> Vec<&'static str> {
         .iter()
         .filter_map(|h| h.feature)
         .chain(MESSAGE_FEATURES.iter().copied())
+        .chain(
+            match entity {
+                Entity::Gateway => GATEWAY_MESSAGE_FEATURES,
+                _ => &[],
+            }
+            .iter()
+            .copied(),
+        )
         .collect();
     features.sort_unstable();
     features.dedup();

@@ -25,7 +25,17 @@ pub const OMEMO: &str = "urn:xmpp:omemo:2";
 pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_LEGACY: &str = "jabber:x:encrypted";
 pub const EME: &str = "urn:xmpp:eme:0";
+/// XEP-0249: Direct MUC Invitations (also the gateway's disco feature).
+pub const CONFERENCE: &str = "jabber:x:conference";
+/// XEP-0045: Multi-User Chat, the join and the room's user extension.
+pub const MUC: &str = "http://jabber.org/protocol/muc";
+pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+/// XEP-0203: Delayed Delivery, and the legacy XEP-0091 form.
+pub const DELAY: &str = "urn:xmpp:delay";
+pub const DELAY_LEGACY: &str = "jabber:x:delay";
 /// XEP-0308: Last Message Correction.
 pub const CORRECT: &str = "urn:xmpp:message-correct:0";
 /// XEP-0359: Unique and Stable Stanza IDs.
 pub const SID: &str = "urn:xmpp:sid:0";
+/// XEP-0421: Anonymous unique occupant identifiers.
+pub const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
