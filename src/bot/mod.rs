@@ -46,6 +46,9 @@ const GATEWAY_COMMANDS: &[&str] = &[
     "request",
     "block",
     "unblock",
+    // Said in a room; said here, where to say it. Listed so that `tip`
+    // is not read as the prefix of `tiplimit`.
+    "room-tip",
     "tiplimit",
 ];
 const ADMIN_COMMANDS: &[&str] = &["audit", "unfreeze", "resolve"];
@@ -199,6 +202,11 @@ fn to_gateway(
         Match::Command("request", args) => requests::request(s, turn, user, None, args, out),
         Match::Command("block", args) => requests::block(s, turn, user, args),
         Match::Command("unblock", args) => requests::unblock(s, turn, user, args),
+        Match::Command("room-tip", _) => vec![s.text(
+            lang,
+            "room-tip-in-chat",
+            &[("gateway", &s.voice.jid().to_string())],
+        )],
         Match::Command("tiplimit", typed) => vec![command::tiplimit(s, lang, user, typed)],
         Match::Command("audit", _) => vec![command::audit_report(s, lang)],
         Match::Command("unfreeze", _) => {
@@ -500,6 +508,7 @@ mod tests {
                 "request",
                 "block",
                 "unblock",
+                "tip",
                 "tiplimit",
             ]
         );
@@ -1353,6 +1362,21 @@ mod tests {
         // connection: the same id with another text is another message.
         let out = b.send(&message("p1", "<body>balance</body>"));
         assert_eq!(bodies(&out).len(), 1);
+    }
+
+    #[test]
+    fn tip_said_in_a_private_chat_says_where_tips_are_made() {
+        let mut b = alice_and_bob();
+        let answer = b.say("alice", "tip 1000 sat bob thanks");
+        assert_eq!(answer.len(), 1);
+        assert!(
+            answer[0].starts_with("Tips are made in a room: invite me"),
+            "{answer:?}"
+        );
+        assert_eq!(b.user("bob").unwrap().balance.0, 0);
+        // The limit keeps its prefix.
+        let answer = b.say("alice", "tipl 5000 sat");
+        assert_eq!(b.user("alice").unwrap().tiplimit.0, 5000, "{answer:?}");
     }
 
     #[test]
