@@ -111,6 +111,47 @@ pub struct RoomsConfig {
     pub max_tiplimit: Sats,
     /// How long a tip to someone without a wallet waits to be claimed.
     pub claim_expiry: Duration,
+    /// The MUC services (domains, lowercase) whose rooms the gateway
+    /// joins; empty: the subdomains of the served domains (see
+    /// [`RoomsConfig::trusts`]).
+    pub services: Vec<String>,
+}
+
+impl RoomsConfig {
+    /// Whether the gateway may join a room of the service `domain`, and
+    /// believe the real JIDs its presences give: a room's presences say
+    /// who every occupant is, and a tip pays whoever they say. Only a
+    /// service of a server the operator trusts can be believed: an
+    /// ordinary account or a federated server could forge any JID.
+    ///
+    /// The services listed in `services`, or by default any subdomain of
+    /// the served domains (`allowed_domains`; with `*`, of the domain the
+    /// component belongs to): conference.example.org for example.org.
+    /// Never the component's own domain or its subdomains.
+    pub fn trusts(&self, domain: &str, allowed_domains: &[String], component: &str) -> bool {
+        let domain = domain.to_lowercase();
+        let component = component.to_lowercase();
+        let under = |parent: &str| {
+            domain.len() > parent.len() + 1 && domain.ends_with(&format!(".{parent}"))
+        };
+        if domain == component || under(&component) {
+            return false;
+        }
+        if !self.services.is_empty() {
+            return self.services.contains(&domain);
+        }
+        let served: Vec<&str> = allowed_domains
+            .iter()
+            .map(String::as_str)
+            .filter(|d| *d != "*")
+            .collect();
+        if served.is_empty() {
+            return component
+                .split_once('.')
+                .is_some_and(|(_, parent)| under(parent));
+        }
+        served.into_iter().any(under)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -178,7 +219,10 @@ pub const KNOWN: &[(&str, &[&str])] = &[
             "allowed_domains",
         ],
     ),
-    ("rooms", &["nick", "invites", "max_tiplimit", "claim_days"]),
+    (
+        "rooms",
+        &["nick", "invites", "max_tiplimit", "claim_days", "services"],
+    ),
 ];
 
 /// bitcoind's data directory in the layout the README recommends: Bitcoin
@@ -687,7 +731,27 @@ impl Config {
                 ))
             }
         };
+        let mut services = Vec::new();
+        for raw in o
+            .get("rooms", "services")
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            let domain = raw.to_lowercase();
+            if !matches!(Jid::parse(&domain), Ok(j) if j.node.is_none() && j.resource.is_none()) {
+                return Err(o.error(
+                    "rooms",
+                    "services",
+                    &format!(
+                        "expected MUC service domains such as conference.example.org, got '{raw}'"
+                    ),
+                ));
+            }
+            services.push(domain);
+        }
         let rooms = RoomsConfig {
+            services,
             nick,
             invites,
             max_tiplimit: o.amount("rooms", "max_tiplimit", Sats(100_000))?,
@@ -751,6 +815,51 @@ mod tests {
     const MINIMAL: &str = "[XMPP]\njid = bitcoin.example.org\npassword = s3cret\n\
                            [database]\nfile = /tmp/b.db\n\
                            [bitcoin]\nuser = u\npassword = p\n";
+
+    #[test]
+    fn rooms_are_joined_only_on_trusted_muc_services() {
+        let c = parse(MINIMAL).unwrap();
+        let served = &c.main.allowed_domains;
+        let trusts = |d: &str| c.rooms.trusts(d, served, "bitcoin.example.org");
+        assert!(trusts("conference.example.org"));
+        assert!(trusts("MUC.Example.org"));
+        // An account's own domain, a federated server, the component.
+        assert!(!trusts("example.org"));
+        assert!(!trusts("conference.evil.org"));
+        assert!(!trusts("evilexample.org"));
+        assert!(!trusts("bitcoin.example.org"));
+        assert!(!trusts("x.bitcoin.example.org"));
+        let c = parse(&format!("{MINIMAL}[main program]\nallowed_domains = *\n")).unwrap();
+        assert!(c.rooms.trusts(
+            "chat.example.org",
+            &c.main.allowed_domains,
+            "bitcoin.example.org"
+        ));
+        assert!(!c.rooms.trusts(
+            "chat.other.org",
+            &c.main.allowed_domains,
+            "bitcoin.example.org"
+        ));
+        let c = parse(&format!(
+            "{MINIMAL}[rooms]\nservices = rooms.other.org, Chat.Example.org\n"
+        ))
+        .unwrap();
+        let trusts = |d: &str| {
+            c.rooms
+                .trusts(d, &c.main.allowed_domains, "bitcoin.example.org")
+        };
+        assert!(trusts("rooms.other.org") && trusts("chat.example.org"));
+        assert!(
+            !trusts("conference.example.org"),
+            "the list replaces the default"
+        );
+        let e = parse(&format!("{MINIMAL}[rooms]\nservices = a@b\n")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[rooms] services: expected MUC service domains"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_sample_loads() {

@@ -115,6 +115,7 @@ fn settings(c: &Config) -> Vec<(&'static str, String, Kind)> {
         invites,
         max_tiplimit,
         claim_expiry,
+        services,
     } = rooms;
     let (rpc_user, rpc_password, cookie) = match auth {
         crate::bitcoin::rpc::RpcAuth::UserPassword { user, password } => {
@@ -217,6 +218,7 @@ fn settings(c: &Config) -> Vec<(&'static str, String, Kind)> {
             Live,
         ),
         ("[rooms] nick", nick.clone(), Restart),
+        ("[rooms] services", list(services), Live),
         (
             "[rooms] invites",
             format!("{invites:?}").to_lowercase(),

@@ -67,7 +67,7 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     match stanza.name.as_str() {
         "iq" => on_iq(s, state, &stanza, from, to, out),
         "message" if muc::takes_message(rooms, &stanza, &from, &to) => {
-            muc::on_message(s, rooms, limiter, &stanza, &from, out);
+            muc::on_message(s, rooms, limiter, seen, &stanza, &from, out);
         }
         "presence" if from_room => muc::on_presence(s, rooms, &stanza, &from, out),
         "message" => {

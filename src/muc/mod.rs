@@ -28,6 +28,7 @@ use crate::config::Inviters;
 use crate::ledger::orders::Tip;
 use crate::limits::{RateLimiter, Verdict};
 use crate::notify::{chat, groupchat};
+use crate::seen::Seen;
 use crate::wallet::payments::Refusal;
 use crate::xmpp::{ns, Element, Jid};
 use invite::Invitation;
@@ -68,6 +69,22 @@ impl State {
     }
 }
 
+/// Rooms the gateway is in or joining, at most: each costs its occupant
+/// list in memory.
+const MAX_ROOMS: usize = 1000;
+
+/// Whether `room` is on a MUC service whose word on real JIDs we take
+/// (`[rooms] services`, `RoomsConfig::trusts`).
+fn trusted(s: &Services, room: &Jid) -> bool {
+    let settings = s.wallet.settings();
+    room.node.is_some()
+        && settings.rooms.trusts(
+            &room.domain,
+            &settings.main.allowed_domains,
+            &settings.domain,
+        )
+}
+
 fn key(jid: &Jid) -> String {
     jid.bare_string().to_lowercase()
 }
@@ -83,6 +100,7 @@ pub fn on_message(
     s: &mut Services,
     state: &mut State,
     limiter: &mut RateLimiter,
+    seen: &mut Seen,
     stanza: &Element,
     from: &Jid,
     out: &mut Vec<Element>,
@@ -102,7 +120,7 @@ pub fn on_message(
     }
     match stanza.get_attr("type") {
         Some("error") => log::info!("{} refused a message of ours", room.jid),
-        Some("groupchat") => on_line(s, room, limiter, stanza, from, out),
+        Some("groupchat") => on_line(s, room, limiter, seen, stanza, from, out),
         _ => {
             // A private message through the room: we cannot tell who it is.
             let body = stanza.get_child("body", ns::COMPONENT);
@@ -214,6 +232,14 @@ pub fn on_connected(s: &mut Services, state: &mut State, out: &mut Vec<Element>)
         log::info!("joining {} room(s) again", stored.len());
     }
     for r in stored {
+        let trusted = Jid::parse(&r.jid).is_ok_and(|jid| trusted(s, &jid));
+        if !trusted || state.rooms.len() >= MAX_ROOMS {
+            log::warn!(
+                "not joining {} again: not a MUC service we trust (any more)",
+                r.jid
+            );
+            continue;
+        }
         let mut room = Room::new(r.jid.clone(), s.wallet.settings().rooms.nick.clone());
         room.invited_by = r.invited_by;
         room.inviter = r
@@ -235,6 +261,17 @@ fn on_invitation(
     out: &mut Vec<Element>,
 ) {
     let room_jid = key(&invitation.room);
+    if !trusted(s, &invitation.room) {
+        // A mediated invitation from an untrusted "room" is anyone's
+        // message: nobody to answer. A direct one gets the reason.
+        log::warn!("invitation to {room_jid}: not a MUC service we trust; ignored");
+        if let (false, Some(inviter)) = (invitation.mediated, &invitation.inviter) {
+            let lang = s.lang(stanza, s.wallet.user_of(inviter).as_ref());
+            let text = s.text(lang, "room-untrusted", &[("room", &room_jid)]);
+            out.push(chat(s.voice.jid(), &inviter.to_string(), lang, &text));
+        }
+        return;
+    }
     let Some(inviter) = &invitation.inviter else {
         log::info!("an invitation to {room_jid} without an inviter: ignored");
         return;
@@ -267,6 +304,12 @@ fn on_invitation(
         }
         return;
     }
+    if !state.rooms.contains_key(&room_jid) && state.rooms.len() >= MAX_ROOMS {
+        log::warn!("invitation of {inviter} to {room_jid} refused: already in {MAX_ROOMS} rooms");
+        let text = s.text(lang, "room-too-many", &[("room", &room_jid)]);
+        out.push(chat(&me, &inviter.to_string(), lang, &text));
+        return;
+    }
     if state
         .rooms
         .get(&room_jid)
@@ -290,6 +333,7 @@ fn on_line(
     s: &mut Services,
     room: &mut Room,
     limiter: &mut RateLimiter,
+    seen: &mut Seen,
     stanza: &Element,
     from: &Jid,
     out: &mut Vec<Element>,
@@ -309,7 +353,23 @@ fn on_line(
     let Some(occupant) = room.occupants.get(&said.nick).cloned() else {
         return;
     };
-    let limit_key = occupant.jid.clone().unwrap_or_else(|| from.to_string());
+    // A client resending after a failed stream resumption keeps its
+    // origin-id (or id) but the room gives the copy a new stanza-id.
+    let sender = occupant.jid.clone().unwrap_or_else(|| from.to_string());
+    if !seen.first_time(
+        &sender,
+        &room.jid,
+        said.client_id.as_deref(),
+        &said.body,
+        Instant::now(),
+    ) {
+        log::info!(
+            "{sender} said a line again in {}: not acted on twice",
+            room.jid
+        );
+        return;
+    }
+    let limit_key = sender;
     if !allowed(limiter, &limit_key) {
         return;
     }

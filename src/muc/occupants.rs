@@ -87,6 +87,10 @@ pub struct Occupant {
 }
 
 /// The occupants of one room, by nick.
+/// Occupants followed per room, at most (memory stays bounded whatever a
+/// room sends); one not followed cannot tip or be tipped.
+const MAX_OCCUPANTS: usize = 5000;
+
 #[derive(Debug, Default)]
 pub struct Occupants {
     by_nick: HashMap<String, Occupant>,
@@ -96,6 +100,10 @@ impl Occupants {
     /// Follows one presence of `nick`.
     pub fn apply(&mut self, nick: &str, p: &MucPresence) {
         if p.available {
+            if self.by_nick.len() >= MAX_OCCUPANTS && !self.by_nick.contains_key(nick) {
+                log::warn!("more than {MAX_OCCUPANTS} occupants: {nick} not followed");
+                return;
+            }
             let known = self.by_nick.get(nick);
             let occupant = Occupant {
                 // A presence without the JID (a role change seen by a

@@ -15,6 +15,10 @@ pub struct Said {
     /// The id to see a repeat by: the room's XEP-0359 stanza-id, else the
     /// sender's origin-id.
     pub id: Option<String>,
+    /// The sender's own id for it: the origin-id, else the message's `id`,
+    /// which a client keeps when it sends the message again (the room
+    /// gives the copy a new stanza-id).
+    pub client_id: Option<String>,
 }
 
 /// The line `stanza` (from `from`, an occupant JID) says, if it is one to
@@ -48,6 +52,7 @@ pub fn read(stanza: &Element, from: &Jid) -> Option<Said> {
         nick: nick.clone(),
         body: body.text_content(),
         id: stanza_id.or(origin_id).map(str::to_owned),
+        client_id: origin_id.or(stanza.get_attr("id")).map(str::to_owned),
     })
 }
 

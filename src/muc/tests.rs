@@ -303,3 +303,74 @@ fn a_busy_room_is_not_one_sender_for_the_rate_limit_its_occupants_are() {
         .sum();
     assert!((1..=2).contains(&answered), "{answered} of 5 answered");
 }
+
+/// Review of issue 13: any account could play a room whose presences
+/// claim any real JID, and spend others' one-step tips.
+#[test]
+fn an_account_posing_as_a_room_is_never_joined_nor_believed() {
+    let mut b = Bench::with("[rooms]\ninvites = users\n");
+    b.register("alice", "alice");
+    b.register("mallory", "mallory");
+    let alice = b.user("alice").unwrap();
+    b.deposit(&alice, 100_000);
+    b.say("alice", "tiplimit 5000 sat");
+    let fake = "mallory@example.org";
+    // A "mediated" invitation from mallory's own account naming the admin,
+    // and a direct one naming her account (or a federated server's room).
+    let out = b.send(&format!(
+        "<message from='{fake}/phone' to='{GATEWAY}'><x xmlns='{MUC_USER}'>\
+         <invite from='admin@example.org'/></x></message>"
+    ));
+    assert!(out.is_empty(), "{:?}", xml(&out));
+    for room in [fake, "room@conference.evil.org"] {
+        let out = b.send(&format!(
+            "<message from='{fake}/phone' to='{GATEWAY}'>\
+             <x xmlns='jabber:x:conference' jid='{room}'/></message>"
+        ));
+        assert_eq!(attrs(&out, "to"), [fake]);
+        assert!(
+            bodies(&out)[0]
+                .starts_with("I only join rooms of the chat services this server trusts"),
+            "{:?}",
+            bodies(&out)
+        );
+    }
+    // What she sends next as the "room" is not a room's.
+    b.send(&format!(
+        "<presence from='{fake}/alice' to='{GATEWAY}'><x xmlns='{MUC_USER}'>\
+         <item jid='alice@example.org/x' role='participant'/></x></presence>"
+    ));
+    b.send(&format!(
+        "<presence from='{fake}/bitcoin' to='{GATEWAY}'><x xmlns='{MUC_USER}'>\
+         <item role='participant'/><status code='100'/><status code='110'/></x></presence>"
+    ));
+    b.send(&format!(
+        "<message type='groupchat' from='{fake}/alice' to='{GATEWAY}'>\
+         <body>tip 5000 sat mallory</body></message>"
+    ));
+    assert!(b.gateway.rooms().joined().is_empty());
+    assert_eq!(b.user("alice").unwrap().balance.0, 100_000);
+    assert_eq!(b.user("mallory").unwrap().balance.0, 0);
+}
+
+/// Review of issue 13: a client resending a one-step tip keeps its
+/// origin-id, but the room gives the copy a new stanza-id.
+#[test]
+fn a_tip_resent_with_a_new_stanza_id_is_paid_once() {
+    let mut b = joined();
+    let alice = b.user("alice").unwrap();
+    b.deposit(&alice, 100_000);
+    b.say("alice", "tiplimit 5000 sat");
+    for sid in ["s1", "s2"] {
+        let extra = format!(
+            "<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='{sid}'/>\
+             <origin-id xmlns='urn:xmpp:sid:0' id='same'/>"
+        );
+        line(&mut b, "alice", "tip 1000 sat Bob B", &extra);
+    }
+    assert_eq!(b.user("bob").unwrap().balance.0, 1000);
+    // Another line with the same text and a new origin-id is another tip.
+    let extra = "<origin-id xmlns='urn:xmpp:sid:0' id='other'/>";
+    line(&mut b, "alice", "tip 1000 sat Bob B", extra);
+    assert_eq!(b.user("bob").unwrap().balance.0, 2000);
+}
