@@ -200,8 +200,8 @@ fn to_gateway(
         Match::Command("history", _) => vec![command::history(s, lang, user, None)],
         Match::Command("language", code) => vec![command::language(s, lang, user, code)],
         Match::Command("request", args) => requests::request(s, turn, user, None, args, out),
-        Match::Command("block", args) => requests::block(s, turn, user, args),
-        Match::Command("unblock", args) => requests::unblock(s, turn, user, args),
+        Match::Command("block", args) => requests::block(s, turn, user, args, out),
+        Match::Command("unblock", args) => requests::unblock(s, turn, user, args, out),
         Match::Command("room-tip", _) => vec![s.text(
             lang,
             "room-tip-in-chat",

@@ -66,11 +66,23 @@ pub(super) fn request(
 }
 
 /// `block [user]`.
-pub(super) fn block(s: &mut Services, turn: &Turn, user: &User, args: &str) -> Vec<String> {
-    vec![command::requests::block(s, turn.lang, user, args)]
+pub(super) fn block(
+    s: &mut Services,
+    turn: &Turn,
+    user: &User,
+    args: &str,
+    out: &mut Vec<Element>,
+) -> Vec<String> {
+    vec![command::requests::block(s, turn.lang, user, args, out)]
 }
 
 /// `unblock <user>`.
-pub(super) fn unblock(s: &mut Services, turn: &Turn, user: &User, args: &str) -> Vec<String> {
-    vec![command::requests::unblock(s, turn.lang, user, args)]
+pub(super) fn unblock(
+    s: &mut Services,
+    turn: &Turn,
+    user: &User,
+    args: &str,
+    out: &mut Vec<Element>,
+) -> Vec<String> {
+    vec![command::requests::unblock(s, turn.lang, user, args, out)]
 }

@@ -83,7 +83,13 @@ pub fn by_address(
 }
 
 /// `block [user]`: refuses that user's requests; alone, lists who is.
-pub fn block(s: &mut Services, lang: &str, user: &User, other: &str) -> String {
+pub fn block(
+    s: &mut Services,
+    lang: &str,
+    user: &User,
+    other: &str,
+    out: &mut Vec<Element>,
+) -> String {
     if other.trim().is_empty() {
         return match requests::blocked(&s.wallet, user) {
             Ok(names) if names.is_empty() => s.text(lang, "block-none", &[]),
@@ -91,19 +97,35 @@ pub fn block(s: &mut Services, lang: &str, user: &User, other: &str) -> String {
             Err(r) => refusal(s, lang, &r),
         };
     }
-    set_block(s, lang, user, other, true)
+    set_block(s, lang, user, other, true, out)
 }
 
 /// `unblock <user>`: takes that user's requests again.
-pub fn unblock(s: &mut Services, lang: &str, user: &User, other: &str) -> String {
+pub fn unblock(
+    s: &mut Services,
+    lang: &str,
+    user: &User,
+    other: &str,
+    out: &mut Vec<Element>,
+) -> String {
     if other.trim().is_empty() {
         return s.text(lang, "unblock-usage", &[]);
     }
-    set_block(s, lang, user, other, false)
+    set_block(s, lang, user, other, false, out)
 }
 
-fn set_block(s: &mut Services, lang: &str, user: &User, other: &str, on: bool) -> String {
-    match requests::set_block(&mut s.wallet, user, other, on) {
+fn set_block(
+    s: &mut Services,
+    lang: &str,
+    user: &User,
+    other: &str,
+    on: bool,
+    out: &mut Vec<Element>,
+) -> String {
+    let mut news = Vec::new();
+    let result = requests::set_block(&mut s.wallet, user, other, on, &mut news);
+    s.speak(news, out);
+    match result {
         Ok(change) => {
             let key = match (on, change.changed) {
                 (true, true) => "block-done",

@@ -15,7 +15,7 @@
 use crate::amount::Sats;
 use crate::bitcoin::address::Address;
 use crate::ledger::deposits::{Change, Report};
-use crate::ledger::orders::{NewOrder, Order, Origin, Recipient};
+use crate::ledger::orders::{NewOrder, Order, Origin, Recipient, State};
 use crate::ledger::User;
 use crate::wallet::payments::{self, internal};
 use crate::wallet::{accounts, Message, News, Speaker, Wallet};
@@ -327,12 +327,14 @@ pub struct BlockChange {
 }
 
 /// `user` refuses (`block = true`) or takes again requests from the user
-/// named `other`. Payments from them are not affected.
+/// named `other`. Payments from them are not affected. Blocking declines
+/// their requests still waiting too: a block is an answer to all of them.
 pub fn set_block(
     wallet: &mut Wallet,
     user: &User,
     other: &str,
     block: bool,
+    news: &mut Vec<News>,
 ) -> Result<BlockChange, Refusal> {
     let other = user_named(wallet, other)?;
     if other.id == user.id {
@@ -344,6 +346,21 @@ pub fn set_block(
         wallet.ledger.unblock(user.id, other.id)
     }
     .map_err(internal)?;
+    if block {
+        let waiting = wallet.ledger.pending_orders(user.id).map_err(internal)?;
+        for order in waiting
+            .iter()
+            .filter(|o| o.origin == Origin::Request && o.recipient_id == Some(other.id))
+        {
+            let cancelled = wallet
+                .ledger
+                .set_order_state(order.id, State::Pending, State::Cancelled)
+                .map_err(internal)?;
+            if cancelled {
+                declined(wallet, user, order, news);
+            }
+        }
+    }
     Ok(BlockChange {
         username: other.username,
         changed,

@@ -225,6 +225,29 @@ fn a_blocked_requester_is_refused_and_nothing_is_stored_but_payments_pass() {
     assert_eq!(requests_stored(&mut b), 1);
 }
 
+/// Review of issue 13: a block answers the requests already waiting.
+#[test]
+fn blocking_declines_the_requests_already_waiting() {
+    let mut b = three();
+    let code = bob_asks_alice(&mut b);
+    let out = chat(&mut b, "alice", GATEWAY, "block bob");
+    assert_eq!(
+        told(&out, "bob"),
+        [(
+            ALICE_CONTACT.to_owned(),
+            "alice declined your request of 0.00001 BTC.".to_owned()
+        )]
+    );
+    let alice = b.user("alice").unwrap();
+    assert!(b.services().wallet.pending_orders(&alice).is_empty());
+    let replies = b.say("alice", &format!("confirm {code}"));
+    assert!(
+        !replies.iter().any(|r| r.starts_with("Paid")),
+        "{replies:?}"
+    );
+    assert_eq!(balances(&mut b), (BTC, 0));
+}
+
 #[test]
 fn blocks_say_what_is_wrong_with_the_name() {
     let mut b = three();

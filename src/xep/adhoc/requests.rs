@@ -122,18 +122,18 @@ pub(super) fn blocks_apply(
     ctx: &Ctx,
     _: &mut Session,
     values: &Submitted,
-    _: &mut Vec<Element>,
+    out: &mut Vec<Element>,
 ) -> Step {
     let Some(user) = ctx.user else {
         return super::not_registered(s, ctx);
     };
     let mut texts = Vec::new();
     for name in values.get("unblock").into_iter().flatten() {
-        texts.push(command::requests::unblock(s, ctx.lang, user, name));
+        texts.push(command::requests::unblock(s, ctx.lang, user, name, out));
     }
     let block = form::value(values, "block").trim();
     if !block.is_empty() {
-        texts.push(command::requests::block(s, ctx.lang, user, block));
+        texts.push(command::requests::block(s, ctx.lang, user, block, out));
     }
     if texts.is_empty() {
         texts.push(t(s, ctx, "adhoc-nothing-done"));
