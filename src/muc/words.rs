@@ -39,16 +39,30 @@ pub fn tip<'a>(args: &'a str, nicks: impl Iterator<Item = &'a str>) -> Option<Ti
                 .next()
                 .is_none_or(char::is_whitespace)
     };
-    // The longest fits first; an exact case wins over another case.
+    // The longest fits first; an exact case wins over another case. Two
+    // nicks that differ only by case, neither as typed, name nobody: a
+    // guess could pay the wrong person.
     let mut best: Option<&'a str> = None;
+    let mut tied = false;
     for nick in nicks.filter(|n| !n.is_empty() && fits(n)) {
-        let better = match best {
-            None => true,
-            Some(b) => nick.len() > b.len() || (nick.len() == b.len() && rest.starts_with(nick)),
-        };
-        if better {
-            best = Some(nick);
+        match best {
+            Some(b) if nick.len() < b.len() => {}
+            Some(b) if nick.len() == b.len() => {
+                if rest.starts_with(nick) {
+                    best = Some(nick);
+                    tied = false;
+                } else if !rest.starts_with(b) {
+                    tied = true;
+                }
+            }
+            _ => {
+                best = Some(nick);
+                tied = false;
+            }
         }
+    }
+    if tied && best.is_some_and(|b| !rest.starts_with(b)) {
+        best = None;
     }
     let (nick, known, after) = match best {
         Some(nick) => (nick, true, &rest[nick.len()..]),
@@ -99,6 +113,25 @@ mod tests {
         assert!(w.known, "case does not matter");
         let w = split("5 Bob Smithers").unwrap();
         assert_eq!((w.nick, w.comment), ("bob", Some("Smithers")));
+    }
+
+    #[test]
+    fn nicks_differing_only_by_case_need_the_exact_case() {
+        let nicks = ["bob", "Bob"];
+        let split = |args| tip(args, nicks.iter().copied()).unwrap();
+        assert_eq!(
+            (split("1 Bob hi").nick, split("1 Bob hi").known),
+            ("Bob", true)
+        );
+        assert_eq!(
+            (split("1 bob hi").nick, split("1 bob hi").known),
+            ("bob", true)
+        );
+        let guess = split("1 BOB hi");
+        assert!(!guess.known, "{guess:?}");
+        // One nick in another case is still that nick.
+        let one = tip("1 ALICE", ["alice"].into_iter()).unwrap();
+        assert_eq!((one.nick, one.known), ("alice", true));
     }
 
     #[test]
