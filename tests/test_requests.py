@@ -91,7 +91,8 @@ def test_a_declined_request_moves_nothing_and_the_requester_is_told(world_factor
     world = world_factory()
     alice, bob = alice_and_bob(world)
     code = bob_asks_alice(alice, bob)
-    assert ask(alice, GATEWAY, f"cancel {code}") == f"Payment {code} cancelled."
+    assert ask(alice, GATEWAY, f"cancel {code}") == \
+        f"You declined the request {code} from bob; they are told."
     note = bob.wait_message(user_contact("alice"), timeout=10)
     assert body(note) == "alice declined your request of 0.1 BTC."
     assert order_state(world, code) == "cancelled"

@@ -414,7 +414,13 @@ pub fn cancel(
             let mut news = Vec::new();
             crate::wallet::requests::declined(&s.wallet, user, &order, &mut news);
             s.speak(news, out);
-            vec![s.voice.text(lang, "cancel-done", &[("code", &order.code)])]
+            // Declining a request is not cancelling a payment of one's own.
+            let key = match order.origin {
+                crate::ledger::orders::Origin::Request => "cancel-done-request",
+                _ => "cancel-done",
+            };
+            let args = [("code", order.code.as_str()), ("user", &order.recipient)];
+            vec![s.voice.text(lang, key, &args)]
         }
         None => vec![s.voice.text(lang, "cancel-none", &[("code", code)])],
     }

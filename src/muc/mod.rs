@@ -48,7 +48,9 @@ pub struct State {
 impl State {
     /// Whether `jid` is in a room we are in or joining.
     pub fn is_room(&self, jid: &Jid) -> bool {
-        jid.node.is_some() && self.rooms.contains_key(&key(jid))
+        // Asked for every stanza: no lowercased key to build when the
+        // gateway is in no room.
+        !self.rooms.is_empty() && jid.node.is_some() && self.rooms.contains_key(&key(jid))
     }
 
     /// The connection is gone: so is our place in every room.

@@ -123,7 +123,10 @@ fn a_tip_within_the_limit_is_paid_at_once_and_told_in_the_room() {
     );
     let to_bob = said_to(&out, "bob@example.org", "chat");
     assert_eq!(to_bob.len(), 1, "{to_bob:?}");
-    assert!(to_bob[0].contains("tipped you 0.00001 BTC in lounge@rooms.example.org"));
+    assert!(
+        to_bob[0].starts_with("Al (alice) tipped you 0.00001 BTC in lounge@rooms.example.org"),
+        "{to_bob:?}"
+    );
     assert_eq!(balance(&mut b, "alice"), (Sats(99_000), Sats(0)));
     assert_eq!(balance(&mut b, "bob"), (Sats(1_000), Sats(0)));
     balances_agree(&mut b);

@@ -232,8 +232,7 @@ fn execute(
             } else {
                 "tip-received"
             })
-            .with("tipper", &place.tipper_nick)
-            .with("username", &tipper.username)
+            .with("tipper", known_as(&place.tipper_nick, &tipper.username))
             .with("amount", order.amount)
             .with("room", &place.room)
             .with("comment", order.comment.as_deref().unwrap_or_default())
@@ -395,4 +394,14 @@ pub fn set_limit(wallet: &mut Wallet, user: &User, limit: Sats) -> Result<(), Li
     })?;
     log::info!("{} set a tip limit of {limit}", user.username);
     Ok(())
+}
+
+/// The tipper as the recipient should know them: their nick in the room,
+/// and their username (what `pay` and history show) when it differs.
+fn known_as(nick: &str, username: &str) -> String {
+    if nick.eq_ignore_ascii_case(username) {
+        nick.to_owned()
+    } else {
+        format!("{nick} ({username})")
+    }
 }

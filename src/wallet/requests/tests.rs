@@ -127,7 +127,7 @@ fn a_declined_request_moves_nothing_and_tells_the_requester() {
     let out = chat(&mut b, "alice", GATEWAY, &format!("cancel {code}"));
     assert_eq!(
         told(&out, "alice")[0].1,
-        format!("Payment {code} cancelled.")
+        format!("You declined the request {code} from bob; they are told.")
     );
     assert_eq!(
         told(&out, "bob"),
