@@ -20,6 +20,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../sql/001_initial.sql")),
     (2, include_str!("../../sql/002_chain_reality.sql")),
     (3, include_str!("../../sql/003_rooms_tips_requests.sql")),
+    (4, include_str!("../../sql/004_request_recipients.sql")),
 ];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
