@@ -66,24 +66,35 @@ pub fn route(router: Router, stanza: Element, out: &mut Vec<Element>) {
     }
     match stanza.name.as_str() {
         "iq" => on_iq(s, state, &stanza, from, to, out),
-        "message" if muc::takes_message(rooms, &stanza, &from, &to) => {
-            muc::on_message(s, rooms, limiter, seen, &stanza, &from, out);
-        }
+        "message" => match muc::takes_message(rooms, &stanza, &from, &to) {
+            Some(taken) => muc::on_message(s, rooms, limiter, seen, taken, &stanza, &from, out),
+            None => to_chat_face(s, seen, &stanza, &from, &to, out),
+        },
         "presence" if from_room => muc::on_presence(s, rooms, &stanza, &from, out),
-        "message" => {
-            let entity = s.entity(&to);
-            bot::on_message(s, seen, &stanza, &from, &entity, out);
-            // Acked once handled, whatever the answer; nobody acks nothing.
-            if !matches!(entity, Entity::Unknown) {
-                let me = s.voice.entity_jid(&entity);
-                out.extend(xep::receipts::ack(&stanza, &me, &from));
-            }
-        }
         "presence" => {
             let entity = s.entity(&to);
             presence::on_presence(s, &stanza, &from, &entity, out);
         }
         other => log::debug!("ignoring a <{other}> from {from}"),
+    }
+}
+
+/// A chat message to the gateway or a contact: the chat face answers, and
+/// it is acknowledged once handled.
+fn to_chat_face(
+    s: &mut Services,
+    seen: &mut Seen,
+    stanza: &Element,
+    from: &Jid,
+    to: &Jid,
+    out: &mut Vec<Element>,
+) {
+    let entity = s.entity(to);
+    bot::on_message(s, seen, stanza, from, &entity, out);
+    // Acked once handled, whatever the answer; nobody acks nothing.
+    if !matches!(entity, Entity::Unknown) {
+        let me = s.voice.entity_jid(&entity);
+        out.extend(xep::receipts::ack(stanza, &me, from));
     }
 }
 

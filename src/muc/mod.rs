@@ -91,23 +91,39 @@ fn key(jid: &Jid) -> String {
     jid.bare_string().to_lowercase()
 }
 
-/// Whether this face takes a message: from a room we are in, or an
-/// invitation to the gateway.
-pub fn takes_message(state: &State, stanza: &Element, from: &Jid, to: &Jid) -> bool {
-    to.node.is_none() && (state.is_room(from) || invite::parse(stanza, from).is_some())
+/// A message this face takes.
+pub enum Taken {
+    /// An invitation to the gateway (read once, here).
+    Invitation(Invitation),
+    /// From a room we are in or joining.
+    Room,
 }
 
-/// Handles a message from a room, or an invitation.
+/// Whether this face takes a message: an invitation to the gateway, or a
+/// message from a room we are in.
+pub fn takes_message(state: &State, stanza: &Element, from: &Jid, to: &Jid) -> Option<Taken> {
+    if to.node.is_some() {
+        return None;
+    }
+    match invite::parse(stanza, from) {
+        Some(invitation) => Some(Taken::Invitation(invitation)),
+        None => state.is_room(from).then_some(Taken::Room),
+    }
+}
+
+/// Handles a message [`takes_message`] took.
+#[allow(clippy::too_many_arguments)]
 pub fn on_message(
     s: &mut Services,
     state: &mut State,
     limiter: &mut RateLimiter,
     seen: &mut Seen,
+    taken: Taken,
     stanza: &Element,
     from: &Jid,
     out: &mut Vec<Element>,
 ) {
-    if let Some(invitation) = invite::parse(stanza, from) {
+    if let Taken::Invitation(invitation) = taken {
         on_invitation(s, state, stanza, &invitation, out);
         return;
     }
