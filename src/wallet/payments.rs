@@ -306,6 +306,16 @@ pub(super) fn room_for_order(wallet: &Wallet, user: &User) -> Result<(), Refusal
     Ok(())
 }
 
+/// The refusal of a movement the ledger found `user` short for, with the
+/// unconfirmed incoming amount that does not count yet.
+pub(super) fn short_of_funds(wallet: &Wallet, user: &User, balance: Sats, needed: Sats) -> Refusal {
+    Refusal::Insufficient {
+        balance,
+        needed,
+        incoming: wallet.ledger.incoming_of(user.id).unwrap_or_default(),
+    }
+}
+
 /// When an order made now expires unconfirmed.
 pub(super) fn order_expiry(wallet: &Wallet) -> i64 {
     crate::ledger::now() + wallet.settings.main.order_expiry.as_secs() as i64
@@ -425,12 +435,7 @@ fn pay_user(wallet: &mut Wallet, user: &User, order: Order) -> Confirmed {
         }
         Ok(false) => Confirmed::AlreadyDone(order),
         Err(MoneyError::Insufficient { balance, needed }) => {
-            let incoming = wallet.ledger.incoming_of(user.id).unwrap_or_default();
-            Confirmed::Refused(Refusal::Insufficient {
-                balance,
-                needed,
-                incoming,
-            })
+            Confirmed::Refused(short_of_funds(wallet, user, balance, needed))
         }
         Err(e) => {
             log::error!("order {}: {e:?}", order.id);

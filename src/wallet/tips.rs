@@ -69,14 +69,7 @@ pub fn tip(
     if recipient.is_none() && !accounts::may_open_wallet(wallet, &jid) {
         return Err(Refusal::Unclaimable(place.recipient_nick.clone()));
     }
-    let max = wallet.settings.main.max_pending_orders;
-    let pending = wallet
-        .ledger
-        .pending_orders(tipper.id)
-        .map_err(payments::internal)?;
-    if pending.len() >= max {
-        return Err(Refusal::TooManyPending(max));
-    }
+    payments::room_for_order(wallet, &tipper)?;
     if amount.0 <= 0 || amount > tipper.balance {
         let incoming = wallet.ledger.incoming_of(tipper.id).unwrap_or_default();
         return Err(Refusal::Insufficient {
@@ -90,7 +83,7 @@ pub fn tip(
         ..place.clone()
     };
     let code = payments::new_code(wallet)?;
-    let expires_at = crate::ledger::now() + wallet.settings.main.order_expiry.as_secs() as i64;
+    let expires_at = payments::order_expiry(wallet);
     let order = wallet
         .ledger
         .create_order(&NewOrder {
@@ -204,12 +197,7 @@ fn execute(
         Ok(Some(carried)) => carried,
         Ok(None) => return Ok(None),
         Err(MoneyError::Insufficient { balance, needed }) => {
-            let incoming = wallet.ledger.incoming_of(tipper.id).unwrap_or_default();
-            return Err(Refusal::Insufficient {
-                balance,
-                needed,
-                incoming,
-            });
+            return Err(payments::short_of_funds(wallet, tipper, balance, needed));
         }
         Err(e) => {
             log::error!("tip {}: {e:?}", order.id);
