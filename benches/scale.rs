@@ -40,7 +40,7 @@ use sha1::{Digest, Sha1};
 
 use common::{
     accept_until, attr, element_name, find, hex, mib, proc_cpu, proc_status_kib, tag_end, Conn,
-    Daemon, Item, TempDir, BITCOIM_DB, USER_DOMAIN,
+    Daemon, Item, RssParts, TempDir, BITCOIM_DB, USER_DOMAIN,
 };
 
 /// The component JID the daemon serves.
@@ -222,6 +222,7 @@ struct SizeResult {
     startup: Option<Duration>,
     connected_rss_kib: Option<u64>,
     idle_rss_kib: Option<u64>,
+    idle_rss_parts: Option<RssParts>,
     /// Per kind of [`KINDS`]: the burst, once it completed.
     bursts: [Option<Burst>; 5],
     /// From the ping's send to its result, and the gateway presences the
@@ -259,6 +260,7 @@ fn run_size(users: usize, opts: &Options, dir: &Path) -> SizeResult {
         startup: None,
         connected_rss_kib: None,
         idle_rss_kib: None,
+        idle_rss_parts: None,
         bursts: Default::default(),
         ping: None,
         flood_replies: 0,
@@ -328,6 +330,7 @@ fn drive(
         .last_match
         .map(|t| t.saturating_duration_since(handshake_done));
     r.idle_rss_kib = proc_status_kib(pid, "VmRSS");
+    r.idle_rss_parts = RssParts::read(pid);
     settle(&mut conn, deadline, &mut others)?;
     r.others.push(("start-up", others));
 
@@ -944,6 +947,11 @@ fn print_table(results: &[SizeResult]) {
          balance presences come too, not waited for); ping: one XEP-0199 ping written right \
          after the presences, send to result."
     );
+    for r in results {
+        if let Some(parts) = &r.idle_rss_parts {
+            println!("idle RSS at {} users: {}", r.users, parts.describe());
+        }
+    }
 }
 
 fn print_notes(results: &[SizeResult]) {

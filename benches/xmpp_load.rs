@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     accept_until, attr, element_name, find, mib, proc_cpu, proc_status_kib, tag_end, write_file,
-    Conn, Daemon, Item, TempDir, SECRET, USER_DOMAIN,
+    Conn, Daemon, Item, RssParts, TempDir, SECRET, USER_DOMAIN,
 };
 
 /// The three payloads, sent round-robin by IQ index.
@@ -323,6 +323,8 @@ struct RunResult {
     /// Stanzas the daemon sent on its own (presence, message, its IQs).
     unsolicited: BTreeMap<String, usize>,
     peak_rss_kib: Option<u64>,
+    /// Where the resident memory is at the end of the run.
+    rss_parts: Option<RssParts>,
     cpu: Option<Duration>,
     /// CPU time of the bench itself during the run, to show it is not the
     /// bottleneck.
@@ -344,6 +346,7 @@ impl RunResult {
             unknown_replies: 0,
             unsolicited: BTreeMap::new(),
             peak_rss_kib: None,
+            rss_parts: None,
             cpu: None,
             client_cpu: None,
             failure: None,
@@ -429,6 +432,7 @@ fn drive_daemon(
 
     let pid = daemon.child.id();
     result.peak_rss_kib = proc_status_kib(pid, "VmHWM");
+    result.rss_parts = RssParts::read(pid);
     result.cpu = proc_cpu(pid);
     drove?;
     conn.close();
@@ -788,6 +792,16 @@ fn print_table(results: &[RunResult]) {
          CPU s = the daemon's user+system time over the whole run (warm-up included);\n\
          peak RSS = the daemon's VmHWM at the end of the run; bench CPU = this client's."
     );
+    for r in results {
+        if let Some(parts) = &r.rss_parts {
+            println!(
+                "{} W={} RSS at the end: {}",
+                r.program.name(),
+                r.window,
+                parts.describe()
+            );
+        }
+    }
 }
 
 fn print_detail(results: &[RunResult]) {

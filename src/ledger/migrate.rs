@@ -400,4 +400,32 @@ mod tests {
             assert!(!is_valid_username(bad), "{bad}");
         }
     }
+
+    // The bundled SQLite is built by the flags of `.cargo/config.toml`:
+    // without them about 420 KiB more code would be resident. This fails if
+    // that file stops being read (moved, renamed, or LIBSQLITE3_FLAGS
+    // lost), while the ledger's own statements still need nothing left out.
+    #[cfg(feature = "bundled-sqlite")]
+    #[test]
+    fn bundled_sqlite_is_trimmed() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for absent in ["ENABLE_FTS3", "ENABLE_FTS5", "ENABLE_RTREE", "ENABLE_STAT4"] {
+            assert!(
+                !options.iter().any(|o| o == absent),
+                "{absent} in {options:?}"
+            );
+        }
+        for present in ["OMIT_JSON", "OMIT_LOAD_EXTENSION", "DQS=0"] {
+            assert!(
+                options.iter().any(|o| o == present),
+                "{present} not in {options:?}"
+            );
+        }
+    }
 }
