@@ -192,16 +192,28 @@ impl Ledger {
         Ok(())
     }
 
-    /// Every registered account, by username.
-    pub fn users(&self) -> Result<Vec<User>, LedgerError> {
+    /// A page of the registered accounts for the admins' views: at most
+    /// `limit`, by username, after the username `after` ("": from the
+    /// first), whose username or JID contains `search` (lowercase; "":
+    /// every account). A page walks the username index from `after`, so
+    /// it costs the same at any user count; a narrow search may read far
+    /// along the index to fill it, but never holds more than `limit` rows.
+    pub fn users_page(
+        &self,
+        after: &str,
+        search: &str,
+        limit: usize,
+    ) -> Result<Vec<User>, LedgerError> {
         let mut stmt = self
             .conn
             .cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE removed_at IS NULL ORDER BY username"
+                "SELECT {USER_COLUMNS} FROM users WHERE removed_at IS NULL AND username > ?1 \
+                 AND (?2 = '' OR instr(username, ?2) > 0 OR instr(lower(jid), ?2) > 0) \
+                 ORDER BY username LIMIT ?3"
             ))
             .context("cannot list users")?;
         let rows = stmt
-            .query_map([], user_from_row)
+            .query_map(params![after, search, limit as i64], user_from_row)
             .context("cannot list users")?;
         rows.collect::<Result<_, _>>().context("cannot list users")
     }

@@ -574,12 +574,18 @@ impl World {
             }
         }
         let totals = ledger.totals().expect("the ledger answers");
-        for user in ledger.users().expect("the ledger answers") {
-            if user.debt.0 > 0 && user.balance.0 > 0 {
-                self.fail(format!(
-                    "{} owes {} and may spend {}",
-                    user.username, user.debt, user.balance
-                ));
+        let mut after = 0;
+        loop {
+            let page = ledger.users_after(after, 256).expect("the ledger answers");
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for user in &page {
+                if user.debt.0 > 0 && user.balance.0 > 0 {
+                    self.fail(format!(
+                        "{} owes {} and may spend {}",
+                        user.username, user.debt, user.balance
+                    ));
+                }
             }
         }
         // Nothing sent twice; nothing released that was sent.

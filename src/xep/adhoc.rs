@@ -782,6 +782,11 @@ fn users_form(
     }
 }
 
+/// The most rows the admins' users command shows: a table an admin can
+/// read, and a bounded answer at any user count (issue 11). One more is
+/// fetched to know whether to say that others match.
+const USERS_SHOWN: usize = 50;
+
 fn users_show(
     s: &mut Services,
     ctx: &Ctx,
@@ -789,18 +794,19 @@ fn users_show(
     values: &Submitted,
     _: &mut Vec<Element>,
 ) -> Step {
-    let search = form::value(values, "search").to_lowercase();
+    let search = form::value(values, "search").trim().to_lowercase();
     log::info!("admin {} listed users (search '{search}')", ctx.jid);
-    let users = match s.wallet.ledger().users() {
+    let mut users = match s.wallet.ledger().users_page("", &search, USERS_SHOWN + 1) {
         Ok(u) => u,
         Err(e) => {
             log::error!("{e}");
             return done_note("error", t(s, ctx, "internal-error"));
         }
     };
+    let more = users.len() > USERS_SHOWN;
+    users.truncate(USERS_SHOWN);
     let rows: Vec<Vec<String>> = users
         .iter()
-        .filter(|u| search.is_empty() || u.username.contains(&search) || u.jid.contains(&search))
         .map(|u| {
             let addresses = s
                 .wallet
@@ -817,6 +823,16 @@ fn users_show(
             ]
         })
         .collect();
+    let note = more.then(|| {
+        (
+            "info",
+            s.text(
+                ctx.lang,
+                "adhoc-users-more",
+                &[("shown", &USERS_SHOWN.to_string())],
+            ),
+        )
+    });
     Step::Done {
         x: Some(
             Form::new("result")
@@ -833,7 +849,7 @@ fn users_show(
                 )
                 .build(),
         ),
-        note: None,
+        note,
     }
 }
 
@@ -1765,6 +1781,58 @@ mod tests {
         assert_eq!(form_values(items[0], "username"), vec!["alice"]);
         assert_eq!(form_values(items[0], "jid"), vec!["alice@example.org"]);
         assert_eq!(form_values(items[0], "balance"), vec!["0.001 BTC"]);
+    }
+
+    fn users_listed(b: &mut Bench, search: &str) -> Element {
+        let answer = execute(b, &admin(), "users");
+        run(
+            b,
+            &admin(),
+            "users",
+            Some(&sid(&answer)),
+            Some("complete"),
+            &[("search", &[search])],
+        )
+        .remove(0)
+    }
+
+    fn usernames(done: &Element) -> Vec<String> {
+        form(done)
+            .elements()
+            .filter(|e| e.name == "item")
+            .flat_map(|i| form_values(i, "username"))
+            .collect()
+    }
+
+    // Issue 11: the command loaded every user, then one query each.
+    #[test]
+    fn users_shows_fifty_and_says_that_more_match() {
+        let mut b = Bench::new();
+        for i in 0..60 {
+            let name = format!("u{i:02}");
+            b.register(&name, &name);
+        }
+        b.register("carol", "carol");
+        let done = users_listed(&mut b, "u");
+        let expected: Vec<String> = (0..50).map(|i| format!("u{i:02}")).collect();
+        assert_eq!(usernames(&done), expected);
+        assert_eq!(
+            note(&done),
+            (
+                "info".into(),
+                "More users match: here are the first 50, by username. \
+                 Search for part of a username or JID to narrow the list."
+                    .into()
+            )
+        );
+        // A search narrows the list, and then all of it fits.
+        let done = users_listed(&mut b, "U5");
+        let expected: Vec<String> = (50..60).map(|i| format!("u{i:02}")).collect();
+        assert_eq!(usernames(&done), expected);
+        assert!(command(&done).get_child("note", ns::COMMANDS).is_none());
+        // By JID too.
+        let done = users_listed(&mut b, "carol@example");
+        assert_eq!(usernames(&done), vec!["carol"]);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Features are built from the router's handler tables, so they list only
 //! what is handled. Items of the gateway: a registered user sees their
-//! deposit addresses; an admin also sees the registered users.
+//! deposit addresses; an admin also sees the registered users, a page at
+//! a time (XEP-0059: Result Set Management, see [`USERS_PER_PAGE`]).
 
 use crate::bitcoin::address::Address;
 use crate::command::Services;
@@ -34,6 +35,10 @@ pub const ITEMS: IqHandler = IqHandler {
     get: Some(on_items),
     set: None,
 };
+
+/// What the gateway's handlers do beside their own namespaces: its
+/// disco#items pages the admins' list of users (XEP-0059).
+pub const GATEWAY_FEATURES: &[&str] = &[ns::RSM];
 
 /// The gateway's identity: `gateway/bitcoin` (XEP-0030's registry has a
 /// `gateway` category; `bitcoin` names the network it bridges to).
@@ -141,6 +146,63 @@ fn item(jid: &str, name: &str) -> Element {
         .attr("name", name)
 }
 
+/// The most users one disco#items answer lists, whatever `<max/>` asks
+/// and also without `<set/>`: 100 items stay far below the servers'
+/// stanza limits (Prosody: 256 KiB), where 100 000 users would not.
+pub const USERS_PER_PAGE: usize = 100;
+
+/// Where an admin's page of users starts, and its size.
+///
+/// XEP-0059 as this gateway answers it: a page is the users after the
+/// username in `<after/>` (none or empty: the first page), by username,
+/// at most `<max/>` of them (capped at [`USERS_PER_PAGE`]). The answer's
+/// `<set/>` holds `<first/>` and `<last/>` (neither on an empty page);
+/// the next page is asked with `<after/>` set to `<last/>`, and an empty
+/// page ends the walk. It has no `<count/>`: counting the users reads the
+/// whole username index, once per page, which is the cost pages avoid,
+/// and the XEP makes it optional. `<before/>` (paging backwards) and
+/// `<index/>` (jumping to a position) would need the same count or a
+/// reverse walk an admin's client has no use for: they are
+/// `feature-not-implemented`.
+/// See: <https://xmpp.org/extensions/xep-0059.html>
+struct Page {
+    after: String,
+    max: usize,
+}
+
+fn requested_page(request: &Request) -> Result<Page, StanzaError> {
+    let Some(set) = request.iq.payload.and_then(|p| p.get_child("set", ns::RSM)) else {
+        return Ok(Page {
+            after: String::new(),
+            max: USERS_PER_PAGE,
+        });
+    };
+    for unsupported in ["before", "index"] {
+        if set.get_child(unsupported, ns::RSM).is_some() {
+            return Err(StanzaError::with_text(
+                Condition::FeatureNotImplemented,
+                format!("result set management: <{unsupported}/> is not supported"),
+            ));
+        }
+    }
+    let max = match set.get_child("max", ns::RSM) {
+        None => USERS_PER_PAGE,
+        Some(max) => max.text_content().trim().parse::<usize>().map_err(|_| {
+            StanzaError::with_text(
+                Condition::BadRequest,
+                "result set management: <max/> is not a number",
+            )
+        })?,
+    };
+    Ok(Page {
+        after: set
+            .get_child("after", ns::RSM)
+            .map(|a| a.text_content().trim().to_owned())
+            .unwrap_or_default(),
+        max: max.min(USERS_PER_PAGE),
+    })
+}
+
 fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Element>) -> IqResult {
     match requested_node(request) {
         None => {}
@@ -157,7 +219,10 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
     if !matches!(request.entity, Entity::Gateway) {
         return Ok(Some(query.into()));
     }
-    if let Some(user) = request.sender(s) {
+    let page = requested_page(request)?;
+    // The sender's own addresses are few: they come once, before the
+    // first page of users.
+    if let Some(user) = request.sender(s).filter(|_| page.after.is_empty()) {
         let addresses = s.wallet.ledger().addresses_of(user.id).map_err(internal)?;
         for text in addresses {
             if let Ok(address) = Address::parse(&text, s.wallet.network()) {
@@ -169,12 +234,23 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
         }
     }
     if s.voice.is_admin(&request.iq.from) {
-        for user in s.wallet.ledger().users().map_err(internal)? {
+        let users = s
+            .wallet
+            .ledger()
+            .users_page(&page.after, "", page.max)
+            .map_err(internal)?;
+        for user in &users {
             query.push(item(
                 &s.voice.contact_jid(&user.username).to_string(),
                 &user.username,
             ));
         }
+        let mut set = Element::new("set", ns::RSM);
+        if let (Some(first), Some(last)) = (users.first(), users.last()) {
+            set.push(Element::new("first", ns::RSM).text(&first.username));
+            set.push(Element::new("last", ns::RSM).text(&last.username));
+        }
+        query.push(set);
     }
     Ok(Some(query.into()))
 }
@@ -272,6 +348,7 @@ mod tests {
         result_payload(answer)
             .expect("a query")
             .elements()
+            .filter(|e| e.is("item", ns::DISCO_ITEMS))
             .map(|i| {
                 let attr = |name| i.get_attr(name).unwrap_or_default().to_owned();
                 (attr("jid"), attr("name"))
@@ -289,8 +366,10 @@ mod tests {
             ("gateway".into(), "bitcoin".into(), "bitcoIM".into())
         );
         let mut expected = sorted_features(GATEWAY_IQS);
-        // Invitations into rooms (XEP-0249) are the gateway's alone.
+        // Invitations into rooms (XEP-0249) are the gateway's alone, and
+        // so are pages of items (XEP-0059).
         expected.push("jabber:x:conference".into());
+        expected.push(ns::RSM.into());
         expected.sort();
         assert_eq!(features, expected);
     }
@@ -479,6 +558,141 @@ mod tests {
         // A user does not.
         let got = items(&b.ask(ALICE, GATEWAY, "get", ITEMS_GET));
         assert!(got.iter().all(|(jid, _)| jid != &format!("bob@{GATEWAY}")));
+    }
+
+    /// `n` users, named u000, u001, ...
+    fn many_users(b: &mut Bench, n: usize) {
+        for i in 0..n {
+            let name = format!("u{i:03}");
+            b.register(&name, &name);
+        }
+    }
+
+    fn items_page(b: &mut Bench, from: &str, set: &str) -> Element {
+        b.ask(
+            from,
+            GATEWAY,
+            "get",
+            &format!("<query xmlns='http://jabber.org/protocol/disco#items'>{set}</query>"),
+        )
+    }
+
+    /// (first, last) of the answer's `<set/>`; `None` without a set.
+    fn rsm(answer: &Element) -> Option<(Option<String>, Option<String>)> {
+        let set = result_payload(answer)?.get_child("set", ns::RSM)?;
+        let text = |name| set.get_child(name, ns::RSM).map(|e| e.text_content());
+        Some((text("first"), text("last")))
+    }
+
+    fn names(answer: &Element) -> Vec<String> {
+        items(answer).into_iter().map(|(_, name)| name).collect()
+    }
+
+    // Issue 11: 100 000 users in one answer made a 10 MB stanza that the
+    // server refused, so admins got nothing.
+    #[test]
+    fn admins_see_the_users_a_page_at_a_time() {
+        let mut b = Bench::new();
+        many_users(&mut b, 130);
+        let admin = format!("{ADMIN}/desk");
+        let first = b.ask(&admin, GATEWAY, "get", ITEMS_GET);
+        let expected: Vec<String> = (0..100).map(|i| format!("u{i:03}")).collect();
+        assert_eq!(names(&first), expected);
+        assert_eq!(
+            rsm(&first),
+            Some((Some("u000".into()), Some("u099".into())))
+        );
+        let rest = items_page(
+            &mut b,
+            &admin,
+            "<set xmlns='http://jabber.org/protocol/rsm'><after>u099</after></set>",
+        );
+        let expected: Vec<String> = (100..130).map(|i| format!("u{i:03}")).collect();
+        assert_eq!(names(&rest), expected);
+        assert_eq!(rsm(&rest), Some((Some("u100".into()), Some("u129".into()))));
+        // Past the end: an empty page, with neither first nor last.
+        let end = items_page(
+            &mut b,
+            &admin,
+            "<set xmlns='http://jabber.org/protocol/rsm'><after>u129</after></set>",
+        );
+        assert!(items(&end).is_empty());
+        assert_eq!(rsm(&end), Some((None, None)));
+    }
+
+    #[test]
+    fn max_makes_pages_smaller_never_larger() {
+        let mut b = Bench::new();
+        many_users(&mut b, 130);
+        let admin = format!("{ADMIN}/desk");
+        let ten = items_page(
+            &mut b,
+            &admin,
+            "<set xmlns='http://jabber.org/protocol/rsm'><max>10</max><after>u004</after></set>",
+        );
+        let expected: Vec<String> = (5..15).map(|i| format!("u{i:03}")).collect();
+        assert_eq!(names(&ten), expected);
+        let capped = items_page(
+            &mut b,
+            &admin,
+            "<set xmlns='http://jabber.org/protocol/rsm'><max>1000</max></set>",
+        );
+        assert_eq!(items(&capped).len(), USERS_PER_PAGE);
+    }
+
+    #[test]
+    fn paging_backwards_is_not_implemented_and_a_bad_max_is_refused() {
+        let mut b = Bench::new();
+        let admin = format!("{ADMIN}/desk");
+        for (set, condition) in [
+            ("<before/>", "feature-not-implemented"),
+            ("<index>3</index>", "feature-not-implemented"),
+            ("<max>ten</max>", "bad-request"),
+        ] {
+            let answer = items_page(
+                &mut b,
+                &admin,
+                &format!("<set xmlns='http://jabber.org/protocol/rsm'>{set}</set>"),
+            );
+            assert_eq!(error_condition(&answer), condition, "{set}");
+        }
+    }
+
+    #[test]
+    fn a_user_among_many_still_sees_only_their_addresses() {
+        let mut b = Bench::new();
+        many_users(&mut b, 130);
+        let alice = b.register("alice", "alice");
+        let address = b.address_of(&alice);
+        let answer = b.ask(ALICE, GATEWAY, "get", ITEMS_GET);
+        assert_eq!(items(&answer), vec![(contact(&address), address)]);
+        assert_eq!(rsm(&answer), None);
+    }
+
+    #[test]
+    fn an_admins_addresses_come_on_the_first_page_only() {
+        let mut b = Bench::new();
+        many_users(&mut b, 3);
+        let boss = b.register("admin", "boss");
+        let address = b.address_of(&boss);
+        let admin = format!("{ADMIN}/desk");
+        let first = names(&b.ask(&admin, GATEWAY, "get", ITEMS_GET));
+        assert_eq!(
+            first,
+            vec![
+                address,
+                "boss".into(),
+                "u000".into(),
+                "u001".into(),
+                "u002".into()
+            ]
+        );
+        let next = items_page(
+            &mut b,
+            &admin,
+            "<set xmlns='http://jabber.org/protocol/rsm'><after>boss</after></set>",
+        );
+        assert_eq!(names(&next), vec!["u000", "u001", "u002"]);
     }
 
     #[test]

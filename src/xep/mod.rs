@@ -123,6 +123,14 @@ pub fn features(entity: &Entity) -> Vec<&'static str> {
             .iter()
             .copied(),
         )
+        .chain(
+            match entity {
+                Entity::Gateway => disco::GATEWAY_FEATURES,
+                _ => &[],
+            }
+            .iter()
+            .copied(),
+        )
         .collect();
     features.sort_unstable();
     features.dedup();

@@ -15,6 +15,8 @@ pub const REGISTER: &str = "jabber:iq:register";
 pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const DATA: &str = "jabber:x:data";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
+/// XEP-0059: Result Set Management (pages of the admins' disco#items).
+pub const RSM: &str = "http://jabber.org/protocol/rsm";
 /// XEP-0184: Message Delivery Receipts.
 pub const RECEIPTS: &str = "urn:xmpp:receipts";
 /// End-to-end encryption a component cannot read: OMEMO (XEP-0384, the
