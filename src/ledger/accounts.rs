@@ -240,7 +240,7 @@ impl Ledger {
     pub fn register(&mut self, jid: &str, username: &str) -> Result<Registration, RegisterFailure> {
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .context("cannot register")
             .map_err(RegisterFailure::Db)?;
         let existing = tx
@@ -318,7 +318,7 @@ impl Ledger {
         let db = |e: LedgerError| UnregisterError::Db(e.to_string());
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .context("cannot unregister")
             .map_err(db)?;
         let user = tx

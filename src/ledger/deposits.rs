@@ -110,7 +110,7 @@ fn deposit_from_row(r: &rusqlite::Row) -> rusqlite::Result<Deposit> {
 /// Credits `amount` of deposit `reference` to `user_id`, repaying the
 /// user's debt first; returns what was repaid.
 fn credit(
-    tx: &rusqlite::Transaction,
+    tx: &rusqlite::Connection,
     user_id: i64,
     amount: Sats,
     reference: &str,
@@ -133,7 +133,7 @@ fn credit(
 
 /// Takes deposit `reference` back: what the user has, the rest as debt.
 fn reverse(
-    tx: &rusqlite::Transaction,
+    tx: &rusqlite::Connection,
     user_id: i64,
     amount: Sats,
     reference: &str,
@@ -164,7 +164,7 @@ fn reverse(
 impl Ledger {
     /// Applies one report; `required` confirmations credit a deposit.
     pub fn report_deposit(&mut self, r: &Report, required: i64) -> Result<Change, MoneyError> {
-        let tx = self.conn.transaction().context("cannot record a deposit")?;
+        let tx = self.conn.savepoint().context("cannot record a deposit")?;
         let reference = format!("{}:{}", r.txid, r.vout);
         let row: Option<(String, i64, i64, i64)> = tx
             .query_row_cached(

@@ -113,6 +113,9 @@ pub const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 pub struct Ledger {
     conn: Connection,
+    /// Tests: the next [`Ledger::end_batch`] fails as a full disk would.
+    #[cfg(test)]
+    pub fail_next_commit: bool,
 }
 
 /// The database and its `-wal` and `-shm` files readable by our user
@@ -190,7 +193,54 @@ impl Ledger {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         #[cfg(test)]
         query_plans::watch(&conn);
-        Ok(Ledger { conn })
+        Ok(Ledger {
+            conn,
+            #[cfg(test)]
+            fail_next_commit: false,
+        })
+    }
+
+    /// Starts a batch: every write until [`Ledger::end_batch`] is one
+    /// transaction, so one commit and one fsync (synchronous=FULL) instead
+    /// of one per write. A poll that credits 10 000 deposits would
+    /// otherwise wait for 10 000 fsyncs: seconds on a disk, a minute on an
+    /// SD card, while no stanza is read. The ledger's own transactions are
+    /// savepoints, so they nest in a batch: each is still all or nothing,
+    /// and outside a batch a savepoint is a transaction of its own.
+    pub fn begin_batch(&mut self) -> Result<(), LedgerError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .context("cannot start a batch of writes")
+    }
+
+    /// Commits the batch. On failure nothing of it is kept (the database
+    /// is as before [`Ledger::begin_batch`]), and the caller must forget
+    /// what it meant to announce.
+    pub fn end_batch(&mut self) -> Result<(), LedgerError> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_commit) {
+            self.conn.execute_batch("ROLLBACK").expect("a rollback");
+            return Err(LedgerError {
+                context: "cannot commit a batch of writes".into(),
+                source: Some(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    None,
+                )),
+            });
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // A failed COMMIT may leave the transaction open.
+            if !self.conn.is_autocommit() {
+                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    log::error!("cannot roll a batch of writes back: {e}");
+                }
+            }
+            return Err(LedgerError {
+                context: "cannot commit a batch of writes".into(),
+                source: Some(e),
+            });
+        }
+        Ok(())
     }
 
     /// The schema version recorded in the database.

@@ -9,7 +9,7 @@
 
 use super::{now, Cached, Context, Ledger, LedgerError};
 use crate::amount::Sats;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// The kinds of entries, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub(super) struct Movement<'a> {
 
 /// Applies a movement: entry and cached balances, refused if either
 /// balance would go below zero.
-pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
+pub(super) fn apply(tx: &Connection, m: &Movement) -> Result<(), MoneyError> {
     let changed = tx
         .execute_cached(
             "UPDATE users SET balance = balance + ?1, held = held + ?2, debt = debt + ?4 \
@@ -185,7 +185,7 @@ pub(super) fn apply(tx: &Transaction, m: &Movement) -> Result<(), MoneyError> {
 /// that can give a user money (a credit, an incoming payment, a released
 /// hold). Returns what was repaid.
 pub(super) fn settle_debt(
-    tx: &Transaction,
+    tx: &Connection,
     user_id: i64,
     reference: &str,
 ) -> Result<Sats, MoneyError> {
@@ -218,7 +218,7 @@ pub(super) fn settle_debt(
 /// Moves `amount` from one user to another inside `tx`: both entries or,
 /// when the sender is short, neither (the caller's transaction rolls back).
 pub(super) fn transfer(
-    tx: &Transaction,
+    tx: &Connection,
     from: i64,
     to: i64,
     amount: Sats,

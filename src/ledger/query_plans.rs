@@ -71,6 +71,16 @@ thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     static SEEN: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
     static CACHED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    static SEQUENCE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether a statement goes into [`Recorded::sequence`].
+fn in_sequence(sql: &str) -> bool {
+    let upper = sql.get(..16).unwrap_or(sql).to_uppercase();
+    ["BEGIN", "COMMIT", "END", "SAVEPOINT", "RELEASE", "ROLLBACK"]
+        .iter()
+        .any(|k| upper.starts_with(k))
+        || sql.starts_with("INSERT INTO ledger")
 }
 
 /// Called with the SQL of every statement taken from the statement cache:
@@ -89,6 +99,9 @@ pub(super) fn note_cached(sql: &str) {
 fn on_trace(event: TraceEvent<'_>) {
     if let TraceEvent::Stmt(stmt, _) = event {
         let sql = stmt.sql().trim().to_owned();
+        if in_sequence(&sql) {
+            SEQUENCE.with(|s| s.borrow_mut().push(sql.clone()));
+        }
         SEEN.with(|s| s.borrow_mut().insert(sql));
     }
 }
@@ -376,6 +389,10 @@ pub struct Recorded {
     pub run: BTreeSet<String>,
     /// The SQL of every statement taken from the statement cache.
     pub cached: BTreeSet<String>,
+    /// Transactions' and savepoints' statements and money movements
+    /// (`INSERT INTO ledger`), in the order run: what shows how many
+    /// commits some work made.
+    pub sequence: Vec<String>,
 }
 
 impl Recorded {
@@ -408,6 +425,7 @@ pub fn record(work: impl FnOnce()) -> Recorded {
     Recorded {
         run: SEEN.with(|s| s.take()),
         cached: CACHED.with(|c| c.take()),
+        sequence: SEQUENCE.with(|s| s.take()),
     }
 }
 

@@ -119,7 +119,7 @@ impl Ledger {
     ) -> Result<Option<AddressRequest>, LedgerError> {
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .context("cannot mark a request paid")?;
         let request = tx
             .query_row_cached(

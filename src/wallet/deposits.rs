@@ -130,16 +130,47 @@ fn poll_once(wallet: &mut Wallet, news: &mut Vec<News>) -> Result<bool, Stop> {
         }
         views.insert(key, entry.clone());
     }
+    let moved = cursor.as_deref() != Some(since.lastblock.as_str()) || !since.removed.is_empty();
+    // The whole poll's writes are one transaction: one fsync, not one per
+    // deposit (`Ledger::begin_batch`). What it announces goes out once
+    // committed; a poll stopped half-way keeps, and announces, what it
+    // did, as before. A failed commit keeps nothing and announces nothing:
+    // the next poll lists the same entries again.
+    wallet
+        .ledger
+        .begin_batch()
+        .map_err(|e| Stop(e.to_string()))?;
+    let mut told = Vec::new();
+    let done = take_all(wallet, &since.lastblock, &views, &order, moved, &mut told);
+    if let Err(e) = wallet.ledger.end_batch() {
+        log::error!("deposit poller: {e}");
+        return Err(Stop(e.to_string()));
+    }
+    news.append(&mut told);
+    done.map(|()| moved)
+}
+
+/// The poll's writes: each entry, the watched deposits it did not list,
+/// the cursor, then the balances it changed.
+fn take_all(
+    wallet: &mut Wallet,
+    lastblock: &str,
+    views: &HashMap<(String, i64), WalletEntry>,
+    order: &[(String, i64)],
+    moved: bool,
+    news: &mut Vec<News>,
+) -> Result<(), Stop> {
+    let required = wallet.settings.bitcoin.confirmations;
+    let depth = required.max(WATCH_DEPTH);
     let mut touched: Vec<i64> = Vec::new();
-    for key in &order {
+    for key in order {
         let entry = &views[key];
         take(wallet, entry, required, &mut touched, news)?;
     }
-    let moved = cursor.as_deref() != Some(since.lastblock.as_str()) || !since.removed.is_empty();
-    recheck_unlisted(wallet, &views, required, moved, &mut touched, news)?;
+    recheck_unlisted(wallet, views, required, moved, &mut touched, news)?;
     wallet
         .ledger
-        .set_state(CURSOR, &since.lastblock)
+        .set_state(CURSOR, lastblock)
         .map_err(|e| Stop(e.to_string()))?;
     // Only now: had the poll stopped half-way, the cursor would not have
     // moved, and those deposits must stay watched.
@@ -152,7 +183,7 @@ fn poll_once(wallet: &mut Wallet, news: &mut Vec<News>) -> Result<bool, Stop> {
             news.push(News::Balance(user));
         }
     }
-    Ok(moved)
+    Ok(())
 }
 
 /// Whether a txid is 64 hexadecimal digits.

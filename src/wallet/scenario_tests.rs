@@ -130,10 +130,15 @@ impl Scene {
     }
 
     fn admin_messages(&mut self) -> Vec<String> {
+        self.messages_to("admin@example.org")
+    }
+
+    /// The bodies of every message the daemon sent to `jid`.
+    fn messages_to(&mut self, jid: &str) -> Vec<String> {
         self.speak();
         self.out
             .iter()
-            .filter(|m| m.get_attr("to") == Some("admin@example.org"))
+            .filter(|m| m.get_attr("to") == Some(jid))
             .filter_map(|m| m.get_child("body", crate::xmpp::ns::COMPONENT))
             .map(Element::text_content)
             .collect()
@@ -935,4 +940,120 @@ fn python_deposit_addresses_are_imported_without_their_old_deposits() {
     s.chain.borrow_mut().mine_mempool();
     s.tick();
     assert_eq!(s.user(alice.id).balance, Sats(3 * BTC));
+}
+
+/// How many messages to `jid` name the transaction `txid`.
+fn told_of(s: &mut Scene, jid: &str, txid: &str) -> usize {
+    s.messages_to(jid)
+        .iter()
+        .filter(|m| m.contains(&txid[..12]))
+        .count()
+}
+
+// Issue 11, item 7: a poll's writes are one commit. When that commit
+// fails (a full disk), nothing of the poll is kept and nothing is told;
+// the next poll does it all, once.
+#[test]
+fn a_poll_whose_commit_fails_keeps_and_tells_nothing() {
+    let mut s = Scene::new();
+    let alice = s.register("alice", "alice");
+    let bob = s.register("bob", "bob");
+    s.tick();
+    let (to_alice, to_bob) = (s.address_of(&alice), s.address_of(&bob));
+    let txid = s
+        .chain
+        .borrow_mut()
+        .pay_from_world(vec![(to_alice, 3_000_000), (to_bob, 2_000_000)]);
+    s.chain.borrow_mut().mine_mempool();
+
+    s.w().ledger.fail_next_commit = true;
+    s.tick();
+    assert_eq!(s.user(alice.id).balance, Sats(0));
+    assert_eq!(s.user(bob.id).balance, Sats(0));
+    let recorded = s.w().ledger.count_rows("SELECT count(*) FROM deposits");
+    assert_eq!(recorded, 0, "{}", s.w().ledger.dump());
+    assert_eq!(told_of(&mut s, "alice@example.org", &txid), 0);
+    assert_eq!(told_of(&mut s, "bob@example.org", &txid), 0);
+
+    s.tick();
+    assert_eq!(s.user(alice.id).balance, Sats(3_000_000));
+    assert_eq!(s.user(bob.id).balance, Sats(2_000_000));
+    let told = (
+        told_of(&mut s, "alice@example.org", &txid),
+        told_of(&mut s, "bob@example.org", &txid),
+    );
+    assert_eq!(told, (1, 1));
+
+    s.chain.borrow_mut().mine_mempool();
+    s.tick();
+    s.tick();
+    assert_eq!(s.user(alice.id).balance, Sats(3_000_000));
+    assert_eq!(s.user(bob.id).balance, Sats(2_000_000));
+    let credits = s
+        .w()
+        .ledger
+        .count_rows("SELECT count(*) FROM ledger WHERE kind = 'deposit'");
+    assert_eq!(credits, 2);
+    let told_again = (
+        told_of(&mut s, "alice@example.org", &txid),
+        told_of(&mut s, "bob@example.org", &txid),
+    );
+    assert_eq!(told_again, told);
+}
+
+// Issue 11, item 7: a poll that credits many deposits commits once (one
+// fsync), not once per deposit: on an SD card 10 000 fsyncs take
+// minutes, during which no stanza is read.
+#[test]
+fn a_poll_of_many_deposits_commits_once() {
+    let mut txid = String::new();
+    let mut users = Vec::new();
+    let recorded = crate::ledger::query_plans::record(|| {
+        let mut s = Scene::new();
+        users = (0..40)
+            .map(|i| s.register(&format!("u{i}"), &format!("user{i}")))
+            .collect();
+        s.tick();
+        let outputs = users.iter().map(|u| (s.address_of(u), 100_000)).collect();
+        txid = s.chain.borrow_mut().pay_from_world(outputs);
+        s.chain.borrow_mut().mine_mempool();
+        s.tick();
+        for u in &users {
+            assert_eq!(s.user(u.id).balance, Sats(100_000), "{}", u.username);
+        }
+    });
+    assert!(!txid.is_empty());
+    // The statements of the poll that credited them: from its BEGIN to
+    // its COMMIT, with only savepoints, never a commit of their own, in
+    // between.
+    let statements: Vec<&str> = recorded.sequence.iter().map(|s| s.as_str()).collect();
+    let begins: Vec<usize> = statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("BEGIN IMMEDIATE"))
+        .map(|(i, _)| i)
+        .collect();
+    let crediting = begins
+        .iter()
+        .copied()
+        .find(|&b| {
+            statements[b..]
+                .iter()
+                .take_while(|s| !s.starts_with("COMMIT"))
+                .filter(|s| s.contains("INSERT INTO ledger"))
+                .count()
+                == users.len()
+        })
+        .unwrap_or_else(|| panic!("no batch credits all {} users", users.len()));
+    let inside: Vec<&&str> = statements[crediting + 1..]
+        .iter()
+        .take_while(|s| !s.starts_with("COMMIT"))
+        .collect();
+    assert!(
+        inside
+            .iter()
+            .all(|s| !s.starts_with("BEGIN") && !s.starts_with("END")),
+        "{inside:?}"
+    );
+    assert!(inside.iter().any(|s| s.starts_with("SAVEPOINT")));
 }
