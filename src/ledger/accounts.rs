@@ -238,11 +238,7 @@ impl Ledger {
     /// Registers `jid` as `username` (already checked by
     /// [`check_username`]), renames it, or brings a removed account back.
     pub fn register(&mut self, jid: &str, username: &str) -> Result<Registration, RegisterFailure> {
-        let tx = self
-            .conn
-            .savepoint()
-            .context("cannot register")
-            .map_err(RegisterFailure::Db)?;
+        let tx = self.write("cannot register").map_err(RegisterFailure::Db)?;
         let existing = tx
             .query_row_cached(
                 &format!("SELECT {USER_COLUMNS}, removed_at FROM users WHERE jid = ?1"),
@@ -316,11 +312,7 @@ impl Ledger {
     /// Unregisters `jid`; refused while it holds any money.
     pub fn unregister(&mut self, jid: &str) -> Result<User, UnregisterError> {
         let db = |e: LedgerError| UnregisterError::Db(e.to_string());
-        let tx = self
-            .conn
-            .savepoint()
-            .context("cannot unregister")
-            .map_err(db)?;
+        let tx = self.write("cannot unregister").map_err(db)?;
         let user = tx
             .query_row_cached(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE jid = ?1 AND removed_at IS NULL"),
@@ -485,6 +477,23 @@ pub enum RegisterFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A commit that failed can leave its transaction open. The next write
+    // rolls it back instead of joining it: joined, it and every write
+    // after it would sit in a transaction never committed, lost at the
+    // next stop.
+    #[test]
+    fn a_transaction_left_open_is_rolled_back_not_joined() {
+        let mut l = Ledger::open_in_memory().unwrap();
+        l.conn
+            .execute_batch("BEGIN; INSERT INTO state (name, value) VALUES ('left', 'open');")
+            .unwrap();
+        assert!(!l.conn.is_autocommit());
+        l.register("alice@x", "alice").unwrap();
+        assert!(l.conn.is_autocommit(), "the registration was committed");
+        assert!(l.state("left").unwrap().is_none());
+        assert!(l.user_by_jid("alice@x").unwrap().is_some());
+    }
 
     #[test]
     fn username_rules_each_have_their_error() {

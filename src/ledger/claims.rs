@@ -71,7 +71,7 @@ impl Ledger {
         expires_at: i64,
     ) -> Result<Option<i64>, MoneyError> {
         let t = now();
-        let tx = self.conn.savepoint().context("cannot start a hold")?;
+        let tx = self.write("cannot start a hold")?;
         let n = tx
             .execute_cached(
                 "UPDATE orders SET state = 'done', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
@@ -174,7 +174,7 @@ impl Ledger {
     /// and the claim ends (held → claimed), in one transaction. False when
     /// it was no longer held (claimed or returned already).
     pub fn pay_claim(&mut self, claim: &Claim, to: i64) -> Result<bool, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot start a claim")?;
+        let tx = self.write("cannot start a claim")?;
         let n = tx
             .execute_cached(
                 "UPDATE claims SET state = 'claimed', claimed_by = ?1, updated_at = ?2 \
@@ -202,7 +202,7 @@ impl Ledger {
     /// Gives an unclaimed tip back to its tipper (held → returned), in one
     /// transaction with the release. False when it was no longer held.
     pub fn return_claim(&mut self, claim: &Claim) -> Result<bool, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot start a return")?;
+        let tx = self.write("cannot start a return")?;
         let n = tx
             .execute_cached(
                 "UPDATE claims SET state = 'returned', updated_at = ?1 \

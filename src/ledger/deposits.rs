@@ -164,7 +164,7 @@ fn reverse(
 impl Ledger {
     /// Applies one report; `required` confirmations credit a deposit.
     pub fn report_deposit(&mut self, r: &Report, required: i64) -> Result<Change, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot record a deposit")?;
+        let tx = self.write("cannot record a deposit")?;
         let reference = format!("{}:{}", r.txid, r.vout);
         let row: Option<(String, i64, i64, i64)> = tx
             .query_row_cached(

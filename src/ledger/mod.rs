@@ -113,9 +113,8 @@ pub const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 pub struct Ledger {
     conn: Connection,
-    /// Tests: the next [`Ledger::end_batch`] fails as a full disk would.
-    #[cfg(test)]
-    pub fail_next_commit: bool,
+    /// Between [`Ledger::begin_batch`] and [`Ledger::end_batch`].
+    in_batch: bool,
 }
 
 /// The database and its `-wal` and `-shm` files readable by our user
@@ -195,8 +194,7 @@ impl Ledger {
         query_plans::watch(&conn);
         Ok(Ledger {
             conn,
-            #[cfg(test)]
-            fail_next_commit: false,
+            in_batch: false,
         })
     }
 
@@ -205,35 +203,43 @@ impl Ledger {
     /// of one per write. A poll that credits 10 000 deposits would
     /// otherwise wait for 10 000 fsyncs: seconds on a disk, a minute on an
     /// SD card, while no stanza is read. The ledger's own transactions are
-    /// savepoints, so they nest in a batch: each is still all or nothing,
-    /// and outside a batch a savepoint is a transaction of its own.
+    /// savepoints ([`Ledger::write`]), so they nest in a batch: each is
+    /// still all or nothing, and outside a batch a savepoint is a
+    /// transaction of its own.
     pub fn begin_batch(&mut self) -> Result<(), LedgerError> {
+        self.close_left_open()?;
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
-            .context("cannot start a batch of writes")
+            .context("cannot start a batch of writes")?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    /// Whether the batch still holds every write made since
+    /// [`Ledger::begin_batch`]. A disk, memory or I/O error can make
+    /// SQLite roll the whole transaction back, not just the statement
+    /// that met it; a write after that would be committed on its own,
+    /// out of the batch. Work that writes outside [`Ledger::write`] (the
+    /// poll's cursor) asks first.
+    pub fn batch_intact(&self) -> bool {
+        !self.in_batch || !self.conn.is_autocommit()
     }
 
     /// Commits the batch. On failure nothing of it is kept (the database
     /// is as before [`Ledger::begin_batch`]), and the caller must forget
     /// what it meant to announce.
     pub fn end_batch(&mut self) -> Result<(), LedgerError> {
-        #[cfg(test)]
-        if std::mem::take(&mut self.fail_next_commit) {
-            self.conn.execute_batch("ROLLBACK").expect("a rollback");
+        self.in_batch = false;
+        if self.conn.is_autocommit() {
             return Err(LedgerError {
-                context: "cannot commit a batch of writes".into(),
-                source: Some(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
-                    None,
-                )),
+                context: "a batch of writes was rolled back by an error before its commit".into(),
+                source: None,
             });
         }
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             // A failed COMMIT may leave the transaction open.
-            if !self.conn.is_autocommit() {
-                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                    log::error!("cannot roll a batch of writes back: {e}");
-                }
+            if let Err(e) = self.close_left_open() {
+                log::error!("{e}");
             }
             return Err(LedgerError {
                 context: "cannot commit a batch of writes".into(),
@@ -241,6 +247,48 @@ impl Ledger {
             });
         }
         Ok(())
+    }
+
+    /// Starts the writes of one operation: a savepoint, all or nothing.
+    /// Outside a batch it is a transaction of its own; inside, it nests.
+    /// Refused inside a batch that an error rolled back (it would commit
+    /// on its own). Outside a batch, a transaction left open by a commit
+    /// that failed (its operation was told it failed) is rolled back
+    /// first: otherwise every later operation would join a transaction
+    /// never committed, and be lost at the next stop.
+    fn write(&mut self, what: &str) -> Result<rusqlite::Savepoint<'_>, LedgerError> {
+        if self.in_batch {
+            if self.conn.is_autocommit() {
+                return Err(LedgerError {
+                    context: format!("{what}: the batch of writes was rolled back by an error"),
+                    source: None,
+                });
+            }
+        } else {
+            self.close_left_open()?;
+        }
+        self.conn.savepoint().context(what)
+    }
+
+    /// Outside a batch, rolls back a transaction a failed commit left
+    /// open.
+    fn close_left_open(&mut self) -> Result<(), LedgerError> {
+        if self.in_batch || self.conn.is_autocommit() {
+            return Ok(());
+        }
+        log::error!("a failed commit left a transaction open: rolling it back");
+        self.conn
+            .execute_batch("ROLLBACK")
+            .context("cannot roll back a transaction a failed commit left open")
+    }
+
+    /// Tests: the next commit fails (SQLite turns it into a rollback), as
+    /// a full disk would make it.
+    #[cfg(test)]
+    pub fn fail_next_commit(&self) {
+        let mut armed = true;
+        self.conn
+            .commit_hook(Some(move || std::mem::take(&mut armed)));
     }
 
     /// The schema version recorded in the database.

@@ -245,7 +245,7 @@ impl Ledger {
     pub fn create_order(&mut self, o: &NewOrder) -> Result<Order, LedgerError> {
         let t = now();
         let database = self.meta(super::DATABASE_ID_KEY)?.unwrap_or_default();
-        let tx = self.conn.savepoint().context("cannot store an order")?;
+        let tx = self.write("cannot store an order")?;
         tx.execute_cached(
             "INSERT INTO orders (user_id, code, recipient_kind, recipient, amount, fee_reserve, \
                  comment, state, created_at, expires_at, updated_at, subtract_fee, recipient_id, \
@@ -433,7 +433,7 @@ impl Ledger {
     /// Executes an internal payment: the transfer and the order's end, in
     /// one transaction. `Ok(false)` when the order was no longer pending.
     pub fn execute_transfer(&mut self, order: &Order, to: i64) -> Result<bool, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot start a payment")?;
+        let tx = self.write("cannot start a payment")?;
         let n = tx
             .execute_cached(
                 "UPDATE orders SET state = 'done', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
@@ -553,7 +553,7 @@ impl Ledger {
     /// Withdrawal step 1: the code is accepted, amount + fee reserve are
     /// held (pending → held), in one transaction.
     pub fn hold_withdrawal(&mut self, order: &Order) -> Result<bool, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot start a withdrawal")?;
+        let tx = self.write("cannot start a withdrawal")?;
         let n = tx
             .execute_cached(
                 "UPDATE orders SET state = 'held', updated_at = ?1 WHERE id = ?2 AND state = 'pending'",
@@ -597,7 +597,7 @@ impl Ledger {
     /// A withdrawal that certainly did not leave (a definite refusal, or
     /// reconciliation found no trace): the hold is released once.
     pub fn fail_withdrawal(&mut self, order: &Order, from: &[State]) -> Result<bool, MoneyError> {
-        let tx = self.conn.savepoint().context("cannot start a release")?;
+        let tx = self.write("cannot start a release")?;
         // One statement per list of states: the callers have three.
         let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
         let n = tx
@@ -640,7 +640,7 @@ impl Ledger {
         } else {
             Sats(fee.0.min(order.fee_reserve.0))
         };
-        let tx = self.conn.savepoint().context("cannot start a settlement")?;
+        let tx = self.write("cannot start a settlement")?;
         let reference = format!("order:{}", order.id);
         let n = tx
             .execute_cached(

@@ -117,10 +117,7 @@ impl Ledger {
         address: &str,
         paid_by: &str,
     ) -> Result<Option<AddressRequest>, LedgerError> {
-        let tx = self
-            .conn
-            .savepoint()
-            .context("cannot mark a request paid")?;
+        let tx = self.write("cannot mark a request paid")?;
         let request = tx
             .query_row_cached(
                 "SELECT address, user_id, amount, comment FROM address_requests \

@@ -143,6 +143,9 @@ fn poll_once(wallet: &mut Wallet, news: &mut Vec<News>) -> Result<bool, Stop> {
     let mut told = Vec::new();
     let done = take_all(wallet, &since.lastblock, &views, &order, moved, &mut told);
     if let Err(e) = wallet.ledger.end_batch() {
+        if let Err(Stop(why)) = &done {
+            log::error!("deposit poller: {why}");
+        }
         log::error!("deposit poller: {e}");
         return Err(Stop(e.to_string()));
     }
@@ -164,10 +167,14 @@ fn take_all(
     let depth = required.max(WATCH_DEPTH);
     let mut touched: Vec<i64> = Vec::new();
     for key in order {
+        intact(wallet)?;
         let entry = &views[key];
         take(wallet, entry, required, &mut touched, news)?;
     }
+    intact(wallet)?;
     recheck_unlisted(wallet, views, required, moved, &mut touched, news)?;
+    // The cursor moves only with every write of the poll before it.
+    intact(wallet)?;
     wallet
         .ledger
         .set_state(CURSOR, lastblock)
@@ -184,6 +191,19 @@ fn take_all(
         }
     }
     Ok(())
+}
+
+/// `Stop` once an error rolled the poll's batch back: what follows would
+/// be committed on its own, and the cursor move past deposits never
+/// recorded.
+fn intact(wallet: &Wallet) -> Result<(), Stop> {
+    if wallet.ledger.batch_intact() {
+        Ok(())
+    } else {
+        Err(Stop(
+            "an error rolled the poll's writes back; the next poll does them again".into(),
+        ))
+    }
 }
 
 /// Whether a txid is 64 hexadecimal digits.
