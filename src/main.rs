@@ -74,6 +74,32 @@ fn restrict_umask() {
     }
 }
 
+/// The release build aborts on panic (`panic = "abort"`, Cargo.toml, for
+/// size). An abort is a SIGABRT, and a SIGABRT leaves a core file with the
+/// process's memory in it: the wallet passphrase, bitcoind's password and
+/// the component secret. So a panic ends as an unwinding one did (its
+/// message, then exit code 101, and systemd restarts the daemon), and no
+/// other abort writes a core file either (RLIMIT_CORE 0; systemd-coredump
+/// honours it too).
+fn no_core_dumps() {
+    let print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        print(info);
+        std::process::exit(101);
+    }));
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit(2) reads the struct we pass and nothing else.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) } != 0 {
+        log::warn!(
+            "cannot turn core dumps off: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// A line on standard error before logging is up.
 fn fail(message: &str) {
     eprintln!(
@@ -99,6 +125,7 @@ fn main() -> ExitCode {
         }
     };
     restrict_umask();
+    no_core_dumps();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
