@@ -98,7 +98,8 @@ def disco_identity(client, jid):
 
 def disco_items(client):
     query = result(client.iq(GATEWAY, q(NS_DISCO_ITEMS))).find(f"{{{NS_DISCO_ITEMS}}}query")
-    return {item.get("jid"): item.get("name") for item in query}
+    return {item.get("jid"): item.get("name")
+            for item in query.findall(f"{{{NS_DISCO_ITEMS}}}item")}
 
 
 def vcard(client, jid):
@@ -411,6 +412,14 @@ def test_disco_items_show_own_addresses_and_users_to_admins(alice, bob, admin):
     assert disco_items(bob) == {}
     assert disco_items(alice) == {contact(address): address}
     assert disco_items(admin) == {f"alice@{GATEWAY}": "alice"}
+    # Admins page through the users (XEP-0059): the page says where it
+    # ends, and the page after it is empty.
+    rsm = "http://jabber.org/protocol/rsm"
+    page = result(admin.iq(GATEWAY, q(NS_DISCO_ITEMS))).find(f"{{{NS_DISCO_ITEMS}}}query")
+    assert page.findtext(f"{{{rsm}}}set/{{{rsm}}}last") == "alice"
+    after = q(NS_DISCO_ITEMS, inner=f"<set xmlns='{rsm}'><after>alice</after></set>")
+    rest = result(admin.iq(GATEWAY, after)).find(f"{{{NS_DISCO_ITEMS}}}query")
+    assert rest.findall(f"{{{NS_DISCO_ITEMS}}}item") == []
 
 
 def test_gateway_prompt_turns_addresses_and_usernames_into_jids(alice, bob, node):

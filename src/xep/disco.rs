@@ -219,9 +219,19 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
     if !matches!(request.entity, Entity::Gateway) {
         return Ok(Some(query.into()));
     }
-    let page = requested_page(request)?;
+    let admin = s.voice.is_admin(&request.iq.from);
+    // Only the admins' list of users is paged: a user's answer is whole,
+    // whatever `<set/>` it carries.
+    let page = if admin {
+        requested_page(request)?
+    } else {
+        Page {
+            after: String::new(),
+            max: USERS_PER_PAGE,
+        }
+    };
     // The sender's own addresses are few: they come once, before the
-    // first page of users.
+    // first page of users, outside its count (the set is the users').
     if let Some(user) = request.sender(s).filter(|_| page.after.is_empty()) {
         let addresses = s.wallet.ledger().addresses_of(user.id).map_err(internal)?;
         for text in addresses {
@@ -233,7 +243,7 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
             }
         }
     }
-    if s.voice.is_admin(&request.iq.from) {
+    if admin {
         let users = s
             .wallet
             .ledger()
