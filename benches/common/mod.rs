@@ -213,8 +213,14 @@ impl RssParts {
             } else if line.split_whitespace().next().is_some_and(|f| {
                 f.contains('-') && f.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
             }) {
-                // A mapping's header: range perms offset dev inode [path].
-                path = line.split_whitespace().nth(5).unwrap_or("").to_owned();
+                // A mapping's header: range perms offset dev inode [path];
+                // the path may hold spaces.
+                path = line
+                    .splitn(6, char::is_whitespace)
+                    .nth(5)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
             }
         }
         Some(parts)
