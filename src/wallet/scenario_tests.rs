@@ -950,12 +950,9 @@ fn told_of(s: &mut Scene, jid: &str, txid: &str) -> usize {
         .count()
 }
 
-// Issue 11, item 7: a poll's writes are one commit. When that commit
-// fails (a full disk), nothing of the poll is kept and nothing is told;
-// the next poll does it all, once.
-#[test]
-fn a_poll_whose_commit_fails_keeps_and_tells_nothing() {
-    let mut s = Scene::new();
+/// alice and bob registered, then paid 3 000 000 and 2 000 000 sat by one
+/// transaction of the world, not mined yet.
+fn alice_and_bob_paid(s: &mut Scene) -> (User, User, String) {
     let alice = s.register("alice", "alice");
     let bob = s.register("bob", "bob");
     s.tick();
@@ -964,16 +961,31 @@ fn a_poll_whose_commit_fails_keeps_and_tells_nothing() {
         .chain
         .borrow_mut()
         .pay_from_world(vec![(to_alice, 3_000_000), (to_bob, 2_000_000)]);
+    (alice, bob, txid)
+}
+
+/// Neither alice nor bob credited nor told of `txid`.
+fn nothing_kept_nor_told(s: &mut Scene, alice: &User, bob: &User, txid: &str) {
+    assert_eq!(s.user(alice.id).balance, Sats(0), "{}", s.w().ledger.dump());
+    assert_eq!(s.user(bob.id).balance, Sats(0), "{}", s.w().ledger.dump());
+    assert_eq!(told_of(s, "alice@example.org", txid), 0);
+    assert_eq!(told_of(s, "bob@example.org", txid), 0);
+}
+
+// Issue 11, item 7: a poll's writes are one commit. When that commit
+// fails (a full disk), nothing of the poll is kept and nothing is told;
+// the next poll does it all, once.
+#[test]
+fn a_poll_whose_commit_fails_keeps_and_tells_nothing() {
+    let mut s = Scene::new();
+    let (alice, bob, txid) = alice_and_bob_paid(&mut s);
     s.chain.borrow_mut().mine_mempool();
 
     s.w().ledger.fail_next_commit();
     s.tick();
-    assert_eq!(s.user(alice.id).balance, Sats(0));
-    assert_eq!(s.user(bob.id).balance, Sats(0));
     let recorded = s.w().ledger.count_rows("SELECT count(*) FROM deposits");
     assert_eq!(recorded, 0, "{}", s.w().ledger.dump());
-    assert_eq!(told_of(&mut s, "alice@example.org", &txid), 0);
-    assert_eq!(told_of(&mut s, "bob@example.org", &txid), 0);
+    nothing_kept_nor_told(&mut s, &alice, &bob, &txid);
 
     s.tick();
     assert_eq!(s.user(alice.id).balance, Sats(3_000_000));
@@ -1066,14 +1078,7 @@ fn a_poll_of_many_deposits_commits_once() {
 #[test]
 fn a_poll_rolled_back_by_an_error_loses_no_deposit() {
     let mut s = Scene::new();
-    let alice = s.register("alice", "alice");
-    let bob = s.register("bob", "bob");
-    s.tick();
-    let (to_alice, to_bob) = (s.address_of(&alice), s.address_of(&bob));
-    let txid = s
-        .chain
-        .borrow_mut()
-        .pay_from_world(vec![(to_alice, 3_000_000), (to_bob, 2_000_000)]);
+    let (alice, bob, txid) = alice_and_bob_paid(&mut s);
     for _ in 0..10 {
         s.chain.borrow_mut().mine_mempool();
     }
@@ -1086,10 +1091,7 @@ fn a_poll_rolled_back_by_an_error_loses_no_deposit() {
     );
     s.tick();
     s.w().ledger.execute_sql("DROP TRIGGER full_disk;");
-    assert_eq!(s.user(alice.id).balance, Sats(0), "{}", s.w().ledger.dump());
-    assert_eq!(s.user(bob.id).balance, Sats(0), "{}", s.w().ledger.dump());
-    assert_eq!(told_of(&mut s, "alice@example.org", &txid), 0);
-    assert_eq!(told_of(&mut s, "bob@example.org", &txid), 0);
+    nothing_kept_nor_told(&mut s, &alice, &bob, &txid);
 
     s.tick();
     s.tick();
