@@ -36,10 +36,6 @@ pub const ITEMS: IqHandler = IqHandler {
     set: None,
 };
 
-/// What the gateway's handlers do beside their own namespaces: its
-/// disco#items pages the admins' list of users (XEP-0059).
-pub const GATEWAY_FEATURES: &[&str] = &[ns::RSM];
-
 /// The gateway's identity: `gateway/bitcoin` (XEP-0030's registry has a
 /// `gateway` category; `bitcoin` names the network it bridges to).
 const GATEWAY_IDENTITY: (&str, &str) = ("gateway", "bitcoin");
@@ -170,12 +166,19 @@ struct Page {
     max: usize,
 }
 
-fn requested_page(request: &Request) -> Result<Page, StanzaError> {
-    let Some(set) = request.iq.payload.and_then(|p| p.get_child("set", ns::RSM)) else {
-        return Ok(Page {
+impl Page {
+    /// The first page, as large as pages go.
+    fn first() -> Page {
+        Page {
             after: String::new(),
             max: USERS_PER_PAGE,
-        });
+        }
+    }
+}
+
+fn requested_page(request: &Request) -> Result<Page, StanzaError> {
+    let Some(set) = request.iq.payload.and_then(|p| p.get_child("set", ns::RSM)) else {
+        return Ok(Page::first());
     };
     for unsupported in ["before", "index"] {
         if set.get_child(unsupported, ns::RSM).is_some() {
@@ -225,10 +228,7 @@ fn on_items(s: &mut Services, _: &mut State, request: &Request, _: &mut Vec<Elem
     let page = if admin {
         requested_page(request)?
     } else {
-        Page {
-            after: String::new(),
-            max: USERS_PER_PAGE,
-        }
+        Page::first()
     };
     // The sender's own addresses are few: they come once, before the
     // first page of users, outside its count (the set is the users').

@@ -98,9 +98,11 @@ const CONTACT_IQS: &[IqHandler] = &[disco::INFO, disco::ITEMS, ping::HANDLER, vc
 /// the router acknowledges them (XEP-0184).
 const MESSAGE_FEATURES: &[&str] = &[receipts::FEATURE];
 
-/// What the gateway alone does with messages: it takes invitations into
-/// rooms (XEP-0249; the room face, `crate::muc`, handles them).
-const GATEWAY_MESSAGE_FEATURES: &[&str] = &[crate::xmpp::ns::CONFERENCE];
+/// What the gateway alone does beside its IQ handlers: it takes
+/// invitations into rooms (XEP-0249; the room face, `crate::muc`, handles
+/// them), and its disco#items pages the admins' list of users (XEP-0059,
+/// `disco::USERS_PER_PAGE`).
+const GATEWAY_EXTRA_FEATURES: &[&str] = &[crate::xmpp::ns::CONFERENCE, crate::xmpp::ns::RSM];
 
 fn table(entity: &Entity) -> &'static [IqHandler] {
     match entity {
@@ -117,15 +119,7 @@ pub fn features(entity: &Entity) -> Vec<&'static str> {
         .chain(MESSAGE_FEATURES.iter().copied())
         .chain(
             match entity {
-                Entity::Gateway => GATEWAY_MESSAGE_FEATURES,
-                _ => &[],
-            }
-            .iter()
-            .copied(),
-        )
-        .chain(
-            match entity {
-                Entity::Gateway => disco::GATEWAY_FEATURES,
+                Entity::Gateway => GATEWAY_EXTRA_FEATURES,
                 _ => &[],
             }
             .iter()
