@@ -194,8 +194,8 @@ impl Ledger {
 
     /// A page of the registered accounts for the admins' views: at most
     /// `limit`, by username, after the username `after` ("": from the
-    /// first), whose username or JID contains `search` (lowercase; "":
-    /// every account). A page walks the username index from `after`, so
+    /// first), whose username or JID contains `search` (lowercase, as
+    /// both are stored; "": every account). A page walks the username index from `after`, so
     /// it costs the same at any user count; a narrow search may read far
     /// along the index to fill it, but never holds more than `limit` rows.
     pub fn users_page(
@@ -208,7 +208,7 @@ impl Ledger {
             .conn
             .cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE removed_at IS NULL AND username > ?1 \
-                 AND (?2 = '' OR instr(username, ?2) > 0 OR instr(lower(jid), ?2) > 0) \
+                 AND (?2 = '' OR instr(username, ?2) > 0 OR instr(jid, ?2) > 0) \
                  ORDER BY username LIMIT ?3"
             ))
             .context("cannot list users")?;

@@ -71,12 +71,12 @@ pub fn tip(
     }
     payments::room_for_order(wallet, &tipper)?;
     if amount.0 <= 0 || amount > tipper.balance {
-        let incoming = wallet.ledger.incoming_of(tipper.id).unwrap_or_default();
-        return Err(Refusal::Insufficient {
-            balance: tipper.balance,
-            needed: amount,
-            incoming,
-        });
+        return Err(payments::short_of_funds(
+            wallet,
+            &tipper,
+            tipper.balance,
+            amount,
+        ));
     }
     let place = Tip {
         recipient_jid: bare,
