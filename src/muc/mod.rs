@@ -250,12 +250,15 @@ pub fn on_connected(s: &mut Services, state: &mut State, out: &mut Vec<Element>)
         log::info!("joining {} room(s) again", stored.len());
     }
     for r in stored {
-        let trusted = Jid::parse(&r.jid).is_ok_and(|jid| trusted(s, &jid));
-        if !trusted || state.rooms.len() >= MAX_ROOMS {
+        if !Jid::parse(&r.jid).is_ok_and(|jid| trusted(s, &jid)) {
             log::warn!(
                 "not joining {} again: not a MUC service we trust (any more)",
                 r.jid
             );
+            continue;
+        }
+        if state.rooms.len() >= MAX_ROOMS {
+            log::warn!("not joining {} again: already in {MAX_ROOMS} rooms", r.jid);
             continue;
         }
         let mut room = Room::new(r.jid.clone(), s.wallet.settings().rooms.nick.clone());

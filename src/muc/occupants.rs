@@ -86,11 +86,11 @@ pub struct Occupant {
     pub occupant_id: Option<String>,
 }
 
-/// The occupants of one room, by nick.
 /// Occupants followed per room, at most (memory stays bounded whatever a
 /// room sends); one not followed cannot tip or be tipped.
 const MAX_OCCUPANTS: usize = 5000;
 
+/// The occupants of one room, by nick.
 #[derive(Debug, Default)]
 pub struct Occupants {
     by_nick: HashMap<String, Occupant>,
