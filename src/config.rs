@@ -326,6 +326,18 @@ impl<'a> Options<'a> {
             .filter(|v| !v.is_empty())
     }
 
+    /// The items of a list option, separated by commas or white space;
+    /// those of `default` when it is not given.
+    fn list<'b>(&self, section: &str, name: &str, default: &'b str) -> impl Iterator<Item = &'b str>
+    where
+        'a: 'b,
+    {
+        self.get(section, name)
+            .unwrap_or(default)
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+    }
+
     fn error(&self, section: &str, name: &str, expected: &str) -> ConfigError {
         ConfigError(format!("{}: [{section}] {name}: {expected}", self.file))
     }
@@ -629,12 +641,7 @@ impl Config {
             }
         };
         let mut admins = Vec::new();
-        for raw in o
-            .get("main program", "admins")
-            .unwrap_or("")
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-        {
+        for raw in o.list("main program", "admins", "") {
             match Jid::parse(raw) {
                 Ok(j) if j.node.is_some() && j.resource.is_none() => admins.push(j),
                 _ => {
@@ -647,12 +654,7 @@ impl Config {
             }
         }
         let mut languages = Vec::new();
-        for raw in o
-            .get("main program", "languages")
-            .unwrap_or("en")
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-        {
+        for raw in o.list("main program", "languages", "en") {
             let tag = raw.to_lowercase();
             let (primary, _) = tag.split_once(['-', '_']).unwrap_or((&tag, ""));
             if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_lowercase())
@@ -676,12 +678,7 @@ impl Config {
             .map_or(own.as_str(), |(_, p)| p)
             .to_owned();
         let mut allowed_domains = Vec::new();
-        for raw in o
-            .get("main program", "allowed_domains")
-            .unwrap_or(&parent)
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-        {
+        for raw in o.list("main program", "allowed_domains", &parent) {
             let domain = raw.to_lowercase();
             let valid = domain == "*"
                 || matches!(Jid::parse(&domain), Ok(j) if j.node.is_none() && j.resource.is_none());
@@ -732,12 +729,7 @@ impl Config {
             }
         };
         let mut services = Vec::new();
-        for raw in o
-            .get("rooms", "services")
-            .unwrap_or("")
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-        {
+        for raw in o.list("rooms", "services", "") {
             let domain = raw.to_lowercase();
             if !matches!(Jid::parse(&domain), Ok(j) if j.node.is_none() && j.resource.is_none()) {
                 return Err(o.error(
